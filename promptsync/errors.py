@@ -1,0 +1,80 @@
+"""The one exception hierarchy of the promptsync library; the CLI maps it to exit codes."""
+
+from __future__ import annotations
+
+
+class PromptSyncError(Exception):
+    """Base of every error the library raises on purpose."""
+
+
+class ConfigError(PromptSyncError):
+    """promptsync.yaml, the environment or the credentials are missing or wrong."""
+
+
+class PromptFileError(PromptSyncError):
+    """A prompt file or source failed validation; carries every problem found."""
+
+    def __init__(self, path: str, problems: list[Problem]):
+        self.path = path
+        self.problems = problems
+        super().__init__("; ".join(f"{path}:{p}" for p in problems))
+
+
+class Problem:
+    """One validation problem with an optional 1-based line and column."""
+
+    __slots__ = ("message", "line", "column")
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        self.message = message
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        where = ""
+        if self.line is not None:
+            where = f"{self.line}:" if self.column is None else f"{self.line}:{self.column}:"
+        return f"{where} {self.message}" if where else f" {self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"message": self.message, "line": self.line, "column": self.column}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Problem) and (
+            (self.message, self.line, self.column) == (other.message, other.line, other.column)
+        )
+
+    def __repr__(self) -> str:
+        return f"Problem({self.message!r}, line={self.line}, column={self.column})"
+
+
+class RenderError(PromptSyncError):
+    """Variables passed to render are missing or unknown."""
+
+    def __init__(self, missing: list[str], unknown: list[str]):
+        self.missing = missing
+        self.unknown = unknown
+        parts = []
+        if missing:
+            parts.append("missing variables: " + ", ".join(missing))
+        if unknown:
+            parts.append("unknown variables: " + ", ".join(unknown))
+        super().__init__("; ".join(parts))
+
+
+class ApiError(PromptSyncError):
+    """The server answered with an error; carries the status and the error code."""
+
+    def __init__(self, status: int, code: str, detail: str):
+        self.status = status
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{detail} ({status} {code})")
+
+
+class ServerUnreachable(PromptSyncError):
+    """The server could not be reached (connection refused, DNS, timeout)."""
+
+
+class SyncConflict(PromptSyncError):
+    """A push or pull was refused because both sides changed."""
