@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PromptSyncError(Exception):
     """Base of every error the library raises on purpose."""
@@ -63,13 +65,20 @@ class RenderError(PromptSyncError):
 
 
 class ApiError(PromptSyncError):
-    """The server answered with an error; carries the status and the error code."""
+    """The server answered with an error; carries the status, the code and the whole body."""
 
-    def __init__(self, status: int, code: str, detail: str):
+    def __init__(
+        self, status: int, code: str, detail: str, body: dict[str, Any] | None = None
+    ) -> None:
         self.status = status
         self.code = code
         self.detail = detail
+        # Extra fields of the error body: latest_version on 409, problems on 422, ...
+        self.body: dict[str, Any] = body if body is not None else {}
         super().__init__(f"{detail} ({status} {code})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.status, self.code, self.detail, self.body))
 
 
 class ServerUnreachable(PromptSyncError):
@@ -78,3 +87,7 @@ class ServerUnreachable(PromptSyncError):
 
 class SyncConflict(PromptSyncError):
     """A push or pull was refused because both sides changed."""
+
+
+class BundleError(ConfigError):
+    """An export bundle is missing, unreadable, of an unknown format or fails its hashes."""
