@@ -1,0 +1,423 @@
+"""Watch a prompts directory: drop editor noise, debounce per path, hand the paths to a callback.
+
+The only module that imports watchdog. It knows nothing of YAML, HTTP or the sync state:
+`PromptWatcher` calls ``on_change(paths)`` on one worker thread with the prompt files that
+changed, and ``on_rescan()`` when events may have been lost. Paths are absolute, under
+``Path(root).absolute()``. Every delivered path is either present on disk at delivery time or
+has been absent for at least ``grace`` seconds (editors that save by renaming remove the file
+for a moment); a consumer that finds it missing when it reads may treat it as deleted, because
+a save that races the read sends the path again a moment later. The watcher never opens files:
+whether a path is a regular file (not a symlink) is for the consumer to check when it opens it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import logging
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedNoWriteEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+PROMPT_SUFFIXES = (".yaml", ".yml")
+IGNORED_DIRS = frozenset({".git", ".idea", ".vscode", ".promptsync"})
+# Temp files and backups that editors create beside the file they save (see NOTES.md).
+IGNORED_NAMES = (
+    ".*.sw?",  # vim/neovim swap files: .a.yaml.swp, .swo, .swx
+    "4913",  # vim's "can I create files here" probe
+    "*~",  # vim/emacs backups
+    ".#*",  # emacs lock files (dangling symlinks)
+    "#*#",  # emacs auto-save files
+    "*___jb_tmp___",  # JetBrains safe write
+    "*___jb_old___",
+    ".goutputstream-*",  # gedit / GIO
+    "*.tmp",
+)
+# inotify_add_watch/inotify_init report exhausted limits with these; polling still works.
+_LIMIT_ERRNOS = frozenset({errno.ENOSPC, errno.EMFILE, errno.ENFILE})
+POLL_INTERVAL = 1.0
+# watchdog reports an inotify queue overflow only through this logger.
+_OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
+
+
+def is_ignored(path: Path | str, root: Path | str) -> bool:
+    """Tell whether a path is anything but a prompt file below root: temps, tool dirs, others."""
+    try:
+        parts = Path(path).relative_to(root).parts
+    except ValueError:
+        return True
+    if not parts or any(part in IGNORED_DIRS for part in parts[:-1]):
+        return True
+    name = parts[-1]
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in IGNORED_NAMES):
+        return True
+    return not name.endswith(PROMPT_SUFFIXES)
+
+
+def _is_ignored_dir(path: Path | str, root: Path | str) -> bool:
+    """Tell whether a directory is outside root or inside a tool directory such as .git."""
+    try:
+        parts = Path(path).relative_to(root).parts
+    except ValueError:
+        return True
+    return any(part in IGNORED_DIRS for part in parts)
+
+
+def prompt_files_below(directory: Path, root: Path) -> Iterator[Path]:
+    """Yield the prompt-file paths below a directory, skipping tool dirs; follows no symlinks."""
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = [d for d in dirnames if d not in IGNORED_DIRS]
+        for name in filenames:
+            path = Path(dirpath, name)
+            if not is_ignored(path, root):
+                yield path
+
+
+class Debouncer:
+    """Trailing-edge debounce per path, with a grace period for vanished paths; pure."""
+
+    def __init__(
+        self, quiet: float = 0.3, *, grace: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.quiet = quiet
+        self.grace = grace
+        self._clock = clock
+        self._deadline: dict[Path, float] = {}
+        self._missing_since: dict[Path, float] = {}
+
+    def touch(self, path: Path) -> None:
+        """Record an event for path now, pushing its deadline to now + quiet."""
+        self._deadline[path] = self._clock() + self.quiet
+
+    def due(self, exists: Callable[[Path], bool] | None = None) -> list[Path]:
+        """Pop the paths quiet for `quiet` s (and present, or gone for `grace` s); sorted."""
+        now = self._clock()
+        ready = []
+        for path, deadline in list(self._deadline.items()):
+            if deadline > now:
+                continue
+            if self.grace > 0 and exists is not None and not exists(path):
+                since = self._missing_since.setdefault(path, now)
+                if now - since < self.grace:
+                    # Look again soon: a rename-on-save puts the file back within milliseconds.
+                    self._deadline[path] = min(now + self.quiet, since + self.grace)
+                    continue
+            del self._deadline[path]
+            self._missing_since.pop(path, None)
+            ready.append(path)
+        return sorted(ready)
+
+    def next_deadline(self) -> float | None:
+        """Return the clock time at which the next path may become due, or None when idle."""
+        return min(self._deadline.values(), default=None)
+
+    def pending(self) -> list[Path]:
+        """Return the paths waiting to become due, sorted."""
+        return sorted(self._deadline)
+
+
+class EventFilter(FileSystemEventHandler):
+    """Route watchdog events to callbacks: prompt files, new subtrees, lost ones; does no I/O."""
+
+    def __init__(
+        self,
+        root: Path,
+        on_path: Callable[[Path], None],
+        on_subtree: Callable[[Path], None],
+        on_rescan: Callable[[], None],
+    ) -> None:
+        self.root = root
+        self._on_path = on_path
+        self._on_subtree = on_subtree
+        self._on_rescan = on_rescan
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        """Enqueue both paths of a file event, or flag a directory that appeared or vanished."""
+        src = Path(os.fsdecode(event.src_path)) if event.src_path else None
+        dest = Path(os.fsdecode(event.dest_path)) if event.dest_path else None
+        if event.is_directory:
+            # Directory modified/attrib events come with every file change: nothing to learn.
+            if isinstance(event, DirCreatedEvent) and src and not _is_ignored_dir(src, self.root):
+                self._on_subtree(src)
+            elif isinstance(event, DirMovedEvent):
+                if src and not _is_ignored_dir(src, self.root):
+                    self._on_rescan()  # the files that were below src are gone
+                if dest and not _is_ignored_dir(dest, self.root):
+                    self._on_subtree(dest)
+            elif isinstance(event, DirDeletedEvent) and src and not _is_ignored_dir(src, self.root):
+                self._on_rescan()  # the files below it are gone, and may not each have an event
+            return
+        # Reads (ours included) must not count as changes, or reading a file would re-trigger it.
+        if isinstance(event, FileOpenedEvent | FileClosedNoWriteEvent):
+            return
+        for path in (src, dest):
+            if path is not None and not is_ignored(path, self.root):
+                self._on_path(path)
+
+
+class _OverflowListener(logging.Handler):
+    """Turn watchdog's 'inotify queue overflowed' log record into a rescan request."""
+
+    def __init__(self, on_overflow: Callable[[], None]) -> None:
+        super().__init__(logging.WARNING)
+        self._on_overflow = on_overflow
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Request a rescan when the record reports lost events."""
+        if "overflow" in str(record.msg).lower():
+            self._on_overflow()
+
+
+def _stderr(message: str) -> None:
+    """Write one line to stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _dispose(observer: BaseObserver) -> None:
+    """Stop an observer whose start may have failed, joining whatever threads it did start."""
+    # InotifyObserver starts its reader thread in __init__ and joins it in stop(); the observer
+    # thread itself exists only if start() got that far.
+    observer.stop()
+    if observer.is_alive():
+        observer.join()
+
+
+class PromptWatcher:
+    """Watch root recursively; call on_change(paths) / on_rescan() serially on one worker thread."""
+
+    # After on_change raises, rescan this much later: the paths of the failed batch are gone.
+    ERROR_RESCAN_DELAY = 5.0
+
+    def __init__(
+        self,
+        root: Path | str,
+        on_change: Callable[[list[Path]], None],
+        *,
+        quiet: float = 0.3,
+        grace: float = 1.5,
+        rescan_interval: float = 60.0,
+        on_rescan: Callable[[], None] | None = None,
+        rescan_on_start: bool = True,
+        on_error: Callable[[BaseException], None] | None = None,
+        force_polling: bool = False,
+        log: Callable[[str], None] = _stderr,
+    ) -> None:
+        self.root = Path(root).absolute()
+        self.observer_kind = ""
+        self._on_change = on_change
+        self._on_rescan = on_rescan
+        self._on_error = on_error
+        self._rescan_interval = rescan_interval
+        self._rescan_on_start = rescan_on_start
+        self._force_polling = force_polling
+        self._log = log
+        self._cond = threading.Condition()
+        self._debouncer = Debouncer(quiet, grace=grace)
+        self._subtrees: list[Path] = []
+        self._handler_errors: list[Exception] = []
+        self._rescan_at = math.inf
+        self._periodic_at = math.inf
+        self._stopping = False
+        self._observer: BaseObserver | None = None
+        self._worker: threading.Thread | None = None
+        self._overflow = _OverflowListener(self._request_rescan)
+        self.handler = _GuardedFilter(self)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the observer (inotify, or polling when limits are hit) and the worker thread."""
+        if self._observer is not None:
+            raise RuntimeError("PromptWatcher already started")
+        self._observer = self._start_observer()
+        logging.getLogger(_OVERFLOW_LOGGER).addHandler(self._overflow)
+        now = time.monotonic()
+        with self._cond:
+            self._stopping = False
+            if self._on_rescan is not None:
+                # Observer first, then the rescan: a save cannot fall into a gap between them.
+                self._rescan_at = now if self._rescan_on_start else math.inf
+                self._periodic_at = now + self._rescan_interval
+        self._worker = threading.Thread(target=self._run, name="promptsync-watcher", daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        """Stop watching and join every thread started; waits for a callback in progress."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        logging.getLogger(_OVERFLOW_LOGGER).removeHandler(self._overflow)
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            _dispose(observer)
+        worker, self._worker = self._worker, None
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+
+    def __enter__(self) -> PromptWatcher:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def pending(self) -> list[Path]:
+        """Return the paths waiting for their quiet period (or grace) to end."""
+        with self._cond:
+            return self._debouncer.pending()
+
+    def _start_observer(self) -> BaseObserver:
+        """Start the native observer, falling back to polling when the OS refuses more watches."""
+        if not self._force_polling:
+            observer: BaseObserver | None = None
+            try:
+                observer = Observer()
+                observer.schedule(self.handler, str(self.root), recursive=True)
+                observer.start()
+            except OSError as exc:
+                if observer is not None:
+                    _dispose(observer)
+                if exc.errno not in _LIMIT_ERRNOS:
+                    raise
+                self._log(
+                    f"watch: {exc.strerror or exc}; falling back to polling {self.root} every "
+                    f"{POLL_INTERVAL:g} s (raise fs.inotify.max_user_watches and "
+                    "fs.inotify.max_user_instances with sysctl for instant, idle-free watching)"
+                )
+            else:
+                name = type(observer).__name__.removesuffix("Observer").lower()
+                self.observer_kind = name or "native"
+                return observer
+        polling = PollingObserver(timeout=POLL_INTERVAL)
+        polling.schedule(self.handler, str(self.root), recursive=True)
+        try:
+            polling.start()
+        except BaseException:
+            _dispose(polling)
+            raise
+        self.observer_kind = "polling"
+        return polling
+
+    # -- called from the observer thread -----------------------------------------------------
+
+    def _enqueue(self, path: Path) -> None:
+        with self._cond:
+            self._debouncer.touch(path)
+            self._cond.notify()
+
+    def _enqueue_subtree(self, directory: Path) -> None:
+        with self._cond:
+            self._subtrees.append(directory)
+            self._cond.notify()
+
+    def _request_rescan(self, delay: float = 0.0) -> None:
+        # Debounced like paths, so that `rm -rf` of many folders costs one rescan.
+        if self._on_rescan is None:
+            return
+        with self._cond:
+            self._rescan_at = min(self._rescan_at, time.monotonic() + delay + self._debouncer.quiet)
+            self._cond.notify()
+
+    def _handler_failed(self, exc: Exception) -> None:
+        with self._cond:
+            self._handler_errors.append(exc)
+        self._request_rescan()
+
+    # -- the worker thread -------------------------------------------------------------------
+
+    def _next_wake(self) -> float:
+        deadline = self._debouncer.next_deadline()
+        wake = min(self._rescan_at, deadline if deadline is not None else math.inf)
+        if self._on_rescan is not None:
+            wake = min(wake, self._periodic_at)
+        return wake
+
+    def _run(self) -> None:
+        """Wait for the next deadline (no polling), then deliver due paths and rescans."""
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopping:
+                        return
+                    now = time.monotonic()
+                    wake = self._next_wake()
+                    if self._subtrees or self._handler_errors or wake <= now:
+                        break
+                    self._cond.wait(None if wake == math.inf else wake - now)
+                subtrees, self._subtrees = self._subtrees, []
+                errors, self._handler_errors = self._handler_errors, []
+            for exc in errors:
+                self._report(exc)
+            for directory in subtrees:
+                # Walked here, not in the handler: the observer thread must never block on disk.
+                for path in prompt_files_below(directory, self.root):
+                    self._enqueue(path)
+            with self._cond:
+                batch = self._debouncer.due(os.path.lexists)
+                rescan = min(self._rescan_at, self._periodic_at) <= now
+                if rescan:
+                    self._rescan_at = math.inf
+                    self._periodic_at = now + self._rescan_interval
+            if rescan and self._on_rescan is not None:
+                self._call(self._on_rescan)
+            if batch and not self._call(self._on_change, batch):
+                self._request_rescan(self.ERROR_RESCAN_DELAY)
+
+    def _call(self, callback: Callable[..., None], *args: object) -> bool:
+        """Run a consumer callback; report and swallow its failure so that watching goes on."""
+        try:
+            callback(*args)
+        except Exception as exc:
+            # The boundary of the daemon: it must outlive any bug or outage behind a callback.
+            self._report(exc)
+            return False
+        return True
+
+    def _report(self, exc: Exception) -> None:
+        if self._on_error is None:
+            self._log(f"watch: {type(exc).__name__}: {exc}")
+            return
+        try:
+            self._on_error(exc)
+        except Exception as again:  # a broken error handler must not kill the loop
+            self._log(f"watch: error handler failed: {type(again).__name__}: {again} (on {exc!r})")
+
+
+class _GuardedFilter(EventFilter):
+    """The EventFilter wired to a PromptWatcher; an exception in it must not kill the observer."""
+
+    def __init__(self, watcher: PromptWatcher) -> None:
+        super().__init__(
+            watcher.root, watcher._enqueue, watcher._enqueue_subtree, watcher._request_rescan
+        )
+        self._watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        """Filter the event; on a bug, have the worker report it and rescan."""
+        try:
+            super().on_any_event(event)
+        except Exception as exc:  # watchdog's thread dies on any exception
+            self._watcher._handler_failed(exc)
