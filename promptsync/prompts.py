@@ -1,0 +1,776 @@
+"""Parse and validate one prompt file; the CLI and the server both use this, so both judge alike."""
+
+from __future__ import annotations
+
+import codecs
+import copy
+import difflib
+import hashlib
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    CollectionStartEvent,
+    MappingEndEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from promptsync.errors import Problem, PromptFileError, RenderError
+
+try:  # libyaml makes parsing several times faster; marks are the same either way
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 50
+MAX_PROBLEMS = 100
+MAX_SLUG_SEGMENTS = 8
+MAX_SLUG_LENGTH = 200
+SLUG_SEGMENT_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ROLES = ("system", "user", "assistant", "tool")
+TOP_LEVEL_KEYS = (
+    "description", "model", "params", "variables", "template", "messages", "tags", "metadata",
+)
+VARIABLE_KEYS = ("description", "default", "required")
+MESSAGE_KEYS = ("role", "content")
+EXTENSIONS = (".yaml", ".yml")
+
+_PLACEHOLDER_RE = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}")
+# Anything that looks like template syntax; no DOTALL, so an unclosed "{{" ends at the line end.
+_BRACES_RE = re.compile(r"\{%.*?%\}|\{\{(.*?)\}\}|\{\{")
+# Characters YAML forbids in a stream (the complement of PyYAML's printable set).
+_NON_PRINTABLE_RE = re.compile(
+    "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_YAML = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = (_YAML + t for t in ("str", "int", "float", "bool", "null"))
+_SEQ, _MAP = _YAML + "seq", _YAML + "map"
+_SCALAR_TAGS = frozenset({_STR, _INT, _FLOAT, _BOOL, _NULL})
+# Marks a node already reported (alias, bad tag, too deep) so checks skip it without a second error.
+_INVALID = "promptsync:invalid"
+
+
+def slug_problem(slug: str) -> str | None:
+    """Return None when the slug is valid, else one readable reason."""
+    if not slug:
+        return "the slug is empty"
+    if len(slug) > MAX_SLUG_LENGTH:
+        return f"the slug is {len(slug)} characters long; the limit is {MAX_SLUG_LENGTH}"
+    segments = slug.split("/")
+    if len(segments) > MAX_SLUG_SEGMENTS:
+        return f"the slug has {len(segments)} path segments; the limit is {MAX_SLUG_SEGMENTS}"
+    for segment in segments:
+        if not segment:
+            return f"the slug {slug!r} has an empty path segment"
+        if not SLUG_SEGMENT_RE.fullmatch(segment):
+            return (
+                f"the path segment {segment!r} must start with a lowercase letter or digit "
+                "and contain only a-z, 0-9, '.', '_' and '-'"
+            )
+    return None
+
+
+def is_valid_slug(slug: str) -> bool:
+    """Whether the slug follows the rules of SPEC §2."""
+    return slug_problem(slug) is None
+
+
+def slug_for_path(relpath: str) -> str:
+    """Turn a path relative to the prompts directory into its slug, or raise PromptFileError."""
+    path = relpath.replace(os.sep, "/")
+    if os.altsep:
+        path = path.replace(os.altsep, "/")
+    parts = path.split("/")
+    while len(parts) > 1 and parts[0] == ".":  # tolerate "./support/greeting.yaml"
+        parts = parts[1:]
+    name = parts[-1]
+    stem, dot, ext = name.rpartition(".")
+    if not dot or "." + ext not in EXTENSIONS:
+        reason = "a prompt file name must end in .yaml or .yml"
+    elif path.startswith("/"):
+        reason = "the path must be relative to the prompts directory"
+    else:
+        reason = slug_problem("/".join([*parts[:-1], stem])) or ""
+    if reason:
+        raise PromptFileError(relpath, [Problem(f"bad file name: {reason}")])
+    return "/".join([*parts[:-1], stem])
+
+
+def normalise_newlines(data: bytes) -> bytes:
+    r"""Turn \r\n and lone \r into \n."""
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def source_sha256(data: bytes | str) -> str:
+    """Hex SHA-256 of the source with line endings normalised: a version's identity."""
+    if isinstance(data, str):
+        # surrogatepass: hashing never fails, even for text the parser would reject
+        data = data.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(normalise_newlines(data)).hexdigest()
+
+
+def render_template(text: str, values: Mapping[str, str]) -> str:
+    """Replace each {{ name }} in one pass, never re-expanding values; RenderError if missing."""
+    missing = sorted({n for n in _PLACEHOLDER_RE.findall(text) if n not in values})
+    if missing:
+        raise RenderError(missing, [])
+    return _PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], text)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A validated prompt: a text template or a list of chat messages, plus its settings."""
+
+    type: str
+    template: str | None = None
+    messages: list[dict[str, str]] | None = None
+    model: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def _texts(self) -> list[str]:
+        if self.template is not None:
+            return [self.template]
+        return [m.get("content", "") for m in self.messages or []]
+
+    def placeholders(self) -> list[str]:
+        """Sorted unique placeholder names used in the template or the messages."""
+        return sorted({n for text in self._texts() for n in _PLACEHOLDER_RE.findall(text)})
+
+    def render(
+        self, variables: Mapping[str, object] | None = None, /, **kw: object
+    ) -> str | list[dict[str, str]]:
+        """Fill the placeholders strictly: unknown or missing required variables raise."""
+        given: dict[str, object] = {**(variables or {}), **kw}
+        # Without a variables block every placeholder is required and nothing else is allowed.
+        declared = self.variables or {n: {"required": True} for n in self.placeholders()}
+        unknown = sorted(set(given) - set(declared))
+        values: dict[str, str] = {}
+        missing = []
+        for name, spec in declared.items():
+            default = spec.get("default")
+            if name in given:
+                values[name] = str(given[name])
+            elif default is not None:
+                values[name] = str(default)
+            elif spec.get("required", True):
+                missing.append(name)
+            else:
+                values[name] = ""
+        if missing or unknown:
+            raise RenderError(sorted(missing), unknown)
+        if self.template is not None:
+            return render_template(self.template, values)
+        return [
+            {"role": m["role"], "content": render_template(m["content"], values)}
+            for m in self.messages or []
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, with both template and messages present (one of them None)."""
+        return {
+            "type": self.type,
+            "template": self.template,
+            "messages": copy.deepcopy(self.messages),
+            "model": self.model,
+            "params": copy.deepcopy(self.params),
+            "variables": copy.deepcopy(self.variables),
+            "description": self.description,
+            "tags": list(self.tags),
+            "metadata": copy.deepcopy(self.metadata),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Prompt:
+        """Rebuild a Prompt from to_dict() output or the API's version JSON (extra keys ignored)."""
+        return cls(
+            type=data.get("type") or ("chat" if data.get("messages") is not None else "text"),
+            template=data.get("template"),
+            messages=data.get("messages"),
+            model=data.get("model"),
+            params=dict(data.get("params") or {}),
+            variables=dict(data.get("variables") or {}),
+            description=data.get("description"),
+            tags=list(data.get("tags") or []),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+
+def parse_prompt(data: bytes | str, path: str = "<source>") -> Prompt:
+    """Parse and validate one prompt file; raise PromptFileError listing every problem found."""
+    text, problems = _decode(data)
+    if text is None:
+        raise PromptFileError(path, problems)
+    checker = _Checker(text)
+    prompt = checker.run()
+    if checker.problems or prompt is None:
+        # Stable sort: reading order, problems without a line first.
+        checker.problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise PromptFileError(path, checker.problems)
+    return prompt
+
+
+# --- bytes to text -----------------------------------------------------------------------------
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character index."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _decode(data: bytes | str) -> tuple[str | None, list[Problem]]:
+    """Check size and encoding and normalise newlines; text None means stop here."""
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            return None, [Problem(_BOM_MESSAGE, 1, 1)]
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            line, col = _position(data, exc.start)
+            return None, [Problem("the text is not valid Unicode (a lone surrogate)", line, col)]
+    else:
+        raw = data
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [
+            Problem(f"the file is {len(raw)} bytes; the limit is {MAX_FILE_BYTES} bytes (256 KiB)")
+        ]
+    if raw.startswith(codecs.BOM_UTF8):
+        return None, [Problem(_BOM_MESSAGE, 1, 1)]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None, [Problem("the file is UTF-16 encoded; save it as UTF-8", 1, 1)]
+    text = data if isinstance(data, str) else None
+    if text is None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            line_start = raw.rfind(b"\n", 0, exc.start) + 1
+            col = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
+            byte = raw[exc.start]
+            return None, [Problem(f"the file is not UTF-8 (invalid byte 0x{byte:02x})", line, col)]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    problems = []
+    for match in _NON_PRINTABLE_RE.finditer(text):
+        line, col = _position(text, match.start())
+        char = match.group()
+        if char == "\0":
+            problems.append(Problem("NUL byte in the file; a prompt file must be text", line, col))
+        else:
+            problems.append(Problem(
+                f"control character U+{ord(char):04X} is not allowed in YAML; "
+                "write it as an escape in a double-quoted string", line, col))
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    return (None if problems else text), problems
+
+
+_BOM_MESSAGE = "the file starts with a byte order mark (BOM); save it as UTF-8 without BOM"
+
+
+# --- YAML to nodes -----------------------------------------------------------------------------
+
+
+def _tag_message(tag: str) -> str:
+    short = "!!" + tag[len(_YAML):] if tag.startswith(_YAML) else tag
+    return (f"YAML tag '{short}' is not allowed (only !!str, !!int, !!float, !!bool, !!null, "
+            "!!seq and !!map)")
+
+
+class _StrictLoader(_BaseLoader):
+    """A SafeLoader that composes one document with no aliases, known tags only, bounded depth."""
+
+    def __init__(self, stream: str, problems: list[Problem]):
+        super().__init__(stream)
+        self.problems = problems
+
+    def report(self, message: str, mark: Any) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(message, mark.line + 1, mark.column + 1))
+
+    def compose_single(self) -> Node | None:
+        """Compose the only document (None for an empty stream); report a second one."""
+        self.get_event()  # StreamStartEvent
+        if self.check_event(StreamEndEvent):
+            return None
+        self.get_event()  # DocumentStartEvent
+        node = self._compose(0, is_key=False)
+        self.get_event()  # DocumentEndEvent
+        if not self.check_event(StreamEndEvent):
+            second: Any = self.peek_event()
+            self.report(
+                "the file holds more than one YAML document ('---'); a prompt file holds one",
+                second.start_mark,
+            )
+        return node
+
+    def _next(self) -> Any:
+        # Any: the stubs type C and pure-Python marks as different classes; both have line/column.
+        return self.get_event()
+
+    def _compose(self, depth: int, is_key: bool) -> Node:
+        event = self._next()
+        start: Any = event.start_mark
+        end: Any = event.end_mark
+        if isinstance(event, AliasEvent):
+            # Rejecting aliases outright rules out alias bombs ("billion laughs") and merge tricks.
+            self.report(f"YAML aliases (*{event.anchor}) are not allowed; write the value out",
+                        start)
+            return ScalarNode(_INVALID, "", start, end)
+        assert isinstance(event, NodeEvent)
+        if event.anchor is not None:
+            self.report(f"YAML anchors (&{event.anchor}) are not allowed; write the value out",
+                        start)
+        if isinstance(event, ScalarEvent):
+            return ScalarNode(self._scalar_tag(event, is_key), event.value, start, end, event.style)
+        assert isinstance(event, CollectionStartEvent)
+        is_seq = isinstance(event, SequenceStartEvent)
+        tag = _SEQ if is_seq else _MAP
+        if event.tag not in (None, "!", tag):
+            self.report(_tag_message(str(event.tag)), start)
+            tag = _INVALID
+        if depth >= MAX_DEPTH:
+            self.report(f"values are nested more than {MAX_DEPTH} levels deep", start)
+            tag = _INVALID
+        if tag == _INVALID:
+            return ScalarNode(_INVALID, "", start, self._skip_collection())
+        if is_seq:
+            items = []
+            while not self.check_event(SequenceEndEvent):
+                items.append(self._compose(depth + 1, is_key=False))
+            end = self._next().end_mark
+            return SequenceNode(tag, items, start, end, event.flow_style)
+        pairs = []
+        while not self.check_event(MappingEndEvent):
+            key = self._compose(depth + 1, is_key=True)
+            pairs.append((key, self._compose(depth + 1, is_key=False)))
+        end = self._next().end_mark
+        return MappingNode(tag, pairs, start, end, event.flow_style)
+
+    def _skip_collection(self) -> Any:
+        """Consume events up to the end of the collection just opened; return the end mark."""
+        level = 1
+        while True:
+            event = self._next()
+            if isinstance(event, CollectionStartEvent):
+                level += 1
+            elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
+                level -= 1
+                if not level:
+                    return event.end_mark
+
+    def _scalar_tag(self, event: ScalarEvent, is_key: bool) -> str:
+        tag: str | None = event.tag
+        if tag is not None and tag != "!":
+            if tag in _SCALAR_TAGS:
+                return tag
+            self.report(_tag_message(tag), event.start_mark)
+            return _INVALID
+        if not event.implicit[0]:  # quoted or block scalars are always text
+            return _STR
+        tag = self.resolve(ScalarNode, event.value, event.implicit)
+        if tag == _YAML + "merge" and is_key:
+            self.report("YAML merge keys (<<) are not allowed; write the keys out",
+                        event.start_mark)
+            return _INVALID
+        # Dates and the like stay text: JSON has no timestamps and a date in metadata is text.
+        return tag if tag in _SCALAR_TAGS else _STR
+
+
+# --- nodes to a Prompt -------------------------------------------------------------------------
+
+
+def _kind(node: Node, value: Any = None) -> str:
+    """How to name what was found, for messages: 'a list', 'a number', ..."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if node.tag == _NULL:
+        return "empty (null)"
+    if node.tag == _BOOL:
+        return "true/false"
+    if node.tag in (_INT, _FLOAT):
+        return "a number"
+    return "a string"
+
+
+def _quote(name: str) -> str:
+    return "{{ " + name + " }}"
+
+
+class _Checker:
+    """Walks the node tree of one file, building the Prompt and collecting every problem."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.problems: list[Problem] = []
+        self.loader: _StrictLoader | None = None
+
+    def report(self, message: str, node: Node | None) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            return
+        if node is None:
+            self.problems.append(Problem(message))
+        else:
+            mark = node.start_mark
+            self.problems.append(Problem(message, mark.line + 1, mark.column + 1))
+
+    def run(self) -> Prompt | None:
+        loader = _StrictLoader(self.text, self.problems)
+        self.loader = loader
+        try:
+            root = loader.compose_single()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            detail = exc.problem or "syntax error"
+            if exc.context:
+                detail = f"{detail} ({exc.context})"
+            line = mark.line + 1 if mark else None
+            column = mark.column + 1 if mark else None
+            self.problems.append(Problem(f"invalid YAML: {detail}", line, column))
+            return None
+        except yaml.YAMLError as exc:  # reader errors carry no mark
+            self.problems.append(Problem(f"invalid YAML: {exc}"))
+            return None
+        finally:
+            loader.dispose()
+        if root is None or (root.tag == _NULL and root.value in ("", "~", "null")):
+            self.problems.append(Problem("the file is empty; a prompt needs a template or messages",
+                                         1, 1))
+            return None
+        if root.tag == _INVALID:
+            return None
+        if not isinstance(root, MappingNode):
+            self.report(f"the top level must be a mapping of keys such as template, not "
+                        f"{_kind(root)}", root)
+            return None
+        return self.prompt(root)
+
+    # Generic helpers.
+
+    def scalar(self, node: ScalarNode) -> Any:
+        """The Python value of a scalar node (str, int, float, bool or None)."""
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag == _NULL:
+            return None
+        assert self.loader is not None
+        try:
+            if tag == _BOOL:
+                return self.loader.construct_yaml_bool(node)
+            if tag == _INT:
+                return self.loader.construct_yaml_int(node)
+            value = self.loader.construct_yaml_float(node)
+        except (ValueError, KeyError, IndexError):
+            self.report(f"{node.value!r} is not a valid {tag.replace(_YAML, '!!')}", node)
+            return None
+        if not math.isfinite(value):
+            self.report(f"{node.value!r} is not a JSON number (no NaN or infinity)", node)
+            return None
+        return value
+
+    def pairs(self, node: MappingNode, where: str) -> list[tuple[str, ScalarNode, Node]]:
+        """String-keyed pairs of a mapping; reports non-string, complex and duplicate keys."""
+        seen: dict[str, ScalarNode] = {}
+        out = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _INVALID:
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.report(f"{where}: a key must be a plain name, not {_kind(key_node)}",
+                            key_node)
+                continue
+            key = self.scalar(key_node)
+            if not isinstance(key, str):
+                self.report(f"{where}: key {key_node.value!r} is read as {_kind(key_node)}, "
+                            "not text; quote it", key_node)
+                continue
+            if key in seen:
+                self.report(f"duplicate key '{key}' (first defined on line "
+                            f"{seen[key].start_mark.line + 1})", key_node)
+                continue
+            seen[key] = key_node
+            out.append((key, key_node, value_node))
+        return out
+
+    def json(self, node: Node, where: str) -> Any:
+        """A JSON value (dict, list, str, number, bool, None) from any node."""
+        if isinstance(node, ScalarNode):
+            return None if node.tag == _INVALID else self.scalar(node)
+        if isinstance(node, SequenceNode):
+            return [self.json(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        assert isinstance(node, MappingNode)
+        return {
+            key: self.json(value, f"{where}.{key}") for key, _, value in self.pairs(node, where)
+        }
+
+    def string(self, node: Node, where: str, allow_null: bool = True) -> str | None:
+        """A string field (None when null and allowed); reports the wrong type."""
+        if node.tag == _INVALID:
+            return None
+        if isinstance(node, ScalarNode) and node.tag == _STR:
+            return str(node.value)
+        if allow_null and node.tag == _NULL:
+            return None
+        hint = ""
+        if isinstance(node, MappingNode) and self.text.startswith("{{", node.start_mark.index):
+            hint = " (quote text that starts with '{{')"
+        self.report(f"{where} must be a string, not {_kind(node)}{hint}", node)
+        return None
+
+    def mapping(self, node: Node, where: str) -> MappingNode | None:
+        """The node if it is a mapping; None (silently) when null; reports other types."""
+        if isinstance(node, MappingNode):
+            return node
+        if node.tag not in (_NULL, _INVALID):
+            self.report(f"{where} must be a mapping, not {_kind(node)}", node)
+        return None
+
+    # The fields.
+
+    def prompt(self, root: MappingNode) -> Prompt | None:
+        fields: dict[str, tuple[ScalarNode, Node]] = {}
+        for key, key_node, value_node in self.pairs(root, "top level"):
+            if key in TOP_LEVEL_KEYS:
+                fields[key] = (key_node, value_node)
+                continue
+            close = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            self.report(f"unknown key '{key}' ({hint}allowed: {', '.join(TOP_LEVEL_KEYS)})",
+                        key_node)
+
+        def value(key: str) -> Node | None:
+            return fields[key][1] if key in fields else None
+
+        texts: list[tuple[ScalarNode, str]] = []  # every template text with its node
+        template = messages = None
+        if "template" in fields and "messages" in fields:
+            later = max(fields["template"][0], fields["messages"][0],
+                        key=lambda n: n.start_mark.index)
+            self.report("a prompt has either template or messages, not both", later)
+        elif "template" in fields:
+            template = self.template(fields["template"][1], texts)
+        elif "messages" in fields:
+            messages = self.messages(fields["messages"][1], texts)
+        else:
+            self.report("a prompt needs either template (text) or messages (chat)", root)
+
+        description = model = None
+        if (node := value("description")) is not None:
+            description = self.string(node, "description")
+        if (node := value("model")) is not None:
+            model = self.string(node, "model")
+        params = self.json_mapping(value("params"), "params")
+        metadata = self.json_mapping(value("metadata"), "metadata")
+        tags = self.tags(value("tags"))
+        variables = self.variables(value("variables"))
+        placeholders = self.placeholders(texts)
+        if "variables" in fields and variables is not None:
+            self.match_variables(variables, placeholders, fields["variables"][1],
+                                 "template" if template is not None else "messages")
+        if self.problems:
+            return None
+        return Prompt(
+            type="text" if template is not None else "chat",
+            template=template,
+            messages=messages,
+            model=model,
+            params=params,
+            variables={name: spec for name, (spec, _) in (variables or {}).items()},
+            description=description,
+            tags=tags,
+            metadata=metadata,
+        )
+
+    def template(self, node: Node, texts: list[tuple[ScalarNode, str]]) -> str | None:
+        text = self.string(node, "template")
+        if text is None or not text.strip():
+            if node.tag in (_STR, _NULL):
+                self.report("template is empty", node)
+            return None
+        assert isinstance(node, ScalarNode)
+        texts.append((node, text))
+        return text
+
+    def messages(
+        self, node: Node, texts: list[tuple[ScalarNode, str]]
+    ) -> list[dict[str, str]] | None:
+        if node.tag == _INVALID:
+            return None
+        if not isinstance(node, SequenceNode):
+            self.report(f"messages must be a list of {{role, content}} mappings, not "
+                        f"{_kind(node)}", node)
+            return None
+        if not node.value:
+            self.report("messages is empty; add at least one {role, content} message", node)
+            return None
+        out = []
+        for number, item in enumerate(node.value, 1):
+            where = f"message {number}"
+            if item.tag == _INVALID:
+                continue
+            if not isinstance(item, MappingNode):
+                self.report(f"{where} must be a mapping with role and content, not {_kind(item)}",
+                            item)
+                continue
+            message: dict[str, str] = {}
+            pairs = self.pairs(item, where)
+            for key, key_node, value_node in pairs:
+                if key not in MESSAGE_KEYS:
+                    self.report(f"{where}: unknown key '{key}' (allowed: role, content)", key_node)
+                    continue
+                text = self.string(value_node, f"{where}: {key}", allow_null=False)
+                if text is None:
+                    continue
+                if key == "role" and text not in ROLES:
+                    self.report(f"{where}: role '{text}' is not one of {', '.join(ROLES)}",
+                                value_node)
+                    continue
+                if key == "content":
+                    assert isinstance(value_node, ScalarNode)
+                    texts.append((value_node, text))
+                message[key] = text
+            present = {key for key, _, _ in pairs}
+            for required in MESSAGE_KEYS:
+                if required not in present:
+                    self.report(f"{where} has no {required}", item)
+            out.append(message)
+        return out
+
+    def json_mapping(self, node: Node | None, where: str) -> dict[str, Any]:
+        if node is None or (mapping := self.mapping(node, where)) is None:
+            return {}
+        result = self.json(mapping, where)
+        assert isinstance(result, dict)
+        return result
+
+    def tags(self, node: Node | None) -> list[str]:
+        if node is None or node.tag in (_NULL, _INVALID):
+            return []
+        if not isinstance(node, SequenceNode):
+            self.report(f"tags must be a list of strings, not {_kind(node)}", node)
+            return []
+        tags = []
+        for number, item in enumerate(node.value, 1):
+            tag = self.string(item, f"tag {number}", allow_null=False)
+            if tag is not None:
+                tags.append(tag)
+        return tags
+
+    def variables(self, node: Node | None) -> dict[str, tuple[dict[str, Any], ScalarNode]] | None:
+        """name -> (normalised spec, key node); None when absent or not a mapping."""
+        if node is None:
+            return None
+        if node.tag == _NULL:
+            return {}  # "variables:" with nothing under it declares no variables
+        mapping = self.mapping(node, "variables")
+        if mapping is None:
+            return None
+        out: dict[str, tuple[dict[str, Any], ScalarNode]] = {}
+        for name, key_node, spec_node in self.pairs(mapping, "variables"):
+            if not NAME_RE.fullmatch(name):
+                self.report(f"variable name '{name}' is not valid (letters, digits and _, not "
+                            "starting with a digit)", key_node)
+                continue
+            spec: dict[str, Any] = {"description": None, "default": None, "required": None}
+            where = f"variable '{name}'"
+            if spec_node.tag == _INVALID:
+                continue
+            if isinstance(spec_node, MappingNode):
+                for key, sub_key, sub in self.pairs(spec_node, where):
+                    if key not in VARIABLE_KEYS:
+                        self.report(f"{where}: unknown key '{key}' (allowed: "
+                                    f"{', '.join(VARIABLE_KEYS)})", sub_key)
+                    elif key == "description":
+                        spec[key] = self.string(sub, f"{where}: description")
+                    elif key == "default":
+                        spec[key] = self.default(sub, where)
+                    elif isinstance(sub, ScalarNode) and sub.tag == _BOOL:
+                        spec[key] = self.scalar(sub)
+                    elif sub.tag != _INVALID:
+                        self.report(f"{where}: required must be true or false, not "
+                                    f"{_kind(sub)}", sub)
+            elif spec_node.tag != _NULL:
+                self.report(f"{where} must be a mapping of description, default and required "
+                            f"(or empty), not {_kind(spec_node)}", spec_node)
+                continue
+            if spec["required"] and spec["default"] is not None:
+                self.report(f"{where} is required and has a default; drop one of them", key_node)
+            if spec["required"] is None:
+                spec["required"] = spec["default"] is None
+            out[name] = (spec, key_node)
+        return out
+
+    def default(self, node: Node, where: str) -> Any:
+        if isinstance(node, ScalarNode):
+            return None if node.tag == _INVALID else self.scalar(node)
+        self.report(f"{where}: default must be a single value (text, number or true/false), "
+                    f"not {_kind(node)}", node)
+        return None
+
+    def placeholders(self, texts: list[tuple[ScalarNode, str]]) -> dict[str, tuple[int, int]]:
+        """Placeholder name -> where it is first used; reports malformed template syntax."""
+        found: dict[str, tuple[int, int]] = {}
+        for node, text in texts:
+            for match in _BRACES_RE.finditer(text):
+                snippet = match.group()
+                where = self.locate(node, text, match.start(), snippet)
+                inner = match.group(1)
+                if snippet.startswith("{%"):
+                    message = f"template logic {snippet!r} is not supported; only {_quote('name')}"
+                elif inner is None:
+                    message = "'{{' is not closed by '}}' on the same line"
+                elif NAME_RE.fullmatch(inner.strip(" \t")):
+                    found.setdefault(inner.strip(" \t"), where)
+                    continue
+                else:
+                    message = (f"malformed placeholder {snippet!r}; a placeholder is "
+                               f"{_quote('name')} with a name of letters, digits and _")
+                if len(self.problems) < MAX_PROBLEMS:
+                    self.problems.append(Problem(message, *where))
+        return found
+
+    def locate(self, node: ScalarNode, text: str, offset: int, snippet: str) -> tuple[int, int]:
+        """Line and column of text[offset:] in the source: found in the scalar's own span."""
+        occurrence = text.count(snippet, 0, offset)
+        start, end = node.start_mark.index, node.end_mark.index
+        index = start - 1
+        for _ in range(occurrence + 1):
+            index = self.text.find(snippet, index + 1, end)
+            if index < 0:  # escapes or folding changed the text: point at the scalar
+                return node.start_mark.line + 1, node.start_mark.column + 1
+        return _position(self.text, index)
+
+    def match_variables(
+        self,
+        variables: dict[str, tuple[dict[str, Any], ScalarNode]],
+        placeholders: dict[str, tuple[int, int]],
+        variables_node: Node,
+        used_in: str,
+    ) -> None:
+        for name, where in placeholders.items():
+            if name not in variables:
+                self.problems.append(Problem(
+                    f"placeholder {_quote(name)!r} is not declared under variables", *where))
+        for name, (_, key_node) in variables.items():
+            if name not in placeholders:
+                self.report(f"variable '{name}' is declared but not used in the {used_in}",
+                            key_node)
