@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,7 +367,7 @@ class ApiClient:
         return response.status_code, _json(response)
 
     def push_batch(
-        self, project: str | None, items: list[Mapping[str, Any]]
+        self, project: str | None, items: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
         """Push many ``{slug, source, ...}`` items in as few requests as limits allow; in order."""
         encoded = [_dumps(dict(item)) for item in items]
