@@ -1,0 +1,86 @@
+"""Reading JSON bodies and query arguments, with a 400 that says what is wrong."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, TypeVar
+
+from flask import request
+
+from ..errors import HttpError
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400."""
+    if not request.data:
+        raise HttpError(400, "The request needs a JSON object body.")
+    body = request.get_json(silent=True, force=True)
+    if not isinstance(body, dict):
+        raise HttpError(400, "The request body must be a JSON object.")
+    return body
+
+
+def field(body: dict[str, Any], name: str, kind: type[T], required: bool = True) -> T | None:
+    """body[name] checked against kind (bool is never an int here), or a 400."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise HttpError(400, f"'{name}' is required.")
+        return None
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if not ok:
+        raise HttpError(400, f"'{name}' must be {_describe(kind)}.")
+    return value
+
+
+def _describe(kind: type) -> str:
+    return {str: "a string", int: "an integer", dict: "an object", list: "an array"}.get(
+        kind, kind.__name__
+    )
+
+
+def int_arg(name: str, minimum: int = 0, maximum: int = 2**31 - 1) -> int | None:
+    """An integer query argument within bounds, or None when absent; 400 when malformed."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or not (minimum <= int(raw) <= maximum):
+        raise HttpError(400, f"'{name}' must be an integer from {minimum} to {maximum}.")
+    return int(raw)
+
+
+def limit_arg() -> int:
+    """?limit=, 1..1000, default 100."""
+    limit = int_arg("limit", 1, MAX_LIMIT)
+    return DEFAULT_LIMIT if limit is None else limit
+
+
+def encode_cursor(value: str | int) -> str:
+    """An opaque cursor for the next page."""
+    return base64.urlsafe_b64encode(str(value).encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def cursor_arg() -> str | None:
+    """The decoded ?cursor=, or None; 400 when it was not made by us."""
+    raw = request.args.get("cursor")
+    if not raw:
+        return None
+    try:
+        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise HttpError(400, "'cursor' is not a cursor this API returned.") from None
+
+
+def int_cursor_arg() -> int | None:
+    """A decoded cursor that must be a number."""
+    value = cursor_arg()
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise HttpError(400, "'cursor' is not a cursor this API returned.")
+    return int(value)

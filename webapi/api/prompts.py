@@ -1,0 +1,266 @@
+"""Prompts: the manifest, batch push, and one prompt's versions, diff, labels and render."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from promptsync.errors import RenderError
+from promptsync.prompts import parse_prompt
+
+from ..auth import ProjectRef, key_project_slug, project_role
+from ..errors import HttpError
+from ..extensions import db
+from ..labels import delete_label, set_label
+from ..models import Label, Prompt, PromptVersion, iso
+from ..versions import (
+    create_version,
+    diff_versions,
+    find_prompt_id,
+    get_version,
+    labels_of,
+    version_dict,
+)
+from .inputs import (
+    cursor_arg,
+    encode_cursor,
+    field,
+    int_arg,
+    int_cursor_arg,
+    json_body,
+    limit_arg,
+)
+
+bp = Blueprint("prompts", __name__)
+BATCH_LIMIT = 500
+PINNED_CACHE = "private, max-age=31536000, immutable"
+MOVING_CACHE = "private, no-cache"
+
+
+def _manifest(project: ProjectRef) -> Any:
+    limit = limit_arg()
+    after = cursor_arg()
+    with_source = "source" in request.args.get("include", "").split(",")
+    query = (
+        select(Prompt.id, Prompt.slug, Prompt.updated_at, PromptVersion)
+        .join(
+            PromptVersion,
+            (PromptVersion.prompt_id == Prompt.id)
+            & (PromptVersion.version == Prompt.latest_version),
+        )
+        .where(Prompt.project_id == project.id)
+        .order_by(Prompt.slug)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(Prompt.slug > after)
+    rows = db.session.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    labels: dict[int, dict[str, int]] = defaultdict(dict)
+    if rows:
+        for prompt_id, name, number in db.session.execute(
+            select(Label.prompt_id, Label.name, Label.version).where(
+                Label.prompt_id.in_([r[0] for r in rows])
+            )
+        ):
+            labels[prompt_id][name] = number
+    prompts = []
+    for prompt_id, slug, updated_at, v in rows:
+        item: dict[str, Any] = {
+            "slug": slug,
+            "version": v.version,
+            "sha256": v.sha256,
+            "labels": labels.get(prompt_id, {}),
+            "updated_at": iso(updated_at),
+            "author": v.author,
+        }
+        if with_source:
+            item["source"] = v.source
+        prompts.append(item)
+    return jsonify(prompts=prompts, next=encode_cursor(rows[-1][1]) if more else None)
+
+
+def _batch(project: ProjectRef) -> Any:
+    project, _, principal = project_role(project.slug, "editor")
+    items = field(json_body(), "prompts", list)
+    assert items is not None
+    if len(items) > BATCH_LIMIT:
+        raise HttpError(413, f"At most {BATCH_LIMIT} prompts per batch; split the push.")
+    results = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
+            raise HttpError(400, "Each item of 'prompts' needs a 'slug' string and a 'source'.")
+        results.append(_push_one(project, principal, item))
+    return jsonify(results=results)
+
+
+def _push_one(project: ProjectRef, principal: Any, item: dict[str, Any]) -> dict[str, Any]:
+    # Each item is its own transaction: one bad file never blocks the others.
+    slug = item["slug"]
+    try:
+        message, parent, git = _push_fields(item)
+        status, version = create_version(project, slug, item.get("source"), principal,
+                                         message, parent, git)
+    except HttpError as exc:
+        db.session.rollback()
+        kind = {409: "conflict", 422: "invalid"}.get(exc.status, "error")
+        return {"slug": slug, "status": kind, "error": exc.code, "detail": exc.detail, **exc.extra}
+    return {
+        "slug": slug,
+        "status": "created" if status == 201 else "unchanged",
+        "version": version["version"],
+        "sha256": version["sha256"],
+    }
+
+
+def _push_fields(body: dict[str, Any]) -> tuple[str | None, int | None, dict | None]:
+    message = field(body, "message", str, required=False)
+    parent = field(body, "parent_version", int, required=False)
+    if parent is not None and parent < 0:
+        raise HttpError(400, "'parent_version' must be 0 or more.")
+    git = field(body, "git", dict, required=False)
+    if message is not None and len(message) > 10_000:
+        raise HttpError(400, "'message' must be at most 10,000 characters.")
+    return message, parent, git
+
+
+def _fetch(project: ProjectRef, slug: str) -> Response:
+    version = int_arg("version", 1)
+    label = request.args.get("label")
+    if version is not None and label is not None:
+        raise HttpError(400, "Pass either 'version' or 'label', not both.")
+    found = get_version(project, slug, version, label)
+    etag_cache = PINNED_CACHE if version is not None else MOVING_CACHE
+    if request.if_none_match.contains(found.sha256):
+        response = Response(status=304)
+    else:
+        response = jsonify(
+            version_dict(project.slug, slug, found, labels_of(found.prompt_id, found.version))
+        )
+    response.set_etag(found.sha256)
+    response.headers["Cache-Control"] = etag_cache
+    response.vary.add("X-API-Key")
+    response.vary.add("Authorization")
+    response.vary.add("Cookie")
+    return response
+
+
+def _push(project: ProjectRef, slug: str) -> Any:
+    project, _, principal = project_role(project.slug, "editor")
+    body = json_body()
+    message, parent, git = _push_fields(body)
+    if "source" not in body:
+        raise HttpError(400, "'source' is required.")
+    status, version = create_version(project, slug, body["source"], principal, message, parent, git)
+    return jsonify(version), status
+
+
+def _versions(project: ProjectRef, slug: str) -> Any:
+    prompt_id = find_prompt_id(project, slug)
+    limit = limit_arg()
+    before = int_cursor_arg()
+    query = select(PromptVersion).where(PromptVersion.prompt_id == prompt_id)
+    if before is not None:
+        query = query.where(PromptVersion.version < before)
+    rows = list(db.session.scalars(query.order_by(PromptVersion.version.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    labels: dict[int, list[str]] = defaultdict(list)
+    for name, number in db.session.execute(
+        select(Label.name, Label.version).where(Label.prompt_id == prompt_id).order_by(Label.name)
+    ):
+        labels[number].append(name)
+    return jsonify(
+        versions=[version_dict(project.slug, slug, v, labels[v.version]) for v in rows],
+        next=encode_cursor(rows[-1].version) if more else None,
+    )
+
+
+def _render(project: ProjectRef, slug: str) -> Any:
+    body = json_body()
+    variables = field(body, "variables", dict, required=False) or {}
+    version = field(body, "version", int, required=False)
+    label = field(body, "label", str, required=False)
+    if version is not None and label is not None:
+        raise HttpError(400, "Pass either 'version' or 'label', not both.")
+    found = get_version(project, slug, version, label)
+    prompt = parse_prompt(found.source.encode("utf-8"), path=slug)
+    try:
+        rendered = prompt.render(variables)
+    except RenderError as exc:
+        raise HttpError(422, str(exc).capitalize() + ".", "invalid_variables",
+                        missing=exc.missing, unknown=exc.unknown) from None
+    key = "text" if isinstance(rendered, str) else "messages"
+    return jsonify({key: rendered, "version": found.version})
+
+
+def _label(project: ProjectRef, slug: str, label: str) -> Any:
+    project, role, principal = project_role(project.slug, "editor")
+    if request.method == "DELETE":
+        expected = int_arg("expected_version", 0)
+        delete_label(project, slug, label, principal, role, expected)
+        return "", 204
+    body = json_body()
+    version = field(body, "version", int)
+    expected = field(body, "expected_version", int, required=False)
+    assert version is not None
+    return jsonify(set_label(project, slug, label, version, principal, role, expected))
+
+
+def _dispatch(p: str, rest: str) -> Any:
+    slug, _, sub = rest.partition("/-/")
+    method = request.method
+    allowed: dict[str, Callable[..., Any]]
+    if not sub:
+        allowed = {"GET": _fetch, "POST": _push}
+        args: tuple[str, ...] = ()
+    elif sub == "versions":
+        allowed, args = {"GET": _versions}, ()
+    elif sub == "diff":
+        allowed, args = {"GET": _diff}, ()
+    elif sub == "render":
+        allowed, args = {"POST": _render}, ()
+    elif sub.startswith("labels/") and "/" not in sub[len("labels/"):]:
+        allowed, args = {"PUT": _label, "DELETE": _label}, (sub[len("labels/"):],)
+    else:
+        raise HttpError(404, "No such resource.")
+    handler = allowed.get(method)
+    if handler is None:
+        error = HttpError(405, f"Method {method} is not allowed here.")
+        error.headers["Allow"] = ", ".join(sorted(allowed))
+        raise error
+    project, _, _ = project_role(p, "viewer")
+    return handler(project, slug, *args)
+
+
+def _diff(project: ProjectRef, slug: str) -> Any:
+    return jsonify(diff_versions(project, slug, request.args.get("from"), request.args.get("to")))
+
+
+ITEM_METHODS = ["GET", "POST", "PUT", "DELETE"]
+
+
+@bp.route("/projects/<p>/prompts/<path:rest>", methods=ITEM_METHODS)
+def prompt_item(p: str, rest: str) -> Any:
+    return _dispatch(p, rest)
+
+
+@bp.route("/prompts/<path:rest>", methods=ITEM_METHODS)
+def key_prompt_item(rest: str) -> Any:
+    return _dispatch(key_project_slug(), rest)
+
+
+@bp.route("/projects/<p>/prompts", methods=["GET", "POST"])
+def prompt_collection(p: str) -> Any:
+    project, _, _ = project_role(p, "viewer")
+    return _manifest(project) if request.method == "GET" else _batch(project)
+
+
+@bp.route("/prompts", methods=["GET", "POST"])
+def key_prompt_collection() -> Any:
+    return prompt_collection(key_project_slug())

@@ -1,0 +1,60 @@
+"""Settings read from the environment, with a clear error where production needs a value."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(instance_path: str) -> str:
+    """DATABASE_URL, normalised for SQLAlchemy; SQLite in the instance folder by default."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return "sqlite:///" + str(Path(instance_path) / "promptsync.db")
+    # Heroku-style URLs say postgres://, which SQLAlchemy 2 no longer accepts.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    return url
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    """Every setting the app reads, with its default (documented in .env.example)."""
+    env = os.environ.get("PROMPTSYNC_ENV", "production").strip().lower()
+    development = env in {"development", "dev"}
+    return {
+        "ENV_NAME": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        "BCRYPT_ROUNDS": int(os.environ.get("BCRYPT_ROUNDS", "12")),
+        "SIGNUP_OPEN": _bool("PROMPTSYNC_SIGNUP_OPEN", True),
+        "CORS_ORIGINS": [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()],
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(8 * 1024 * 1024))),
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", not development),
+        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "300")),
+        "KEY_TOUCH_SECONDS": int(os.environ.get("KEY_TOUCH_SECONDS", "60")),
+    }
+
+
+def check(config: dict[str, Any]) -> None:
+    """Refuse to start without the settings production needs."""
+    if not config.get("SECRET_KEY"):
+        if config.get("TESTING") or config.get("ENV_NAME") in {"development", "dev"}:
+            return
+        raise ConfigurationError(
+            "SECRET_KEY is not set: set it to a long random string "
+            "(python -c 'import secrets; print(secrets.token_hex(32))'), "
+            "or set PROMPTSYNC_ENV=development for a local throwaway server"
+        )

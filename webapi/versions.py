@@ -1,0 +1,243 @@
+"""Prompt versions and labels: the domain rules, apart from HTTP parsing and routing."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from promptsync.errors import PromptFileError
+from promptsync.prompts import MAX_FILE_BYTES, parse_prompt, slug_problem, source_sha256
+
+from .auth import Principal, ProjectRef
+from .errors import HttpError
+from .extensions import db
+from .models import Event, Label, Prompt, PromptVersion, iso, utcnow
+
+LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+PROTECTED_LABELS = frozenset({"production"})
+
+
+def check_slug(slug: str) -> None:
+    """404 for a slug that cannot exist, so nothing is ever stored under a bad name."""
+    problem = slug_problem(slug)
+    if problem is not None:
+        raise HttpError(404, f"No prompt '{slug}': {problem}.")
+
+
+def check_label_name(label: str) -> None:
+    """400 for a label name outside [a-z0-9][a-z0-9._-]*."""
+    if not LABEL_RE.match(label):
+        raise HttpError(400, f"Bad label name '{label}': use a-z, 0-9, '.', '_' and '-'.")
+
+
+def log_event(project_id: int, actor: str, action: str, slug: str | None, **details: Any) -> None:
+    """Add an audit event to the current transaction."""
+    db.session.add(
+        Event(project_id=project_id, actor=actor, action=action, slug=slug, details=details)
+    )
+
+
+def validate_source(source: object, slug: str) -> tuple[dict[str, Any], str]:
+    """The parsed prompt and its hash, or a 422 listing every problem with its line."""
+    if not isinstance(source, str):
+        raise HttpError(400, "'source' must be a string holding the YAML file.")
+    raw = source.encode("utf-8", errors="surrogatepass")
+    if len(raw) > MAX_FILE_BYTES:
+        raise HttpError(
+            422, f"The source is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}.",
+            "invalid_prompt",
+            problems=[{"message": "file is larger than 256 KiB", "line": None, "column": None}],
+        )
+    try:
+        prompt = parse_prompt(raw, path=slug)
+    except PromptFileError as exc:
+        first = exc.problems[0] if exc.problems else None
+        where = f" (line {first.line})" if first is not None and first.line else ""
+        message = first.message if first is not None else "invalid prompt"
+        raise HttpError(
+            422, f"The source is not a valid prompt{where}: {message}", "invalid_prompt",
+            problems=[p.to_dict() for p in exc.problems],
+        ) from None
+    return prompt.to_dict(), source_sha256(raw)
+
+
+def _insert_ignore(table: Any, values: dict[str, Any], conflict: list[str]) -> Any:
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+
+
+def create_version(
+    project: ProjectRef,
+    slug: str,
+    source: object,
+    principal: Principal,
+    message: str | None = None,
+    parent_version: int | None = None,
+    git: dict[str, Any] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Store source as the next version: (201, version) new, (200, latest) when unchanged."""
+    check_slug(slug)
+    data, sha = validate_source(source, slug)
+    assert isinstance(source, str)
+    # End any read transaction from authentication: SQLite must not upgrade a stale reader.
+    db.session.commit()
+    now = utcnow()
+    db.session.execute(
+        _insert_ignore(
+            Prompt.__table__,
+            {"project_id": project.id, "slug": slug, "latest_version": 0,
+             "created_at": now, "updated_at": now},
+            ["project_id", "slug"],
+        )
+    )
+    # The counter bump takes the row's write lock; concurrent pushers queue here.
+    prompt_id, number = db.session.execute(
+        update(Prompt)
+        .where(Prompt.project_id == project.id, Prompt.slug == slug)
+        .values(latest_version=Prompt.latest_version + 1, updated_at=now)
+        .returning(Prompt.id, Prompt.latest_version)
+    ).one()
+    current = number - 1
+    if current > 0:
+        latest = db.session.scalar(
+            select(PromptVersion).where(
+                PromptVersion.prompt_id == prompt_id, PromptVersion.version == current
+            )
+        )
+        assert latest is not None
+        if latest.sha256 == sha:
+            db.session.rollback()
+            return 200, version_dict(project.slug, slug, latest, labels_of(prompt_id, current))
+    if parent_version is not None and parent_version != current:
+        db.session.rollback()
+        raise HttpError(
+            409,
+            f"'{slug}' is at version {current}, not {parent_version}: pull, merge and push again.",
+            "conflict",
+            latest_version=current,
+        )
+    version = PromptVersion(
+        prompt_id=prompt_id, version=number, sha256=sha, source=source, data=data,
+        message=message, author=principal.email, git=git, created_at=now,
+    )
+    db.session.add(version)
+    log_event(project.id, principal.actor, "version.created", slug, version=number, sha256=sha)
+    db.session.commit()
+    return 201, version_dict(project.slug, slug, version, [])
+
+
+def find_prompt_id(project: ProjectRef, slug: str) -> int:
+    """The prompt's id, or 404."""
+    check_slug(slug)
+    prompt_id = db.session.scalar(
+        select(Prompt.id).where(
+            Prompt.project_id == project.id, Prompt.slug == slug, Prompt.latest_version > 0
+        )
+    )
+    if prompt_id is None:
+        raise HttpError(404, f"No prompt '{slug}' in project '{project.slug}'.")
+    return prompt_id
+
+
+def resolve_ref(prompt_id: int, slug: str, ref: str | int | None) -> int:
+    """A version number from a number, a label name, or None (latest); 404 when unknown."""
+    if ref is None or ref == "latest":
+        number = db.session.scalar(select(Prompt.latest_version).where(Prompt.id == prompt_id))
+        assert number is not None
+        return number
+    if isinstance(ref, int) or ref.isdigit():
+        return int(ref)
+    number = db.session.scalar(
+        select(Label.version).where(Label.prompt_id == prompt_id, Label.name == ref)
+    )
+    if number is None:
+        raise HttpError(404, f"No label '{ref}' on '{slug}'.")
+    return number
+
+
+def get_version(
+    project: ProjectRef, slug: str, version: int | None = None, label: str | None = None
+) -> PromptVersion:
+    """One version by number, label or latest, in as few queries as possible."""
+    check_slug(slug)
+    query = (
+        select(PromptVersion)
+        .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+        .where(Prompt.project_id == project.id, Prompt.slug == slug)
+    )
+    if label is not None:
+        query = query.join(
+            Label,
+            and_(Label.prompt_id == Prompt.id, Label.name == label,
+                 Label.version == PromptVersion.version),
+        )
+    elif version is not None:
+        query = query.where(PromptVersion.version == version)
+    else:
+        query = query.where(PromptVersion.version == Prompt.latest_version)
+    found = db.session.scalar(query)
+    if found is None:
+        find_prompt_id(project, slug)  # 404 for the prompt itself first
+        if label is not None:
+            raise HttpError(404, f"No label '{label}' on '{slug}'.")
+        raise HttpError(404, f"'{slug}' has no version {version}.")
+    return found
+
+
+def labels_of(prompt_id: int, version: int) -> list[str]:
+    """Names of the labels pointing at one version."""
+    return sorted(
+        db.session.scalars(
+            select(Label.name).where(Label.prompt_id == prompt_id, Label.version == version)
+        )
+    )
+
+
+def version_dict(project_slug: str, slug: str, v: PromptVersion, labels: list[str]) -> dict:
+    """A version as the API shows it."""
+    return {
+        "project": project_slug,
+        "slug": slug,
+        "version": v.version,
+        "sha256": v.sha256,
+        **v.data,
+        "labels": labels,
+        "message": v.message,
+        "author": v.author,
+        "created_at": iso(v.created_at),
+        "git": v.git,
+        "source": v.source,
+    }
+
+
+def diff_versions(project: ProjectRef, slug: str, ref_from: str | None, ref_to: str | None) -> dict:
+    """Unified diff between two versions (default: the one before latest and latest)."""
+    prompt_id = find_prompt_id(project, slug)
+    to_number = resolve_ref(prompt_id, slug, ref_to)
+    from_number = (
+        resolve_ref(prompt_id, slug, ref_from) if ref_from is not None else max(to_number - 1, 0)
+    )
+    sources = {
+        v.version: v.source
+        for v in db.session.scalars(
+            select(PromptVersion).where(
+                PromptVersion.prompt_id == prompt_id,
+                PromptVersion.version.in_([from_number, to_number]),
+            )
+        )
+    }
+    for number in (from_number, to_number):
+        if number != 0 and number not in sources:
+            raise HttpError(404, f"'{slug}' has no version {number}.")
+    diff = difflib.unified_diff(
+        sources.get(from_number, "").splitlines(keepends=True),
+        sources[to_number].splitlines(keepends=True),
+        fromfile=f"{slug}@v{from_number}",
+        tofile=f"{slug}@v{to_number}",
+    )
+    return {"from": from_number, "to": to_number, "diff": "".join(diff)}
