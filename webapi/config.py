@@ -23,9 +23,14 @@ def database_url(instance_path: str) -> str:
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
         return "sqlite:///" + str(Path(instance_path) / "promptsync.db")
-    # Heroku-style URLs say postgres://, which SQLAlchemy 2 no longer accepts.
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
+    return normalise_database_url(url)
+
+
+def normalise_database_url(url: str) -> str:
+    """Pin the psycopg2 driver: SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme) :]
     return url
 
 
