@@ -270,7 +270,19 @@ class ApiClient:
 
     def login(self, email: str, password: str) -> dict[str, Any]:
         """Sign in; keeps the session cookie and sends the CSRF token on later writes."""
-        data = _json(self._send("POST", "/auth/login", body={"email": email, "password": password}))
+        response = self._send("POST", "/auth/login", body={"email": email, "password": password})
+        data = _json(response)
+        if response.url.scheme == "http" and any(
+            "secure" in (attr.strip().lower() for attr in cookie.split(";")[1:])
+            for cookie in response.headers.get_list("Set-Cookie")
+        ):
+            # The cookie jar rightly never sends a Secure cookie over http, so every later call
+            # would fail with a puzzling 401; say what is wrong instead.
+            raise ConfigError(
+                f"{self.server} sets its session cookie for HTTPS only but is reached over "
+                "http://: use https://, or set SESSION_COOKIE_SECURE=0 (or "
+                "PROMPTSYNC_ENV=development) on the server"
+            )
         token = data.get("csrf_token")
         self.csrf_token = token if isinstance(token, str) else None
         return data
@@ -306,11 +318,11 @@ class ApiClient:
         """Revoke an API key."""
         self._send("DELETE", f"/projects/{_segment(project)}/keys/{_segment(key_id)}")
 
-    def events(self, project: str | None, limit: int = 100) -> list[dict[str, Any]]:
+    def events(self, project: str, limit: int = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` audit events, newest first."""
-        base = "" if project is None else f"/projects/{_segment(project)}"
         params = {"limit": min(limit, 100)}
-        return self._collect(f"{base}/events", "events", params, limit=limit)
+        path = f"/projects/{_segment(project)}/events"
+        return self._collect(path, "events", params, limit=limit)
 
     # --- prompts -------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -804,3 +804,210 @@ def test_invalid_source_from_the_server_raises(server: FakeServer, clock: FakeCl
     server.add("broken", "template: [unclosed\n")
     with pytest.raises(PromptFileError):
         sdk(server, clock).get("broken")
+
+
+# --- against the real app (httpx's WSGI transport over create_app) ---------------------------
+
+
+LIVE = "https://ps.test"
+
+
+class CountingTransport(httpx.BaseTransport):
+    """The WSGI transport over the real app, recording each (method, path, status)."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.WSGITransport(app=app)
+        self.log: list[tuple[str, str, int]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        self.log.append((request.method, request.url.path, response.status_code))
+        return response
+
+
+@pytest.fixture
+def live_app(sqlite_url: str) -> Iterator[Any]:
+    """The real Flask app on a fresh migrated SQLite database."""
+    from webapi import create_app
+    from webapi.extensions import db
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": sqlite_url,
+            "BCRYPT_ROUNDS": 4,
+            "SECRET_KEY": "test-secret-not-for-production",
+        }
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live(live_app: Any) -> Iterator[dict[str, Any]]:
+    """A user (signed up and logged in through ApiClient) owning project demo, with keys."""
+    transport = httpx.WSGITransport(app=live_app)
+    # https: the app's session cookie is Secure outside development, as it should be.
+    with ApiClient(LIVE, transport=transport) as session:
+        assert session.signup("ann@example.com", "correct horse battery")["user"]["email"]
+        assert session.login("ann@example.com", "correct horse battery")["csrf_token"]
+        assert session.create_project("demo", "Demo")["role"] == "admin"
+        roles = ("viewer", "editor", "admin")
+        keys = {role: session.create_key("demo", role, role) for role in roles}
+        assert keys["editor"]["key"].startswith(keys["editor"]["prefix"] + "_")
+        assert [p["slug"] for p in session.projects()] == ["demo"]
+        assert session.me()["user"]["email"] == "ann@example.com"
+        yield {"app": live_app, "session": session, "keys": {r: k["key"] for r, k in keys.items()}}
+
+
+def editor(live: dict[str, Any], role: str = "editor") -> ApiClient:
+    return ApiClient(LIVE, live["keys"][role], transport=httpx.WSGITransport(app=live["app"]))
+
+
+def test_live_push_fetch_label_diff_render(live: dict[str, Any]) -> None:
+    with editor(live) as api_client:
+        status, v1 = api_client.push("demo", "support/greeting", GREETING_V1, "first", 0)
+        assert (status, v1["version"], v1["sha256"]) == (201, 1, source_sha256(GREETING_V1))
+        assert v1["source"] == GREETING_V1
+        status, same = api_client.push("demo", "support/greeting", GREETING_V1)
+        assert (status, same["version"]) == (200, 1)
+        status, v2 = api_client.push("demo", "support/greeting", GREETING_V2, parent_version=1)
+        assert (status, v2["version"]) == (201, 2)
+
+        with pytest.raises(ApiError) as info:
+            api_client.push("demo", "support/greeting", GREETING_V1 + "#\n", parent_version=1)
+        assert (info.value.status, info.value.body["latest_version"]) == (409, 2)
+        with pytest.raises(ApiError) as info:
+            api_client.push("demo", "support/greeting", "template: [oops\n")
+        assert (info.value.status, info.value.code) == (422, "invalid_prompt")
+        assert info.value.body["problems"][0]["line"] >= 1
+
+        fetched = api_client.get_version("demo", "support/greeting", version=1)
+        assert fetched is not None and fetched["source"] == GREETING_V1
+        assert api_client.get_version("demo", "support/greeting", etag=v2["sha256"]) is None
+        latest = api_client.get_version(None, "support/greeting")  # the key's own project
+        assert latest is not None and latest["version"] == 2
+
+        moved = api_client.set_label("demo", "support/greeting", "staging", 1)
+        assert (moved["label"], moved["version"]) == ("staging", 1)
+        with pytest.raises(ApiError) as info:
+            api_client.set_label("demo", "support/greeting", "staging", 2, expected_version=2)
+        assert info.value.status == 409
+        staged = api_client.get_version("demo", "support/greeting", label="staging")
+        assert staged is not None and staged["version"] == 1 and staged["labels"] == ["staging"]
+
+        diff = api_client.diff("demo", "support/greeting", from_=1, to=2)
+        assert (diff["from"], diff["to"]) == (1, 2)
+        assert '-template: "Hello' in diff["diff"] and '+template: "Hi' in diff["diff"]
+        assert [v["version"] for v in api_client.versions("demo", "support/greeting")] == [2, 1]
+
+        assert (
+            api_client.render("demo", "support/greeting", {"topic": "x"}, label="staging")["text"]
+            == "Hello there, about x."
+        )
+        with pytest.raises(ApiError) as info:
+            api_client.render("demo", "support/greeting", {"color": "red"})
+        assert info.value.code == "invalid_variables"
+        assert (info.value.body["missing"], info.value.body["unknown"]) == (["topic"], ["color"])
+
+        api_client.delete_label("demo", "support/greeting", "staging")
+        with pytest.raises(ApiError) as info:
+            api_client.get_version("demo", "support/greeting", label="staging")
+        assert (info.value.status, info.value.code) == (404, "not_found")
+
+        manifest = api_client.manifest("demo", include_source=True)
+        assert [(m["slug"], m["version"], m["source"]) for m in manifest] == [
+            ("support/greeting", 2, GREETING_V2)
+        ]
+    events = live["session"].events("demo", limit=3)
+    assert len(events) == 3
+
+
+@pytest.mark.slow
+def test_live_batch_push_and_paged_manifest(live: dict[str, Any]) -> None:
+    items = [{"slug": f"bulk/p{i:04d}", "source": f"template: 'n{i}'\n"} for i in range(1001)]
+    items.insert(7, {"slug": "bulk/bad", "source": "template: [\n"})
+    with editor(live) as api_client:
+        results = api_client.push_batch("demo", items)
+        assert [r["slug"] for r in results] == [i["slug"] for i in items]
+        assert results[7]["status"] == "invalid"
+        assert {r["status"] for i, r in enumerate(results) if i != 7} == {"created"}
+        again = api_client.push_batch("demo", items[:3])
+        assert [r["status"] for r in again] == ["unchanged"] * 3
+        manifest = api_client.manifest("demo")  # 1001 prompts: two pages of 1000
+        assert len(manifest) == 1001
+        assert manifest == sorted(manifest, key=lambda m: m["slug"])
+        assert "source" not in manifest[0]
+
+
+def test_live_errors_map_to_api_error(live: dict[str, Any]) -> None:
+    transport = httpx.WSGITransport(app=live["app"])
+    with ApiClient(SERVER, "psk_deadbeef_nope", transport=transport) as bad:
+        with pytest.raises(ApiError) as info:
+            bad.manifest("demo")
+        assert (info.value.status, info.value.code) == (401, "unauthorized")
+    with ApiClient(SERVER, live["keys"]["viewer"], transport=transport) as viewer:
+        with pytest.raises(ApiError) as info:
+            viewer.push("demo", "a", GREETING_V1)
+        assert (info.value.status, info.value.code) == (403, "forbidden")
+        with pytest.raises(ApiError) as info:
+            viewer.get_version("demo", "missing/prompt")
+        assert (info.value.status, info.value.code) == (404, "not_found")
+    with pytest.raises(ApiError) as info:
+        live["session"].signup("ann@example.com", "correct horse battery")
+    assert info.value.status == 409
+
+
+def test_live_sdk_cache_etag_and_fallback(live: dict[str, Any], tmp_path: Path) -> None:
+    with editor(live, "admin") as api_client:
+        api_client.push("demo", "support/greeting", GREETING_V1)
+        api_client.set_label("demo", "support/greeting", "production", 1)
+        api_client.push("demo", "chat", CHAT)
+        bundle = tmp_path / "bundle.json"
+        versions = [
+            api_client.get_version("demo", m["slug"], label="production")
+            for m in api_client.manifest("demo")
+            if "production" in m["labels"]
+        ]
+        write_bundle(bundle, "demo", "production", [v for v in versions if v])
+    transport = CountingTransport(live["app"])
+    clock = FakeClock()
+    client = Client(
+        LIVE,
+        api_key=live["keys"]["viewer"],
+        transport=transport,
+        clock=clock,
+        ttl=30,
+        bundle=bundle,
+    )
+    prompt = client.get("support/greeting", label="production")
+    assert (prompt.version, prompt.labels) == (1, ("production",))
+    assert prompt.render(name="Ann", topic="tax") == "Hello Ann, about tax."
+    assert client.get("chat").render(question="q")[0]["role"] == "system"  # type: ignore[index]
+    assert client.get("support/greeting", version=1) is prompt
+    clock.now += 31
+    assert client.get("support/greeting", label="production") is prompt
+    assert [status for _, _, status in transport.log] == [200, 200, 304]
+    assert transport.log[0][1] == "/api/v1/prompts/support/greeting"  # key-scoped, no project
+
+    # The server disappears: the cache, then the bundle, keep the application running.
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    clock.now += 31
+    client._api._http._transport = httpx.MockTransport(refuse)  # swap the seam, keep the cache
+    assert client.get("support/greeting", label="production") is prompt
+    fresh = Client(LIVE, transport=httpx.MockTransport(refuse), bundle=bundle)
+    from_bundle = fresh.get("support/greeting", label="production")
+    assert (from_bundle.version, from_bundle.sha256) == (1, prompt.sha256)
+    with pytest.raises(ServerUnreachable):
+        fresh.get("chat")
+
+
+def test_live_secure_cookie_over_http_is_a_clear_error(live_app: Any) -> None:
+    with ApiClient(SERVER, transport=httpx.WSGITransport(app=live_app)) as session:
+        session.signup("bob@example.com", "correct horse battery")
+        with pytest.raises(ConfigError, match="HTTPS only but is reached over http://"):
+            session.login("bob@example.com", "correct horse battery")
