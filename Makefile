@@ -1,0 +1,31 @@
+# The two commands of the README's quick start are `make dev` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "promptsync needs Python 3.11 or newer (PY=$(PY))"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+dev: $(STAMP)  ## install, then run the local stack on the example prompts/
+	$(BIN)/promptsync dev
+
+test: $(STAMP) lint  ## install, lint, then run the whole suite (Postgres tests skip outside CI if it is down)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(STAMP)  ## figures for docs/BENCHMARKS.md
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
