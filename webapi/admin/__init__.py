@@ -1,0 +1,15 @@
+"""The web admin under /admin: server-rendered pages over the API's service functions."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import accounts, manage, prompts
+from .common import bp
+
+__all__ = ["accounts", "manage", "prompts", "register"]
+
+
+def register(app: Flask) -> None:
+    """Mount the admin pages and their static files at /admin."""
+    app.register_blueprint(bp, url_prefix="/admin")

@@ -1,0 +1,140 @@
+"""Admin pages for prompts: the list, one prompt (view, edit, history, labels), and diffs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from ..auth import ProjectRef
+from ..errors import HttpError
+from ..labels import delete_label, set_label
+from ..models import PromptVersion
+from ..versions import PROTECTED_LABELS, create_version, diff_versions, get_version
+from .common import bp, flash_error, form_int, member_of
+from .queries import diff_lines, group_by_folder, history, label_map, pretty, prompt_rows
+
+MAX_MESSAGE = 10_000
+
+
+@bp.get("/p/<p>/")
+def prompt_list(p: str) -> Any:
+    """Every prompt of the project, grouped by folder, filtered by ?q=."""
+    project, role, _ = member_of(p)
+    q = request.args.get("q", "").strip()[:200]
+    rows, more = prompt_rows(project, q)
+    return render_template("admin/prompt_list.html", project=project, role=role, q=q,
+                           groups=group_by_folder(rows), count=len(rows), more=more)
+
+
+def curl_lines(project: ProjectRef, slug: str, number: int, labels: dict[str, int]) -> list[str]:
+    """Ready-to-paste fetches; the key stays an environment variable, never a real one."""
+    base = f"{request.url_root}api/v1/projects/{project.slug}/prompts/{slug}"
+    lines = [f'curl -H "X-API-Key: $PROMPTSYNC_API_KEY" "{base}?version={number}"']
+    for name, target in labels.items():
+        if target == number:
+            lines.append(f'curl -H "X-API-Key: $PROMPTSYNC_API_KEY" "{base}?label={name}"')
+    return lines
+
+
+def _page(project: ProjectRef, role: str, slug: str, shown: PromptVersion,
+          status: int = 200, **form: Any) -> Any:
+    """The prompt page for one version, optionally with a refused edit's text and errors."""
+    versions, labels_by_version, more = history(shown.prompt_id)
+    latest = versions[0].version
+    labels = label_map(shown.prompt_id)
+    context = {
+        "project": project, "role": role, "slug": slug, "shown": shown, "data": shown.data,
+        "latest": latest, "versions": versions, "labels_by_version": labels_by_version,
+        "more_history": more, "labels": labels, "pretty": pretty,
+        "protected": PROTECTED_LABELS, "curl": curl_lines(project, slug, shown.version, labels),
+        "source": form.get("source", shown.source),
+        "parent_version": form.get("parent_version", shown.version),
+        "message": form.get("message", ""),
+        "problems": form.get("problems"), "conflict": form.get("conflict"),
+        "save_error": form.get("save_error"),
+    }
+    return render_template("admin/prompt.html", **context), status
+
+
+@bp.get("/p/<p>/prompts/<path:slug>")
+def prompt_page(p: str, slug: str) -> Any:
+    """One version (?v=N, default latest): rendered, editable source, history and labels."""
+    project, role, _ = member_of(p)
+    raw = request.args.get("v", "")
+    number = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return _page(project, role, slug, get_version(project, slug, number))
+
+
+@bp.post("/p/<p>/prompts/<path:slug>/-/save")
+def save(p: str, slug: str) -> Any:
+    """Store the edited source as a new version based on the version the form was loaded from."""
+    project, role, principal = member_of(p, "editor")
+    # Browsers send textarea lines with CRLF; store what the user sees, with LF endings.
+    source = request.form.get("source", "").replace("\r\n", "\n")
+    message = request.form.get("message", "").strip() or None
+    parent = form_int("parent_version")
+    # After a conflict the user may knowingly save on top of the newer version.
+    rebase = request.form.get("rebase", "")
+    base = int(rebase) if rebase.isdigit() and len(rebase) < 10 else parent
+    kept = {"source": source, "message": message or "", "parent_version": parent}
+    if message is not None and len(message) > MAX_MESSAGE:
+        return _page(project, role, slug, get_version(project, slug, parent), 400,
+                     save_error="The message is longer than 10,000 characters.", **kept)
+    try:
+        status, version = create_version(project, slug, source, principal, message, base)
+    except HttpError as exc:
+        if exc.status not in (400, 409, 422):
+            raise
+        shown = get_version(project, slug, parent)
+        if exc.status == 409:
+            latest = exc.extra.get("latest_version")
+            return _page(project, role, slug, shown, 409, conflict=latest, **kept)
+        return _page(project, role, slug, shown, exc.status, save_error=exc.detail,
+                     problems=exc.extra.get("problems") or [], **kept)
+    if status == 201:
+        flash(f"Saved {slug} as version {version['version']}.", "success")
+    else:
+        flash(f"No change: the source is identical to version {version['version']}.", "info")
+    return redirect(url_for("admin.prompt_page", p=p, slug=slug))
+
+
+@bp.post("/p/<p>/prompts/<path:slug>/-/labels")
+def move_label(p: str, slug: str) -> Any:
+    """Point a label at a version (promotion or rollback), or remove it."""
+    project, role, principal = member_of(p, "editor")
+    label = request.form.get("label", "").strip().lower()
+    expected_raw = request.form.get("expected_version", "")
+    expected = int(expected_raw) if expected_raw.isdigit() and len(expected_raw) < 10 else None
+    back = request.form.get("back_version", "")
+    target = url_for("admin.prompt_page", p=p, slug=slug, v=back if back.isdigit() else None)
+    try:
+        if request.form.get("action") == "remove":
+            delete_label(project, slug, label, principal, role, expected)
+            flash(f"Removed label '{label}'.", "success")
+        else:
+            version = form_int("version")
+            moved = set_label(project, slug, label, version, principal, role, expected)
+            was = moved["previous"]
+            note = f" (was v{was})" if was is not None and was != version else ""
+            flash(f"Label '{label}' now points at v{version}{note}.", "success")
+    except HttpError as exc:
+        if exc.status not in (400, 403, 404, 409):
+            raise
+        flash_error(exc)
+    return redirect(target + "#labels")
+
+
+@bp.get("/p/<p>/prompts/<path:slug>/-/diff")
+def diff(p: str, slug: str) -> Any:
+    """A unified diff between two versions or labels (default: previous and latest)."""
+    project, role, _ = member_of(p)
+    ref_from = request.args.get("from") or None
+    ref_to = request.args.get("to") or None
+    result = diff_versions(project, slug, ref_from, ref_to)
+    latest = get_version(project, slug)
+    versions, labels_by_version, _ = history(latest.prompt_id)
+    return render_template(
+        "admin/diff.html", project=project, role=role, slug=slug, result=result,
+        lines=diff_lines(result["diff"]), versions=versions, labels_by_version=labels_by_version,
+    )
