@@ -28,10 +28,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promptsync.errors import Problem, PromptFileError, RenderError
 
-try:  # libyaml makes parsing several times faster; marks are the same either way
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+# The safe loader whose events we compose; libyaml's is several times faster, marks are the same.
+_Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 50
@@ -44,6 +44,11 @@ ROLES = ("system", "user", "assistant", "tool")
 TOP_LEVEL_KEYS = (
     "description", "model", "params", "variables", "template", "messages", "tags", "metadata",
 )
+# Common model settings people put at the top level by mistake: they belong under params.
+_MODEL_SETTINGS = frozenset({
+    "temperature", "max_tokens", "top_p", "top_k", "stop", "seed", "presence_penalty",
+    "frequency_penalty", "response_format", "max_output_tokens",
+})
 VARIABLE_KEYS = ("description", "default", "required")
 MESSAGE_KEYS = ("role", "content")
 EXTENSIONS = (".yaml", ".yml")
@@ -55,6 +60,7 @@ _BRACES_RE = re.compile(r"\{%.*?%\}|\{\{(.*?)\}\}|\{\{")
 _NON_PRINTABLE_RE = re.compile(
     "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
+_UNSTORABLE_RE = re.compile("[\0\ud800-\udfff]")
 _YAML = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_YAML + t for t in ("str", "int", "float", "bool", "null"))
 _SEQ, _MAP = _YAML + "seq", _YAML + "map"
@@ -293,12 +299,13 @@ def _tag_message(tag: str) -> str:
             "!!seq and !!map)")
 
 
-class _StrictLoader(_BaseLoader):
-    """A SafeLoader that composes one document with no aliases, known tags only, bounded depth."""
+class _Composer:
+    """Composes a safe loader's events into one document: no aliases, safe tags, bounded depth."""
 
-    def __init__(self, stream: str, problems: list[Problem]):
-        super().__init__(stream)
+    def __init__(self, loader: Any, problems: list[Problem]):
+        self.loader = loader
         self.problems = problems
+        self.aliases_seen: set[str] = set()
 
     def report(self, message: str, mark: Any) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -306,14 +313,14 @@ class _StrictLoader(_BaseLoader):
 
     def compose_single(self) -> Node | None:
         """Compose the only document (None for an empty stream); report a second one."""
-        self.get_event()  # StreamStartEvent
-        if self.check_event(StreamEndEvent):
+        self.loader.get_event()  # StreamStartEvent
+        if self.loader.check_event(StreamEndEvent):
             return None
-        self.get_event()  # DocumentStartEvent
+        self.loader.get_event()  # DocumentStartEvent
         node = self._compose(0, is_key=False)
-        self.get_event()  # DocumentEndEvent
-        if not self.check_event(StreamEndEvent):
-            second: Any = self.peek_event()
+        self.loader.get_event()  # DocumentEndEvent
+        if not self.loader.check_event(StreamEndEvent):
+            second: Any = self.loader.peek_event()
             self.report(
                 "the file holds more than one YAML document ('---'); a prompt file holds one",
                 second.start_mark,
@@ -322,16 +329,19 @@ class _StrictLoader(_BaseLoader):
 
     def _next(self) -> Any:
         # Any: the stubs type C and pure-Python marks as different classes; both have line/column.
-        return self.get_event()
+        return self.loader.get_event()
 
     def _compose(self, depth: int, is_key: bool) -> Node:
         event = self._next()
         start: Any = event.start_mark
         end: Any = event.end_mark
         if isinstance(event, AliasEvent):
-            # Rejecting aliases outright rules out alias bombs ("billion laughs") and merge tricks.
-            self.report(f"YAML aliases (*{event.anchor}) are not allowed; write the value out",
-                        start)
+            # Rejecting aliases outright rules out alias bombs ("billion laughs") and merge tricks;
+            # one report per name keeps a bomb's hundreds of aliases from drowning the rest.
+            if event.anchor not in self.aliases_seen:
+                self.aliases_seen.add(str(event.anchor))
+                self.report(f"YAML aliases (*{event.anchor}) are not allowed; write the value out",
+                            start)
             return ScalarNode(_INVALID, "", start, end)
         assert isinstance(event, NodeEvent)
         if event.anchor is not None:
@@ -352,12 +362,12 @@ class _StrictLoader(_BaseLoader):
             return ScalarNode(_INVALID, "", start, self._skip_collection())
         if is_seq:
             items = []
-            while not self.check_event(SequenceEndEvent):
+            while not self.loader.check_event(SequenceEndEvent):
                 items.append(self._compose(depth + 1, is_key=False))
             end = self._next().end_mark
             return SequenceNode(tag, items, start, end, event.flow_style)
         pairs = []
-        while not self.check_event(MappingEndEvent):
+        while not self.loader.check_event(MappingEndEvent):
             key = self._compose(depth + 1, is_key=True)
             pairs.append((key, self._compose(depth + 1, is_key=False)))
         end = self._next().end_mark
@@ -384,7 +394,7 @@ class _StrictLoader(_BaseLoader):
             return _INVALID
         if not event.implicit[0]:  # quoted or block scalars are always text
             return _STR
-        tag = self.resolve(ScalarNode, event.value, event.implicit)
+        tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
         if tag == _YAML + "merge" and is_key:
             self.report("YAML merge keys (<<) are not allowed; write the keys out",
                         event.start_mark)
@@ -396,7 +406,7 @@ class _StrictLoader(_BaseLoader):
 # --- nodes to a Prompt -------------------------------------------------------------------------
 
 
-def _kind(node: Node, value: Any = None) -> str:
+def _kind(node: Node) -> str:
     """How to name what was found, for messages: 'a list', 'a number', ..."""
     if isinstance(node, MappingNode):
         return "a mapping"
@@ -411,6 +421,10 @@ def _kind(node: Node, value: Any = None) -> str:
     return "a string"
 
 
+# Where a placeholder is used: the scalar, its text, the offset in that text, the snippet.
+_Use = tuple[ScalarNode, str, int, str]
+
+
 def _quote(name: str) -> str:
     return "{{ " + name + " }}"
 
@@ -421,7 +435,7 @@ class _Checker:
     def __init__(self, text: str):
         self.text = text
         self.problems: list[Problem] = []
-        self.loader: _StrictLoader | None = None
+        self.loader: Any = None
 
     def report(self, message: str, node: Node | None) -> None:
         if len(self.problems) >= MAX_PROBLEMS:
@@ -433,10 +447,9 @@ class _Checker:
             self.problems.append(Problem(message, mark.line + 1, mark.column + 1))
 
     def run(self) -> Prompt | None:
-        loader = _StrictLoader(self.text, self.problems)
-        self.loader = loader
+        loader = self.loader = _Loader(self.text)
         try:
-            root = loader.compose_single()
+            root = _Composer(loader, self.problems).compose_single()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             detail = exc.problem or "syntax error"
@@ -469,10 +482,16 @@ class _Checker:
         """The Python value of a scalar node (str, int, float, bool or None)."""
         tag = node.tag
         if tag == _STR:
+            # Escapes can smuggle in what no database text column or UTF-8 encoder accepts.
+            bad = _UNSTORABLE_RE.search(node.value)
+            if bad and bad.group() == "\0":
+                self.report("text contains a NUL character (\\0), which cannot be stored", node)
+            elif bad:
+                self.report(f"invalid Unicode character (lone surrogate U+{ord(bad.group()):04X})",
+                            node)
             return node.value
         if tag == _NULL:
             return None
-        assert self.loader is not None
         try:
             if tag == _BOOL:
                 return self.loader.construct_yaml_bool(node)
@@ -527,7 +546,7 @@ class _Checker:
         if node.tag == _INVALID:
             return None
         if isinstance(node, ScalarNode) and node.tag == _STR:
-            return str(node.value)
+            return str(self.scalar(node))
         if allow_null and node.tag == _NULL:
             return None
         hint = ""
@@ -553,7 +572,10 @@ class _Checker:
                 fields[key] = (key_node, value_node)
                 continue
             close = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            if key in _MODEL_SETTINGS:
+                hint = "model settings go under params; "
+            else:
+                hint = f"did you mean '{close[0]}'? " if close else ""
             self.report(f"unknown key '{key}' ({hint}allowed: {', '.join(TOP_LEVEL_KEYS)})",
                         key_node)
 
@@ -584,7 +606,7 @@ class _Checker:
         variables = self.variables(value("variables"))
         placeholders = self.placeholders(texts)
         if "variables" in fields and variables is not None:
-            self.match_variables(variables, placeholders, fields["variables"][1],
+            self.match_variables(variables, placeholders,
                                  "template" if template is not None else "messages")
         if self.problems:
             return None
@@ -726,27 +748,29 @@ class _Checker:
                     f"not {_kind(node)}", node)
         return None
 
-    def placeholders(self, texts: list[tuple[ScalarNode, str]]) -> dict[str, tuple[int, int]]:
-        """Placeholder name -> where it is first used; reports malformed template syntax."""
-        found: dict[str, tuple[int, int]] = {}
+    def placeholders(self, texts: list[tuple[ScalarNode, str]]) -> dict[str, _Use]:
+        """Placeholder name -> its first use; reports malformed template syntax."""
+        found: dict[str, _Use] = {}
         for node, text in texts:
             for match in _BRACES_RE.finditer(text):
-                snippet = match.group()
-                where = self.locate(node, text, match.start(), snippet)
-                inner = match.group(1)
+                snippet, inner = match.group(), match.group(1)
                 if snippet.startswith("{%"):
                     message = f"template logic {snippet!r} is not supported; only {_quote('name')}"
                 elif inner is None:
                     message = "'{{' is not closed by '}}' on the same line"
                 elif NAME_RE.fullmatch(inner.strip(" \t")):
-                    found.setdefault(inner.strip(" \t"), where)
+                    # Located only if it turns out to be a problem: locating costs a scan.
+                    found.setdefault(inner.strip(" \t"), (node, text, match.start(), snippet))
                     continue
                 else:
                     message = (f"malformed placeholder {snippet!r}; a placeholder is "
                                f"{_quote('name')} with a name of letters, digits and _")
-                if len(self.problems) < MAX_PROBLEMS:
-                    self.problems.append(Problem(message, *where))
+                self.report_at(message, (node, text, match.start(), snippet))
         return found
+
+    def report_at(self, message: str, use: _Use) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(message, *self.locate(*use)))
 
     def locate(self, node: ScalarNode, text: str, offset: int, snippet: str) -> tuple[int, int]:
         """Line and column of text[offset:] in the source: found in the scalar's own span."""
@@ -762,14 +786,12 @@ class _Checker:
     def match_variables(
         self,
         variables: dict[str, tuple[dict[str, Any], ScalarNode]],
-        placeholders: dict[str, tuple[int, int]],
-        variables_node: Node,
+        placeholders: dict[str, _Use],
         used_in: str,
     ) -> None:
-        for name, where in placeholders.items():
+        for name, use in placeholders.items():
             if name not in variables:
-                self.problems.append(Problem(
-                    f"placeholder {_quote(name)!r} is not declared under variables", *where))
+                self.report_at(f"placeholder {_quote(name)!r} is not declared under variables", use)
         for name, (_, key_node) in variables.items():
             if name not in placeholders:
                 self.report(f"variable '{name}' is declared but not used in the {used_in}",
