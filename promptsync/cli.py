@@ -1,0 +1,132 @@
+"""The ``promptsync`` command: a thin click layer over the library; errors translated once here."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from promptsync.cli_context import Obj
+from promptsync.errors import ApiError, PromptSyncError, ServerUnreachable
+
+if TYPE_CHECKING:
+    import httpx
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+_UNREACHABLE_RE = re.compile(r"^cannot reach (\S+): (.+)$")
+
+
+class Failure(click.ClickException):
+    """A one-line error (``error: …`` on stderr) and exit 1."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``error: message`` (no usage text, no "Error:" prefix)."""
+        click.echo(f"error: {self.message}", err=True)
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: exit 130 like a shell does."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``interrupted``."""
+        click.echo("\ninterrupted", err=True)
+
+
+def _api_message(exc: ApiError, obj: Obj | None) -> str:
+    """The one line for an error answer, saying what to do about it."""
+    detail = exc.detail.rstrip(".")
+    if exc.status == 401:
+        return (
+            f"the server refused the API key ({detail}): the key is wrong or revoked; "
+            "run promptsync login to get a new one, or set PROMPTSYNC_API_KEY"
+        )
+    if exc.status == 403:
+        return f"{detail}: use a key with enough rights for this project (promptsync login)"
+    if exc.status == 404 and detail.startswith("No project"):
+        return f"{detail} on the server: check 'project' in promptsync.yaml or --project"
+    if exc.status == 429:
+        wait = exc.body.get("retry_after")
+        return f"{detail}: try again" + (f" in {wait} s" if wait else " later")
+    if exc.status >= 500:
+        return f"the server failed ({exc.status} {exc.code}): {detail}; try again later"
+    return detail
+
+
+def describe(exc: PromptSyncError, obj: Obj | None = None) -> str:
+    """Turn any library error into one readable line (without the ``error:`` prefix)."""
+    if isinstance(exc, ServerUnreachable):
+        match = _UNREACHABLE_RE.match(str(exc))
+        if match:
+            return f"cannot reach {match[1]} ({match[2]}): is the server running?"
+        return f"{exc}: is the server running?"
+    if isinstance(exc, ApiError):
+        return _api_message(exc, obj)
+    return str(exc)
+
+
+class PromptSyncGroup(click.Group):
+    """A group whose invoke is the ONE place library errors and Ctrl-C become exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; translate PromptSyncError (exit 1) and Ctrl-C (exit 130)."""
+        obj = ctx.find_object(Obj)
+        try:
+            return super().invoke(ctx)
+        except PromptSyncError as exc:
+            if obj is not None and obj.debug:
+                raise
+            raise Failure(describe(exc, obj)) from exc
+        except (KeyboardInterrupt, click.Abort) as exc:
+            if obj is not None and obj.debug:
+                raise
+            raise Interrupted() from exc
+        finally:
+            if obj is not None:
+                obj.close()
+
+
+@click.group(cls=PromptSyncGroup, context_settings={"auto_envvar_prefix": "PROMPTSYNC"})
+@click.option("--server", metavar="URL", help="API server, e.g. http://127.0.0.1:5000.")
+@click.option("--project", metavar="SLUG", help="Project on the server.")
+@click.option("--api-key", metavar="KEY", help="API key (default: stored by promptsync login).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="promptsync")
+@click.pass_context
+def cli(ctx: click.Context, server: str | None, project: str | None, api_key: str | None,
+        debug: bool) -> None:
+    """File-first prompt repository: push YAML prompt files as numbered versions."""
+    obj = ctx.ensure_object(Obj)
+    obj.server = server or obj.server
+    obj.project = project or obj.project
+    obj.api_key = api_key or obj.api_key
+    obj.debug = debug or obj.debug
+
+
+def _register() -> None:
+    from promptsync import cli_remote, cli_sync
+
+    for module in (cli_sync, cli_remote):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(args: Sequence[str] | None = None, *, transport: httpx.BaseTransport | None = None
+         ) -> NoReturn:
+    """Console-script entry point; ``transport`` lets tests run the app in-process."""
+    cli.main(args=list(args) if args is not None else None, prog_name="promptsync",
+             obj=Obj(transport=transport))
+    sys.exit(0)  # pragma: no cover - click's standalone mode exits itself

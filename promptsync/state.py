@@ -1,0 +1,254 @@
+"""The `.promptsync/` sync state: what was last in sync per slug, and the upload journal.
+
+One JSON file, ``.promptsync/state.json``, replaced atomically on every change, so a crash at
+any instant leaves either the old or the new state. It records, per slug, the version and
+SHA-256 last known to be identical on disk and on the server (plus the file's path), and the
+journal: uploads written down *before* they are sent and removed once the server answered.
+A journal entry that survives a crash is resolved against the server manifest on the next run
+(`SyncState.resolve_journal`): if the server holds that hash, the upload happened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from promptsync.errors import ConfigError
+from promptsync.fsutil import atomic_write
+
+STATE_FORMAT = "promptsync-state/1"
+STATE_FILENAME = "state.json"
+LOCK_FILENAME = "lock"
+GITIGNORE_BODY = "# promptsync sync state: local to this checkout, never commit it\n*\n"
+
+
+class StateError(ConfigError):
+    """The state file is unreadable or corrupt."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A slug last in sync at ``version`` with hash ``sha256``, stored at ``path`` (posix, rel)."""
+
+    version: int
+    sha256: str
+    path: str
+    # Set while a pull replaces the file: the (version, sha256) the file held before. If we
+    # crash between recording the new hash and the replace, a file still holding the old hash
+    # is recognised as unchanged at the old version, not as a local edit of the new one.
+    previous: tuple[int, str] | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An upload written down before it was sent and not yet acknowledged by the server."""
+
+    slug: str
+    sha256: str
+    parent_version: int | None
+    message: str | None
+    path: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: float = field(default_factory=time.time)
+
+
+def _corrupt(path: Path, reason: str) -> StateError:
+    return StateError(
+        f"{path} is corrupt ({reason}): delete it and run `promptsync status` to rebuild it "
+        "from the server and your files"
+    )
+
+
+def _entry(data: Any) -> Entry:
+    if not isinstance(data, dict):
+        raise ValueError("entry is not an object")
+    version, sha, path = data.get("version"), data.get("sha256"), data.get("path")
+    if not isinstance(version, int) or version < 0 or not isinstance(sha, str):
+        raise ValueError("entry needs an integer version and a sha256")
+    if not isinstance(path, str):
+        raise ValueError("entry needs a path")
+    previous = data.get("previous")
+    if previous is not None:
+        if not (isinstance(previous, list) and len(previous) == 2
+                and isinstance(previous[0], int) and isinstance(previous[1], str)):
+            raise ValueError("bad 'previous'")
+        previous = (previous[0], previous[1])
+    return Entry(version, sha, path, previous)
+
+
+def _pending(data: Any) -> Pending:
+    if not isinstance(data, dict):
+        raise ValueError("journal entry is not an object")
+    try:
+        item = Pending(**data)
+    except TypeError as exc:
+        raise ValueError(f"journal entry: {exc}") from None
+    if not isinstance(item.slug, str) or not isinstance(item.sha256, str):
+        raise ValueError("journal entry needs slug and sha256")
+    return item
+
+
+class SyncState:
+    """Per-slug sync entries and the upload journal, persisted in ``state_dir/state.json``."""
+
+    def __init__(self, state_dir: Path, server: str | None = None, project: str | None = None):
+        self.state_dir = Path(state_dir)
+        self.server = server
+        self.project = project
+        self.entries: dict[str, Entry] = {}
+        self.journal: list[Pending] = []
+
+    @property
+    def path(self) -> Path:
+        """The state file."""
+        return self.state_dir / STATE_FILENAME
+
+    # --- load / save ---------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls, state_dir: Path, server: str | None = None, project: str | None = None
+    ) -> SyncState:
+        """Read the state; a state of another server or project counts as empty."""
+        state = cls(state_dir, server, project)
+        try:
+            raw = state.path.read_bytes()
+        except FileNotFoundError:
+            return state
+        except OSError as exc:
+            raise StateError(f"cannot read {state.path}: {exc}") from exc
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:  # bad JSON or bad UTF-8
+            raise _corrupt(state.path, f"not JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+            raise _corrupt(state.path, f"expected format {STATE_FORMAT!r}")
+        if (server, project) != (None, None) and (
+            data.get("server"), data.get("project")
+        ) != (server, project):
+            # The repository now points elsewhere: what was in sync there means nothing here.
+            return state
+        try:
+            prompts = data.get("prompts", {})
+            journal = data.get("journal", [])
+            if not isinstance(prompts, dict) or not isinstance(journal, list):
+                raise ValueError("'prompts' must be an object and 'journal' a list")
+            state.entries = {str(slug): _entry(value) for slug, value in prompts.items()}
+            state.journal = [_pending(item) for item in journal]
+        except ValueError as exc:
+            raise _corrupt(state.path, str(exc)) from None
+        return state
+
+    def save(self) -> None:
+        """Write the whole state atomically (temp file, fsync, rename)."""
+        ensure_state_dir(self.state_dir)
+        prompts = {}
+        for slug, entry in sorted(self.entries.items()):
+            item: dict[str, Any] = {"version": entry.version, "sha256": entry.sha256,
+                                    "path": entry.path}
+            if entry.previous is not None:
+                item["previous"] = list(entry.previous)
+            prompts[slug] = item
+        data = {
+            "format": STATE_FORMAT,
+            "server": self.server,
+            "project": self.project,
+            "prompts": prompts,
+            "journal": [asdict(p) for p in self.journal],
+        }
+        atomic_write(self.path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"))
+
+    @contextmanager
+    def locked(self) -> Iterator[SyncState]:
+        """Hold an exclusive lock on the state dir (watch and push must not interleave)."""
+        ensure_state_dir(self.state_dir)
+        with open(self.state_dir / LOCK_FILENAME, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield self
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    # --- entries -------------------------------------------------------------------------
+
+    def get(self, slug: str) -> Entry | None:
+        """The entry of ``slug``, or None when it was never in sync."""
+        return self.entries.get(slug)
+
+    def is_synced(self, slug: str, sha256: str) -> bool:
+        """Whether ``sha256`` is the hash last in sync for ``slug`` (a watcher skips it)."""
+        entry = self.entries.get(slug)
+        return entry is not None and entry.sha256 == sha256
+
+    def base_version(self, slug: str) -> int:
+        """The version a local file of ``slug`` is based on: 0 when never in sync."""
+        entry = self.entries.get(slug)
+        return entry.version if entry is not None else 0
+
+    def record(
+        self, slug: str, version: int, sha256: str, path: str, *, keep_previous: bool = False
+    ) -> None:
+        """Mark ``slug`` in sync at ``version``/``sha256`` (in memory; call save())."""
+        old = self.entries.get(slug)
+        previous = None
+        if keep_previous:
+            # (0, "") stands for "no file before": a crash before the rename leaves none.
+            previous = (old.version, old.sha256) if old is not None else (0, "")
+        self.entries[slug] = Entry(version, sha256, path, previous)
+
+    def settle(self, slug: str) -> None:
+        """Forget the pre-pull hash once the pulled file is in place."""
+        entry = self.entries.get(slug)
+        if entry is not None and entry.previous is not None:
+            self.entries[slug] = replace(entry, previous=None)
+
+    def forget(self, slug: str) -> None:
+        """Drop ``slug`` from the state."""
+        self.entries.pop(slug, None)
+
+    # --- journal -------------------------------------------------------------------------
+
+    def journal_add(self, items: Iterable[Pending]) -> None:
+        """Append uploads about to be sent and save at once: the write precedes the request."""
+        self.journal.extend(items)
+        self.save()
+
+    def journal_ack(self, ids: Iterable[str]) -> None:
+        """Remove acknowledged uploads (in memory; the caller saves with the new entries)."""
+        done = set(ids)
+        self.journal = [p for p in self.journal if p.id not in done]
+
+    def resolve_journal(self, remote: Mapping[str, tuple[int, str]]) -> list[Pending]:
+        """Settle journal entries the server already holds; return those it does not."""
+        # ``remote`` maps slug -> (latest version, sha256) from the manifest.
+        done, left = [], []
+        for item in self.journal:
+            latest = remote.get(item.slug)
+            if latest is not None and latest[1] == item.sha256:
+                # The upload reached the server before we crashed: adopt its version.
+                self.record(item.slug, latest[0], item.sha256, item.path)
+                done.append(item.id)
+            else:
+                left.append(item)
+        if done:
+            self.journal_ack(done)
+            self.save()
+        return left
+
+
+def ensure_state_dir(state_dir: Path) -> None:
+    """Create ``.promptsync/`` with a .gitignore inside, so it is ignored even without init."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ignore = state_dir / ".gitignore"
+    if not ignore.exists():
+        try:
+            ignore.write_text(GITIGNORE_BODY, encoding="utf-8")
+        except OSError:
+            pass  # the root .gitignore written by init covers it as well
