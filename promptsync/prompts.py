@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from yaml.events import (
     AliasEvent,
-    CollectionStartEvent,
+    DocumentEndEvent,
     MappingEndEvent,
-    NodeEvent,
+    MappingStartEvent,
     ScalarEvent,
     SequenceEndEvent,
     SequenceStartEvent,
@@ -65,6 +65,8 @@ _YAML = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_YAML + t for t in ("str", "int", "float", "bool", "null"))
 _SEQ, _MAP = _YAML + "seq", _YAML + "map"
 _SCALAR_TAGS = frozenset({_STR, _INT, _FLOAT, _BOOL, _NULL})
+# Implicit tag of plain scalars by text; the resolver's answer depends on the text alone.
+_RESOLVED: dict[str, str] = {}
 # Marks a node already reported (alias, bad tag, too deep) so checks skip it without a second error.
 _INVALID = "promptsync:invalid"
 
@@ -306,6 +308,9 @@ class _Composer:
         self.loader = loader
         self.problems = problems
         self.aliases_seen: set[str] = set()
+        # Any: the stubs type C and pure-Python marks as different classes; both have line/column.
+        self.events: list[Any] = []
+        self.pos = 0
 
     def report(self, message: str, mark: Any) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -313,79 +318,81 @@ class _Composer:
 
     def compose_single(self) -> Node | None:
         """Compose the only document (None for an empty stream); report a second one."""
-        self.loader.get_event()  # StreamStartEvent
-        if self.loader.check_event(StreamEndEvent):
+        loader = self.loader
+        loader.get_event()  # StreamStartEvent
+        if loader.check_event(StreamEndEvent):
             return None
-        self.loader.get_event()  # DocumentStartEvent
+        # Pull the first document's events in one go: much cheaper than check_event per node.
+        get_event, events = loader.get_event, self.events
+        event = get_event()  # DocumentStartEvent
+        while type(event) is not DocumentEndEvent:
+            events.append(event)
+            event = get_event()
+        self.pos = 1
         node = self._compose(0, is_key=False)
-        self.loader.get_event()  # DocumentEndEvent
-        if not self.loader.check_event(StreamEndEvent):
-            second: Any = self.loader.peek_event()
+        if not loader.check_event(StreamEndEvent):
+            second: Any = loader.peek_event()
             self.report(
                 "the file holds more than one YAML document ('---'); a prompt file holds one",
                 second.start_mark,
             )
         return node
 
-    def _next(self) -> Any:
-        # Any: the stubs type C and pure-Python marks as different classes; both have line/column.
-        return self.loader.get_event()
-
     def _compose(self, depth: int, is_key: bool) -> Node:
-        event = self._next()
-        start: Any = event.start_mark
-        end: Any = event.end_mark
-        if isinstance(event, AliasEvent):
+        event = self.events[self.pos]
+        self.pos += 1
+        cls = type(event)
+        start, end = event.start_mark, event.end_mark
+        if cls is AliasEvent:
             # Rejecting aliases outright rules out alias bombs ("billion laughs") and merge tricks;
             # one report per name keeps a bomb's hundreds of aliases from drowning the rest.
             if event.anchor not in self.aliases_seen:
-                self.aliases_seen.add(str(event.anchor))
+                self.aliases_seen.add(event.anchor)
                 self.report(f"YAML aliases (*{event.anchor}) are not allowed; write the value out",
                             start)
             return ScalarNode(_INVALID, "", start, end)
-        assert isinstance(event, NodeEvent)
         if event.anchor is not None:
             self.report(f"YAML anchors (&{event.anchor}) are not allowed; write the value out",
                         start)
-        if isinstance(event, ScalarEvent):
+        if cls is ScalarEvent:
             return ScalarNode(self._scalar_tag(event, is_key), event.value, start, end, event.style)
-        assert isinstance(event, CollectionStartEvent)
-        is_seq = isinstance(event, SequenceStartEvent)
+        is_seq = cls is SequenceStartEvent
         tag = _SEQ if is_seq else _MAP
         if event.tag not in (None, "!", tag):
-            self.report(_tag_message(str(event.tag)), start)
+            self.report(_tag_message(event.tag), start)
             tag = _INVALID
         if depth >= MAX_DEPTH:
             self.report(f"values are nested more than {MAX_DEPTH} levels deep", start)
             tag = _INVALID
         if tag == _INVALID:
             return ScalarNode(_INVALID, "", start, self._skip_collection())
+        events = self.events
         if is_seq:
             items = []
-            while not self.loader.check_event(SequenceEndEvent):
+            while type(events[self.pos]) is not SequenceEndEvent:
                 items.append(self._compose(depth + 1, is_key=False))
-            end = self._next().end_mark
-            return SequenceNode(tag, items, start, end, event.flow_style)
+            self.pos += 1
+            return SequenceNode(tag, items, start, events[self.pos - 1].end_mark, event.flow_style)
         pairs = []
-        while not self.loader.check_event(MappingEndEvent):
+        while type(events[self.pos]) is not MappingEndEvent:
             key = self._compose(depth + 1, is_key=True)
             pairs.append((key, self._compose(depth + 1, is_key=False)))
-        end = self._next().end_mark
-        return MappingNode(tag, pairs, start, end, event.flow_style)
+        self.pos += 1
+        return MappingNode(tag, pairs, start, events[self.pos - 1].end_mark, event.flow_style)
 
     def _skip_collection(self) -> Any:
-        """Consume events up to the end of the collection just opened; return the end mark."""
+        """Skip to the end of the collection just opened; return its end mark."""
         level = 1
-        while True:
-            event = self._next()
-            if isinstance(event, CollectionStartEvent):
+        while level:
+            cls = type(self.events[self.pos])
+            self.pos += 1
+            if cls is SequenceStartEvent or cls is MappingStartEvent:
                 level += 1
-            elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
+            elif cls is SequenceEndEvent or cls is MappingEndEvent:
                 level -= 1
-                if not level:
-                    return event.end_mark
+        return self.events[self.pos - 1].end_mark
 
-    def _scalar_tag(self, event: ScalarEvent, is_key: bool) -> str:
+    def _scalar_tag(self, event: Any, is_key: bool) -> str:
         tag: str | None = event.tag
         if tag is not None and tag != "!":
             if tag in _SCALAR_TAGS:
@@ -394,7 +401,12 @@ class _Composer:
             return _INVALID
         if not event.implicit[0]:  # quoted or block scalars are always text
             return _STR
-        tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
+        value = event.value
+        tag = _RESOLVED.get(value)
+        if tag is None:
+            tag = self.loader.resolve(ScalarNode, value, event.implicit)
+            if len(_RESOLVED) < 4096 and len(value) < 64:  # keys and short values repeat a lot
+                _RESOLVED[value] = tag
         if tag == _YAML + "merge" and is_key:
             self.report("YAML merge keys (<<) are not allowed; write the keys out",
                         event.start_mark)
@@ -584,6 +596,7 @@ class _Checker:
 
         texts: list[tuple[ScalarNode, str]] = []  # every template text with its node
         template = messages = None
+        problems_before = len(self.problems)
         if "template" in fields and "messages" in fields:
             later = max(fields["template"][0], fields["messages"][0],
                         key=lambda n: n.start_mark.index)
@@ -594,6 +607,8 @@ class _Checker:
             messages = self.messages(fields["messages"][1], texts)
         else:
             self.report("a prompt needs either template (text) or messages (chat)", root)
+        # A broken template or message hides its placeholders: "unused" would be noise then.
+        texts_complete = len(self.problems) == problems_before
 
         description = model = None
         if (node := value("description")) is not None:
@@ -606,7 +621,7 @@ class _Checker:
         variables = self.variables(value("variables"))
         placeholders = self.placeholders(texts)
         if "variables" in fields and variables is not None:
-            self.match_variables(variables, placeholders,
+            self.match_variables(variables, placeholders, texts_complete,
                                  "template" if template is not None else "messages")
         if self.problems:
             return None
@@ -787,12 +802,13 @@ class _Checker:
         self,
         variables: dict[str, tuple[dict[str, Any], ScalarNode]],
         placeholders: dict[str, _Use],
+        texts_complete: bool,
         used_in: str,
     ) -> None:
         for name, use in placeholders.items():
             if name not in variables:
                 self.report_at(f"placeholder {_quote(name)!r} is not declared under variables", use)
         for name, (_, key_node) in variables.items():
-            if name not in placeholders:
+            if texts_complete and name not in placeholders:
                 self.report(f"variable '{name}' is declared but not used in the {used_in}",
                             key_node)

@@ -295,6 +295,10 @@ def test_python_tags_never_construct(tmp_path: Path) -> None:
             ],
         ),
         (
+            "variables: {a: {}}\ntemplate: ''\n",  # no "a is unused" noise on a broken template
+            [Problem("template is empty", 2, 11)],
+        ),
+        (
             'template: "{{ a }}\\t{{ b.c }}"\n',  # an escape before it: column still exact
             [
                 Problem("malformed placeholder '{{ b.c }}'; a placeholder is {{ name }} with a "
