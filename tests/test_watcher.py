@@ -1,0 +1,830 @@
+"""Tests for promptsync.watcher: filter table, debouncer on a fake clock, editor event sequences
+fed by hand, and real observers on real directories (in /tmp and outside it)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from helpers import no_thread_leaks, wait_until
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+)
+
+from promptsync import watcher as watcher_mod
+from promptsync.watcher import Debouncer, EventFilter, PromptWatcher, is_ignored
+
+REPO = Path(__file__).resolve().parent.parent
+QUIET = 0.2  # long enough that one save's steps never straddle two batches on a busy machine
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_leaks() -> Iterator[None]:
+    with no_thread_leaks():
+        yield
+
+
+# -- is_ignored -------------------------------------------------------------------------------
+
+ROOT = Path("/r/prompts")
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        ".a.yaml.swp",
+        ".a.yaml.swo",
+        ".a.yaml.swx",
+        "4913",
+        "a.yaml~",
+        ".#a.yaml",
+        "#a.yaml#",
+        "a.yaml___jb_tmp___",
+        "a.yaml___jb_old___",
+        ".goutputstream-Q1W2E3",
+        ".a.yaml.k2j3h4.tmp",
+        "a.tmp",
+        "sedAb12Cd",
+        "a.json",
+        "README.md",
+        "a.yaml.bak",
+        "a.yaml.orig",
+        "sub/.a.yaml.swp",
+        "sub/.#b.yml",
+        ".git/a.yaml",
+        ".git/refs/heads/main",
+        ".idea/workspace.yaml",
+        ".vscode/settings.yml",
+        ".promptsync/state.yaml",
+        "support/.git/x.yaml",
+        "",  # the root itself
+    ],
+)
+def test_is_ignored_drops_temps_backups_tool_dirs_and_other_files(rel: str) -> None:
+    assert is_ignored(ROOT / rel, ROOT)
+
+
+@pytest.mark.parametrize(
+    "rel", ["a.yaml", "a.yml", "support/greeting.yaml", "a/b/c/d.yml", "bad name.yaml", "X.yaml"]
+)
+def test_is_ignored_keeps_prompt_files_even_with_bad_slugs(rel: str) -> None:
+    # Bad slugs are the sync engine's to report, so they must reach it.
+    assert not is_ignored(ROOT / rel, ROOT)
+
+
+def test_is_ignored_drops_paths_outside_root() -> None:
+    assert is_ignored(Path("/r/other/a.yaml"), ROOT)
+    assert is_ignored("/r/prompts-old/a.yaml", str(ROOT))
+
+
+# -- Debouncer ------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+A, B = Path("/r/a.yaml"), Path("/r/b.yaml")
+
+
+def test_debouncer_coalesces_a_burst_and_fires_on_the_trailing_edge() -> None:
+    clock = FakeClock()
+    d = Debouncer(0.3, clock=clock)
+    assert d.next_deadline() is None and d.due() == []
+    for _ in range(5):
+        d.touch(A)
+        clock.advance(0.1)
+    # last event at 100.4: due at 100.7, not before
+    assert d.next_deadline() == pytest.approx(100.7)
+    clock.advance(0.19)
+    assert d.due() == []
+    clock.advance(0.02)
+    assert d.due() == [A]
+    assert d.due() == [] and d.next_deadline() is None and d.pending() == []
+
+
+def test_debouncer_keeps_paths_independent_and_sorted() -> None:
+    clock = FakeClock()
+    d = Debouncer(0.3, clock=clock)
+    d.touch(B)
+    clock.advance(0.2)
+    d.touch(A)
+    assert d.pending() == [A, B]
+    clock.advance(0.1)
+    assert d.due() == [B]  # A's later event does not hold B back
+    assert d.next_deadline() == pytest.approx(100.5)
+    clock.advance(0.2)
+    assert d.due() == [A]
+    d.touch(B)
+    d.touch(A)
+    clock.advance(0.3)
+    assert d.due() == [A, B]
+
+
+def test_debouncer_batch_window_gathers_paths_due_close_together() -> None:
+    clock = FakeClock()
+    d = Debouncer(0.3, batch_window=0.05, clock=clock)
+    d.touch(A)
+    clock.advance(0.04)
+    d.touch(B)
+    assert d.next_deadline() == pytest.approx(100.35)  # A's deadline + the window
+    clock.advance(0.31)
+    assert d.due() == [A, B]
+
+
+def test_debouncer_holds_a_vanished_path_for_the_grace_period() -> None:
+    clock = FakeClock()
+    present: set[Path] = set()
+    d = Debouncer(0.3, grace=1.5, clock=clock)
+    d.touch(A)
+    clock.advance(0.3)
+    assert d.due(present.__contains__) == []  # missing: first seen at 100.3
+    assert d.next_deadline() == pytest.approx(100.6)  # looks again after `quiet`
+    clock.advance(1.3)
+    assert d.due(present.__contains__) == []
+    assert d.next_deadline() == pytest.approx(101.8)  # never later than the end of grace
+    clock.advance(0.19)
+    assert d.due(present.__contains__) == []
+    clock.advance(0.01)
+    assert d.due(present.__contains__) == [A]  # gone for 1.5 s: the consumer may believe it
+
+
+def test_debouncer_delivers_a_reappeared_path_after_one_more_quiet_period() -> None:
+    clock = FakeClock()
+    present: set[Path] = set()
+    d = Debouncer(0.3, grace=1.5, clock=clock)
+    d.touch(A)  # vim: moved a.yaml -> a.yaml~ ...
+    clock.advance(0.3)
+    assert d.due(present.__contains__) == []
+    present.add(A)  # ... created a.yaml, maybe not yet written, its events not yet seen
+    clock.advance(0.3)
+    assert d.due(present.__contains__) == []
+    assert d.next_deadline() == pytest.approx(100.9)
+    clock.advance(0.3)
+    assert d.due(present.__contains__) == [A]
+    # the next disappearance gets a full grace period again
+    present.clear()
+    d.touch(A)
+    clock.advance(0.3)
+    assert d.due(present.__contains__) == []
+    clock.advance(1.49)
+    assert d.due(present.__contains__) == []
+
+
+def test_debouncer_without_grace_or_exists_delivers_missing_paths_at_once() -> None:
+    clock = FakeClock()
+    d = Debouncer(0.3, clock=clock)
+    d.touch(A)
+    clock.advance(0.3)
+    assert d.due(lambda p: False) == [A]
+    d2 = Debouncer(0.3, grace=1.0, clock=clock)
+    d2.touch(A)
+    clock.advance(0.3)
+    assert d2.due() == [A]  # no existence check given: nothing to wait for
+
+
+# -- EventFilter fed by hand-built events, per editor (NOTES.md table) -----------------------
+
+R = "/r/prompts"
+a, a_ = f"{R}/a.yaml", f"{R}/a.yaml~"
+swp, swx = f"{R}/.a.yaml.swp", f"{R}/.a.yaml.swx"
+
+EDITOR_SEQUENCES: dict[str, list[FileSystemEvent]] = {
+    "echo >> / VS Code (truncate, write)": [
+        FileOpenedEvent(a),
+        FileModifiedEvent(a),
+        FileModifiedEvent(a),
+        FileClosedEvent(a),
+        DirModifiedEvent(R),
+    ],
+    "sed -i": [
+        FileOpenedEvent(a),
+        FileCreatedEvent(f"{R}/sedX1b2c3"),
+        FileModifiedEvent(f"{R}/sedX1b2c3"),
+        FileClosedNoWriteEvent(a),
+        FileClosedEvent(f"{R}/sedX1b2c3"),
+        FileAttribEvent(f"{R}/sedX1b2c3"),
+        FileMovedEvent(f"{R}/sedX1b2c3", a),
+        DirModifiedEvent(R),
+    ],
+    "tempfile + os.replace": [
+        FileCreatedEvent(f"{R}/.a.yaml.k2j3.tmp"),
+        FileModifiedEvent(f"{R}/.a.yaml.k2j3.tmp"),
+        FileClosedEvent(f"{R}/.a.yaml.k2j3.tmp"),
+        FileMovedEvent(f"{R}/.a.yaml.k2j3.tmp", a),
+    ],
+    "JetBrains safe write": [
+        FileCreatedEvent(f"{a}___jb_tmp___"),
+        FileModifiedEvent(f"{a}___jb_tmp___"),
+        FileClosedEvent(f"{a}___jb_tmp___"),
+        FileMovedEvent(a, f"{a}___jb_old___"),
+        FileMovedEvent(f"{a}___jb_tmp___", a),
+        FileDeletedEvent(f"{a}___jb_old___"),
+    ],
+    "gedit": [
+        FileCreatedEvent(f"{R}/.goutputstream-Q1W2E3"),
+        FileModifiedEvent(f"{R}/.goutputstream-Q1W2E3"),
+        FileClosedEvent(f"{R}/.goutputstream-Q1W2E3"),
+        FileMovedEvent(f"{R}/.goutputstream-Q1W2E3", a),
+    ],
+    "vim / neovim (rename backup)": [
+        FileCreatedEvent(swp),
+        FileCreatedEvent(swx),
+        FileDeletedEvent(swx),
+        FileModifiedEvent(swp),
+        FileCreatedEvent(f"{R}/4913"),
+        FileDeletedEvent(f"{R}/4913"),
+        FileMovedEvent(a, a_),
+        FileCreatedEvent(a),
+        FileModifiedEvent(a),
+        FileAttribEvent(a),
+        FileClosedEvent(a),
+        FileDeletedEvent(a_),
+        FileDeletedEvent(swp),
+    ],
+    "vim -u NONE outside /tmp (copy backup, observed here)": [
+        FileOpenedEvent(a),
+        FileCreatedEvent(a_),
+        FileModifiedEvent(a_),
+        FileClosedEvent(a_),
+        FileAttribEvent(a_),
+        FileClosedNoWriteEvent(a),
+        FileModifiedEvent(a),
+        FileAttribEvent(a),
+        FileClosedEvent(a),
+        FileDeletedEvent(a_),
+    ],
+    "emacs first save": [
+        FileCreatedEvent(f"{R}/.#a.yaml"),
+        FileMovedEvent(a, a_),
+        FileCreatedEvent(a),
+        FileModifiedEvent(a),
+        FileClosedEvent(a),
+        FileClosedEvent(a),
+        FileDeletedEvent(f"{R}/.#a.yaml"),
+    ],
+    "emacs auto-save file only": [
+        FileCreatedEvent(f"{R}/#a.yaml#"),
+        FileModifiedEvent(f"{R}/#a.yaml#"),
+        FileDeletedEvent(f"{R}/#a.yaml#"),
+    ],
+    "a reader (our own read after a save)": [FileOpenedEvent(a), FileClosedNoWriteEvent(a)],
+    "git inside the watched tree": [
+        FileCreatedEvent(f"{R}/.git/index.lock"),
+        FileModifiedEvent(f"{R}/.git/a.yaml"),
+        FileMovedEvent(f"{R}/.git/index.lock", f"{R}/.git/index"),
+        DirCreatedEvent(f"{R}/.git/objects/ab"),
+        DirMovedEvent(f"{R}/.git/x", f"{R}/.git/y"),
+        DirDeletedEvent(f"{R}/.idea/cache"),
+    ],
+}
+EXPECTED: dict[str, set[str]] = {name: {a} for name in EDITOR_SEQUENCES}
+EXPECTED["emacs auto-save file only"] = set()
+EXPECTED["a reader (our own read after a save)"] = set()
+EXPECTED["git inside the watched tree"] = set()
+
+
+class Recorder:
+    """The three EventFilter outputs, recorded."""
+
+    def __init__(self) -> None:
+        self.paths: list[Path] = []
+        self.subtrees: list[Path] = []
+        self.rescans = 0
+
+    def rescan(self) -> None:
+        self.rescans += 1
+
+    def feed(self, events: list[FileSystemEvent]) -> Recorder:
+        handler = EventFilter(Path(R), self.paths.append, self.subtrees.append, self.rescan)
+        for event in events:
+            handler.dispatch(event)
+        return self
+
+
+@pytest.mark.parametrize("editor", list(EDITOR_SEQUENCES))
+def test_event_filter_enqueues_exactly_the_saved_file(editor: str) -> None:
+    rec = Recorder().feed(EDITOR_SEQUENCES[editor])
+    assert {str(p) for p in rec.paths} == EXPECTED[editor]
+    assert rec.subtrees == [] and rec.rescans == 0
+
+
+def test_event_filter_enqueues_both_ends_of_a_rename() -> None:
+    rec = Recorder().feed([FileMovedEvent(a, f"{R}/sub/b.yml"), FileMovedEvent(f"{R}/c.yaml", a_)])
+    assert rec.paths == [Path(a), Path(f"{R}/sub/b.yml"), Path(f"{R}/c.yaml")]
+
+
+def test_event_filter_maps_directory_events_to_subtrees_and_rescans() -> None:
+    rec = Recorder().feed([DirModifiedEvent(R), DirCreatedEvent(f"{R}/new")])
+    assert rec.subtrees == [Path(f"{R}/new")] and rec.rescans == 0
+    rec = Recorder().feed([DirMovedEvent(f"{R}/old", f"{R}/renamed")])
+    assert rec.subtrees == [Path(f"{R}/renamed")] and rec.rescans == 1
+    rec = Recorder().feed([DirDeletedEvent(f"{R}/gone")])
+    assert rec.subtrees == [] and rec.rescans == 1
+    rec = Recorder().feed([DirDeletedEvent(R)])  # the prompts directory itself went away
+    assert rec.rescans == 1
+    assert rec.paths == []
+
+
+def test_event_filter_accepts_bytes_paths() -> None:
+    rec = Recorder().feed([FileMovedEvent(os.fsencode(f"{R}/x.tmp"), os.fsencode(a))])
+    assert rec.paths == [Path(a)]
+
+
+# -- real observers on real directories -----------------------------------------------------
+
+
+class Collector:
+    """An on_change that records each batch with what the consumer would read at that moment."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.batches: list[dict[Path, bytes | None]] = []
+
+    def __call__(self, paths: list[Path]) -> None:
+        batch = {}
+        for path in paths:
+            try:
+                batch[path] = path.read_bytes()  # reading must not trigger another batch
+            except FileNotFoundError:
+                batch[path] = None
+        with self.lock:
+            self.batches.append(batch)
+
+    def paths(self) -> set[Path]:
+        with self.lock:
+            return {p for b in self.batches for p in b}
+
+    def deliveries(self, path: Path) -> list[bytes | None]:
+        with self.lock:
+            return [b[path] for b in self.batches if path in b]
+
+    def wait_for(self, path: Path, timeout: float = 5.0) -> None:
+        wait_until(lambda: path in self.paths(), timeout, lambda: f"{path} in {self.batches}")
+
+    def stays_quiet(self, seconds: float = 2 * QUIET + 0.1) -> int:
+        """Wait out any straggling batch, then return how many batches there were."""
+        # The one fixed wait here: proving that nothing *else* arrives needs time to pass.
+        time.sleep(seconds)
+        with self.lock:
+            return len(self.batches)
+
+
+@pytest.fixture(params=["tmp", "outside-tmp"])
+def watch_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """A prompts directory under /tmp, and one outside it (editors skip backups under /tmp)."""
+    if request.param == "tmp":
+        yield tmp_path
+        return
+    base = REPO / "test-artifacts"
+    base.mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="watch-", dir=base))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def make_watcher() -> Iterator[Callable[..., PromptWatcher]]:
+    """Start PromptWatchers with test-friendly timings; every one is stopped at teardown."""
+    started: list[PromptWatcher] = []
+
+    def make(
+        root: Path, on_change: Callable[[list[Path]], None], **kwargs: object
+    ) -> PromptWatcher:
+        kwargs.setdefault("quiet", QUIET)
+        kwargs.setdefault("grace", 1.0)
+        w = PromptWatcher(root, on_change, **kwargs)  # type: ignore[arg-type]
+        started.append(w)
+        w.start()
+        return w
+
+    yield make
+    for w in started:
+        w.stop()
+
+
+def write_in_place(p: Path) -> None:
+    with p.open("a") as f:
+        f.write("# edited\n")
+
+
+def truncate_then_write(p: Path) -> None:
+    with p.open("w") as f:
+        f.write("template: |\n")
+        f.flush()
+        f.write("  edited\n")
+
+
+def tempfile_replace(p: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write("template: edited\n")
+    os.replace(tmp, p)
+
+
+def sed_in_place(p: Path) -> None:
+    subprocess.run(["sed", "-i", "s/x/edited/", str(p)], check=True)
+
+
+def jetbrains_safe_write(p: Path) -> None:
+    tmp, old = p.with_name(p.name + "___jb_tmp___"), p.with_name(p.name + "___jb_old___")
+    tmp.write_text("template: edited\n")
+    os.rename(p, old)
+    os.rename(tmp, p)
+    old.unlink()
+
+
+def gedit_save(p: Path) -> None:
+    tmp = p.with_name(".goutputstream-Q1W2E3")
+    tmp.write_text("template: edited\n")
+    os.rename(tmp, p)
+
+
+def vim_rename_backup(p: Path) -> None:
+    swap, probe, backup = (
+        p.with_name(f".{p.name}.swp"),
+        p.with_name("4913"),
+        p.with_name(p.name + "~"),
+    )
+    swap.write_bytes(b"b0VIM 9.0")
+    probe.touch()
+    probe.unlink()
+    os.rename(p, backup)
+    p.write_text("template: edited\n")
+    backup.unlink()
+    swap.unlink()
+
+
+def emacs_first_save(p: Path) -> None:
+    lock = p.with_name(f".#{p.name}")
+    os.symlink("user@host.1234:1700000000", lock)  # dangling, like emacs' own lock
+    os.rename(p, p.with_name(p.name + "~"))  # the backup stays on disk
+    p.write_text("template: edited\n")
+    lock.unlink()
+
+
+WRITERS = [
+    write_in_place,
+    truncate_then_write,
+    tempfile_replace,
+    sed_in_place,
+    jetbrains_safe_write,
+    gedit_save,
+    vim_rename_backup,
+    emacs_first_save,
+]
+
+
+@pytest.mark.parametrize("writer", WRITERS, ids=lambda w: w.__name__)
+def test_each_writer_yields_one_batch_with_the_final_content(
+    writer: Callable[[Path], None], watch_dir: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    target = watch_dir / "a.yaml"
+    target.write_text("template: x\n")
+    got = Collector()
+    make_watcher(watch_dir, got)
+    writer(target)
+    got.wait_for(target)
+    assert got.stays_quiet() == 1, got.batches
+    assert got.paths() == {target}  # never a temp, backup, lock or swap path
+    assert got.deliveries(target) == [target.read_bytes()]  # never missing, never half-written
+    assert b"edited" in target.read_bytes()
+
+
+def test_a_burst_of_writes_to_several_files_yields_one_batch(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    files = [tmp_path / f"p{i}.yaml" for i in range(3)]
+    got = Collector()
+    make_watcher(tmp_path, got)
+    for n in range(20):
+        for f in files:
+            with f.open("a") as fh:
+                fh.write(f"# {n}\n")
+    wait_until(lambda: got.paths() == set(files), message=lambda: str(got.batches))
+    assert got.stays_quiet() == 1, got.batches
+    assert all(got.deliveries(f) == [f.read_bytes()] for f in files)
+
+
+def test_a_slow_rename_save_is_held_by_grace_not_reported_as_deleted(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    target = tmp_path / "a.yaml"
+    target.write_text("template: x\n")
+    got = Collector()
+    make_watcher(tmp_path, got, grace=2.0)
+    os.rename(target, tmp_path / "a.yaml~")
+    # An editor that leaves the file absent for longer than `quiet` (the scenario under test).
+    time.sleep(2 * QUIET)
+    assert got.paths() == set()
+    target.write_text("template: edited\n")
+    got.wait_for(target)
+    assert got.stays_quiet() == 1
+    assert got.deliveries(target) == [b"template: edited\n"]
+
+
+def test_a_deletion_is_delivered_after_the_grace_period(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    target = tmp_path / "sub" / "a.yml"
+    target.parent.mkdir()
+    target.write_text("template: x\n")
+    got = Collector()
+    make_watcher(tmp_path, got, grace=0.5)
+    removed_at = time.monotonic()
+    target.unlink()
+    got.wait_for(target)
+    assert time.monotonic() - removed_at >= QUIET + 0.5
+    assert got.deliveries(target) == [None]
+
+
+def test_a_directory_moved_in_delivers_its_files_and_one_moved_out_asks_for_a_rescan(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    root, outside = tmp_path / "prompts", tmp_path / "elsewhere"
+    (outside / "team" / "deep").mkdir(parents=True)
+    root.mkdir()
+    files = [outside / "team" / "a.yaml", outside / "team" / "deep" / "b.yml"]
+    for f in files:
+        f.write_text("template: x\n")
+    (outside / "team" / "notes.txt").write_text("not a prompt")
+    (outside / "team" / ".git").mkdir()
+    (outside / "team" / ".git" / "c.yaml").write_text("tool dir")
+    got, rescans = Collector(), threading.Semaphore(0)
+    make_watcher(root, got, on_rescan=rescans.release, rescan_on_start=False)
+    os.rename(outside / "team", root / "team")
+    expected = {root / "team" / "a.yaml", root / "team" / "deep" / "b.yml"}
+    wait_until(lambda: got.paths() == expected, message=lambda: str(got.batches))
+    os.rename(root / "team", outside / "team")
+    assert rescans.acquire(timeout=5), "no rescan after a directory left the tree"
+    assert got.paths() == expected
+
+
+def test_tool_directories_inside_the_root_are_ignored(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    got = Collector()
+    make_watcher(tmp_path, got)
+    (tmp_path / ".git" / "objects").mkdir(parents=True)
+    (tmp_path / ".git" / "a.yaml").write_text("x")
+    (tmp_path / ".promptsync").mkdir()
+    (tmp_path / ".promptsync" / "state.yaml").write_text("x")
+    (tmp_path / "real.yaml").write_text("x")  # a marker: once it is delivered, so would be the rest
+    got.wait_for(tmp_path / "real.yaml")
+    assert got.stays_quiet() == 1
+    assert got.paths() == {tmp_path / "real.yaml"}
+
+
+def test_a_failing_on_change_is_reported_and_the_loop_goes_on(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    errors: list[BaseException] = []
+    seen: list[list[Path]] = []
+    rescans = threading.Semaphore(0)
+
+    def on_change(paths: list[Path]) -> None:
+        seen.append(paths)
+        if len(seen) == 1:
+            raise RuntimeError("server exploded")
+
+    w = PromptWatcher(
+        tmp_path,
+        on_change,
+        quiet=QUIET,
+        on_error=errors.append,
+        on_rescan=rescans.release,
+        rescan_on_start=False,
+    )
+    w.ERROR_RESCAN_DELAY = 0.0
+    with w:
+        (tmp_path / "a.yaml").write_text("x")
+        wait_until(lambda: errors, message="on_error called")
+        assert isinstance(errors[0], RuntimeError)
+        assert rescans.acquire(timeout=5), "no rescan after a failed batch"
+        (tmp_path / "b.yaml").write_text("x")
+        wait_until(lambda: len(seen) == 2, message=lambda: f"second batch in {seen}")
+    assert seen == [[tmp_path / "a.yaml"], [tmp_path / "b.yaml"]]
+
+
+def test_a_failing_on_error_is_logged_and_the_loop_goes_on(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    logged: list[str] = []
+    seen: list[list[Path]] = []
+
+    def on_change(paths: list[Path]) -> None:
+        seen.append(paths)
+        raise ValueError("bad batch")
+
+    def on_error(exc: BaseException) -> None:
+        raise OSError("stderr closed")
+
+    make_watcher(tmp_path, on_change, on_error=on_error, log=logged.append)
+    (tmp_path / "a.yaml").write_text("x")
+    wait_until(lambda: logged, message="a log line")
+    assert "error handler failed" in logged[0] and "bad batch" in logged[0]
+    (tmp_path / "b.yaml").write_text("x")
+    wait_until(lambda: len(seen) == 2, message=lambda: f"second batch in {seen}")
+
+
+def test_a_bug_in_the_event_filter_does_not_kill_the_observer(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    errors: list[BaseException] = []
+    got = Collector()
+    make_watcher(tmp_path, got, on_error=errors.append)
+    real = watcher_mod.is_ignored
+
+    def broken(path: Path | str, root: Path | str) -> bool:
+        if Path(path).name == "boom.yaml":
+            raise RuntimeError("filter bug")
+        return real(path, root)
+
+    monkeypatch.setattr(watcher_mod, "is_ignored", broken)
+    (tmp_path / "boom.yaml").write_text("x")
+    wait_until(lambda: errors, message="the filter's exception reported")
+    (tmp_path / "fine.yaml").write_text("x")
+    got.wait_for(tmp_path / "fine.yaml")
+
+
+def test_rescans_run_at_start_periodically_and_on_inotify_overflow(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    calls: list[float] = []
+    start = time.monotonic()
+    make_watcher(tmp_path, Collector(), on_rescan=lambda: calls.append(time.monotonic()))
+    wait_until(lambda: calls, message="the start-up rescan")
+    assert calls[0] - start < 1.0
+    calls.clear()
+    w = make_watcher(
+        tmp_path, Collector(), on_rescan=lambda: calls.append(time.monotonic()), rescan_interval=0.1
+    )
+    wait_until(lambda: len(calls) >= 4, message="periodic rescans")
+    w.stop()
+    calls.clear()
+    make_watcher(
+        tmp_path,
+        Collector(),
+        on_rescan=lambda: calls.append(time.monotonic()),
+        rescan_on_start=False,
+    )
+    # What watchdog logs when the kernel queue overflowed and events were lost.
+    logging.getLogger("watchdog.observers.inotify_c").warning(
+        "Inotify queue overflowed; filesystem events were lost"
+    )
+    wait_until(lambda: calls, message="a rescan after an overflow")
+
+
+def test_falls_back_to_polling_when_the_inotify_watch_limit_is_hit(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watchdog.observers.inotify import InotifyEmitter
+
+    def no_watches_left(self: object) -> None:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(InotifyEmitter, "on_thread_start", no_watches_left)
+    logged: list[str] = []
+    got = Collector()
+    w = make_watcher(tmp_path, got, log=logged.append)
+    assert w.observer_kind == "polling"
+    assert len(logged) == 1 and "polling" in logged[0] and "max_user_watches" in logged[0]
+    (tmp_path / "a.yaml").write_text("x")
+    got.wait_for(tmp_path / "a.yaml")
+
+
+def test_falls_back_to_polling_when_no_inotify_instance_is_left(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watchdog.observers.inotify_c import InotifyFD
+
+    def no_instances_left() -> int:
+        raise OSError(errno.EMFILE, "inotify instance limit reached")
+
+    monkeypatch.setattr(InotifyFD, "_create_inotify_fd", staticmethod(no_instances_left))
+    logged: list[str] = []
+    assert make_watcher(tmp_path, Collector(), log=logged.append).observer_kind == "polling"
+    assert "inotify instance limit reached" in logged[0]
+
+
+def test_other_start_errors_propagate_without_leaking_threads(tmp_path: Path) -> None:
+    w = PromptWatcher(tmp_path / "missing", Collector())
+    with pytest.raises(FileNotFoundError):
+        w.start()
+    w.stop()  # harmless after a failed start
+
+
+def test_lifecycle(tmp_path: Path) -> None:
+    w = PromptWatcher(tmp_path, Collector(), force_polling=True)
+    w.stop()  # before start: a no-op
+    with w:
+        assert w.observer_kind == "polling"
+        with pytest.raises(RuntimeError):
+            w.start()
+    w.stop()  # twice: a no-op
+    with PromptWatcher(tmp_path, Collector()) as native:
+        assert native.observer_kind == "inotify"
+        assert native.root == tmp_path.absolute()
+
+
+def test_idle_watch_over_many_files_uses_no_cpu(
+    tmp_path: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    for d in range(50):
+        (tmp_path / f"d{d}").mkdir()
+        for f in range(20):
+            (tmp_path / f"d{d}" / f"p{f}.yaml").write_text("template: x\n")
+    make_watcher(tmp_path, Collector(), on_rescan=lambda: None, rescan_on_start=False)
+    cpu, wall = time.process_time(), time.monotonic()
+    time.sleep(0.5)  # measuring idleness takes idle time
+    used = time.process_time() - cpu
+    assert used < 0.05 * (time.monotonic() - wall), f"{used:.3f} s of CPU while idle"
+
+
+# -- real editors ---------------------------------------------------------------------------
+
+VIM_MODES = {
+    # rename-on-save, what `set backup` or neovim users get: a.yaml -> a.yaml~, new a.yaml
+    "rename-backup": ["-c", "set backup writebackup backupskip= backupcopy=no"],
+    # vim's defaults: a copied backup outside /tmp, none under /tmp
+    "defaults": [],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
+@pytest.mark.parametrize("mode", list(VIM_MODES))
+def test_real_vim_save(
+    mode: str, watch_dir: Path, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    target = watch_dir / "a.yaml"
+    target.write_text("template: x\n")
+    got = Collector()
+    make_watcher(watch_dir, got)
+    cmd = ["vim", "-es", "-u", "NONE", "-i", "NONE", *VIM_MODES[mode]]
+    subprocess.run(
+        [*cmd, "-c", "%s/x/edited/", "-c", "wq", str(target)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        timeout=20,
+    )
+    got.wait_for(target)
+    assert got.stays_quiet() == 1, got.batches
+    assert got.paths() == {target}
+    assert got.deliveries(target) == [b"template: edited\n"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("emacs") is None, reason="emacs is not installed on this machine")
+def test_real_emacs_save(watch_dir: Path, make_watcher: Callable[..., PromptWatcher]) -> None:
+    target = watch_dir / "a.yaml"
+    target.write_text("template: x\n")
+    got = Collector()
+    make_watcher(watch_dir, got)
+    subprocess.run(
+        [
+            "emacs",
+            "--batch",
+            "-Q",
+            str(target),
+            "--eval",
+            '(progn (goto-char (point-min)) (replace-string "x" "edited") (save-buffer))',
+        ],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+    )
+    got.wait_for(target)
+    assert got.stays_quiet() == 1, got.batches
+    assert got.paths() == {target}
+    assert got.deliveries(target) == [b"template: edited\n"]
