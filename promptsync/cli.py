@@ -80,18 +80,21 @@ class PromptSyncGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; translate PromptSyncError (exit 1) and Ctrl-C (exit 130)."""
-        obj = ctx.find_object(Obj)
         try:
             return super().invoke(ctx)
         except PromptSyncError as exc:
+            # Looked up now: the group callback creates the Obj and reads --debug.
+            obj = ctx.find_object(Obj)
             if obj is not None and obj.debug:
                 raise
             raise Failure(describe(exc, obj)) from exc
         except (KeyboardInterrupt, click.Abort) as exc:
+            obj = ctx.find_object(Obj)
             if obj is not None and obj.debug:
                 raise
             raise Interrupted() from exc
         finally:
+            obj = ctx.find_object(Obj)
             if obj is not None:
                 obj.close()
 

@@ -96,7 +96,18 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
         if exc.status == 401:
             raise ConfigError(f"wrong email or password for {server}") from None
         raise
-    role = next((p.get("role") for p in api.projects() if p.get("slug") == project), None)
+    try:
+        projects = api.projects()
+    except ApiError as exc:
+        if exc.status == 401:
+            # Signed in, yet the next request is anonymous: the cookie was not sent back.
+            raise ConfigError(
+                f"signed in, but {server} did not accept the session cookie on the next request"
+                " (a production server marks it Secure, which is never sent over plain http):"
+                " use https, or PROMPTSYNC_ENV=development for a local server"
+            ) from None
+        raise
+    role = next((p.get("role") for p in projects if p.get("slug") == project), None)
     if role is None:
         raise ConfigError(f"{email} is not a member of project '{project}' on {server}: "
                           "ask one of its admins to add you, or check --project")
