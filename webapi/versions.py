@@ -150,7 +150,9 @@ def resolve_ref(prompt_id: int, slug: str, ref: str | int | None) -> int:
         number = db.session.scalar(select(Prompt.latest_version).where(Prompt.id == prompt_id))
         assert number is not None
         return number
-    if isinstance(ref, int) or ref.isdigit():
+    if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
+        if int(ref) > 2**31 - 1:  # would overflow the INTEGER column (a 500 on SQLite)
+            raise HttpError(404, f"'{slug}' has no version {ref}.")
         return int(ref)
     number = db.session.scalar(
         select(Label.version).where(Label.prompt_id == prompt_id, Label.name == ref)

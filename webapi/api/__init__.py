@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
 from . import accounts, keys, projects, prompts
+from .inputs import reject_nul
 
 PREFIX = "/api/v1"
 
@@ -13,3 +14,9 @@ def register(app: Flask) -> None:
     """Mount every API blueprint under /api/v1."""
     for module in (accounts, projects, keys, prompts):
         app.register_blueprint(module.bp, url_prefix=PREFIX)
+
+    @app.before_request
+    def _no_nul_in_api_requests() -> None:
+        # App-level rather than per blueprint, so unrouted /api paths are covered too.
+        if request.path.startswith(PREFIX + "/"):
+            reject_nul()

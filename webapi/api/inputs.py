@@ -13,6 +13,7 @@ from ..errors import HttpError
 T = TypeVar("T")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_INT = 2**31 - 1
 
 
 def json_body() -> dict[str, Any]:
@@ -35,6 +36,9 @@ def field(body: dict[str, Any], name: str, kind: type[T], required: bool = True)
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if not ok:
         raise HttpError(400, f"'{name}' must be {_describe(kind)}.")
+    if kind is int and not (-MAX_INT - 1 <= value <= MAX_INT):  # type: ignore[operator]
+        # Larger numbers overflow the database's INTEGER (a 500 on SQLite).
+        raise HttpError(400, f"'{name}' is out of range.")
     return value
 
 
@@ -44,12 +48,13 @@ def _describe(kind: type) -> str:
     )
 
 
-def int_arg(name: str, minimum: int = 0, maximum: int = 2**31 - 1) -> int | None:
+def int_arg(name: str, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
     """An integer query argument within bounds, or None when absent; 400 when malformed."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or not (minimum <= int(raw) <= maximum):
+    # isdigit() alone accepts "²" and other digits int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not (minimum <= int(raw) <= maximum):
         raise HttpError(400, f"'{name}' must be an integer from {minimum} to {maximum}.")
     return int(raw)
 
@@ -71,9 +76,14 @@ def cursor_arg() -> str | None:
     if not raw:
         return None
     try:
-        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+        # validate=True: the lenient decoder drops stray characters, so "!!!" would read as "".
+        value = base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_", validate=True)
+        text = value.decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise HttpError(400, "'cursor' is not a cursor this API returned.") from None
+    if "\x00" in text:  # Postgres refuses NUL in a string parameter (a 500, not a 400)
+        raise HttpError(400, "'cursor' is not a cursor this API returned.")
+    return text
 
 
 def int_cursor_arg() -> int | None:
@@ -81,6 +91,30 @@ def int_cursor_arg() -> int | None:
     value = cursor_arg()
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_INT:
         raise HttpError(400, "'cursor' is not a cursor this API returned.")
     return int(value)
+
+
+NUL_DETAIL = "The request contains a NUL character, which no field accepts."
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        # A prompt's source is checked by the prompt parser, which answers 422 with the line.
+        return any(_has_nul(k) or (k != "source" and _has_nul(v)) for k, v in value.items())
+    return False
+
+
+def reject_nul() -> None:
+    """400 for a NUL anywhere in an API request: Postgres refuses NUL in text (a 500 there)
+    while SQLite stores it, so without this check one request had two outcomes."""
+    if _has_nul(request.path) or _has_nul(list(request.args.items(multi=True))):
+        raise HttpError(400, NUL_DETAIL)
+    # JSON can only carry a NUL escaped, so most bodies are cleared without parsing.
+    if b"\\u0000" in request.get_data() and _has_nul(request.get_json(silent=True, force=True)):
+        raise HttpError(400, NUL_DETAIL)

@@ -81,7 +81,8 @@ def get_keys(p: str) -> Any:
     return jsonify(keys=list_keys(project))
 
 
-@bp.delete("/projects/<p>/keys/<int:key_id>")
+# max: a larger id overflows the INTEGER column (a 500 on SQLite); beyond it is a plain 404.
+@bp.delete("/projects/<p>/keys/<int(max=2147483647):key_id>")
 def delete_key(p: str, key_id: int) -> Any:
     project, _, principal = project_role(p, "admin")
     revoke_key(project, principal, key_id)
