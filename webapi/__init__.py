@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, jsonify, redirect
 from sqlalchemy import text
 
-from . import admin, api, config, database, errors
+from . import admin, api, config, database, errors, openapi
 from .extensions import db, login_manager, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -46,6 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     database.configure(app)
     errors.register_error_handlers(app)
     api.register(app)
+    openapi.register_docs(app)
     admin.register(app)
     _register_cors(app)
     _register_basics(app)
