@@ -1,14 +1,4 @@
-"""Watch a prompts directory: drop editor noise, debounce per path, hand the paths to a callback.
-
-The only module that imports watchdog. It knows nothing of YAML, HTTP or the sync state:
-`PromptWatcher` calls ``on_change(paths)`` on one worker thread with the prompt files that
-changed, and ``on_rescan()`` when events may have been lost. Paths are absolute, under
-``Path(root).absolute()``. Every delivered path is either present on disk at delivery time or
-has been absent for at least ``grace`` seconds (editors that save by renaming remove the file
-for a moment); a consumer that finds it missing when it reads may treat it as deleted, because
-a save that races the read sends the path again a moment later. The watcher never opens files:
-whether a path is a regular file (not a symlink) is for the consumer to check when it opens it.
-"""
+"""Watch a prompts directory: drop editor noise, debounce per path, hand paths to a callback."""
 
 from __future__ import annotations
 
@@ -220,6 +210,22 @@ def _dispose(observer: BaseObserver) -> None:
         observer.join()
 
 
+# The contract for consumers (the sync engine behind `promptsync watch`):
+# - on_change(paths) and on_rescan() run on one worker thread, never concurrently, never on
+#   watchdog's thread. While one runs, new events keep being debounced; a slow callback delays
+#   delivery but loses nothing. An exception goes to on_error (or the log) and watching goes on;
+#   a failed on_change is followed by a rescan ERROR_RESCAN_DELAY later.
+# - paths are absolute, below Path(root).absolute(), sorted, and pass is_ignored(); a batch holds
+#   every path whose events stopped `quiet` seconds ago (duplicates, touch and our own pull
+#   writes included: compare hashes).
+# - Deletions: a delivered path either exists at delivery time, or has been absent for `grace`
+#   seconds (rename-on-save editors remove the file for a moment). So a consumer that finds it
+#   missing when it reads may treat it as deleted: should a save race that read, its events
+#   deliver the path again within `quiet`.
+# - Regular files only: the watcher opens nothing; whether a path is a symlink or a regular file
+#   is for the consumer to check when it opens it.
+# - on_rescan(): events may have been lost (start-up, every rescan_interval, a directory moved
+#   or deleted, inotify queue overflow): compare the whole tree with the sync state.
 class PromptWatcher:
     """Watch root recursively; call on_change(paths) / on_rescan() serially on one worker thread."""
 
@@ -245,7 +251,7 @@ class PromptWatcher:
         self._on_change = on_change
         self._on_rescan = on_rescan
         self._on_error = on_error
-        self._rescan_interval = rescan_interval
+        self._rescan_interval = rescan_interval if rescan_interval > 0 else math.inf
         self._rescan_on_start = rescan_on_start
         self._force_polling = force_polling
         self._log = log
@@ -259,7 +265,7 @@ class PromptWatcher:
         self._observer: BaseObserver | None = None
         self._worker: threading.Thread | None = None
         self._overflow = _OverflowListener(self._request_rescan)
-        self.handler = _GuardedFilter(self)
+        self._handler = _GuardedFilter(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -315,7 +321,7 @@ class PromptWatcher:
             observer: BaseObserver | None = None
             try:
                 observer = Observer()
-                observer.schedule(self.handler, str(self.root), recursive=True)
+                observer.schedule(self._handler, str(self.root), recursive=True)
                 observer.start()
             except OSError as exc:
                 if observer is not None:
@@ -332,7 +338,7 @@ class PromptWatcher:
                 self.observer_kind = name or "native"
                 return observer
         polling = PollingObserver(timeout=POLL_INTERVAL)
-        polling.schedule(self.handler, str(self.root), recursive=True)
+        polling.schedule(self._handler, str(self.root), recursive=True)
         try:
             polling.start()
         except BaseException:
