@@ -297,3 +297,26 @@ def test_stale_edit_in_two_tabs_keeps_the_text(server: str, browser: Any) -> Non
     two.click("button:has-text('Save on top of v2')")
     two.wait_for_selector("text=as version 3")
     context.close()
+
+
+def test_works_without_javascript(server: str, browser: Any) -> None:
+    key = api_account(server, "nojs@example.com", "nojs")
+    push(server, key, "welcome", "template: Welcome aboard!\n", "Plain welcome")
+    context = browser.new_context(java_script_enabled=False)
+    context.route("**/*", lambda route: route.continue_()
+                  if urlsplit(route.request.url).hostname in LOCAL_HOSTS else route.abort())
+    tab = context.new_page()
+    tab.goto(f"{server}/admin/p/nojs/prompts/welcome")
+    tab.fill("#email", "nojs@example.com")
+    tab.fill("#password", "correct horse battery")
+    tab.click("button:has-text('Log in')")
+    tab.wait_for_selector("#source-editor")  # back on the page asked for (next=)
+    assert not tab.locator("button[data-copy]").first.is_visible()  # copy needs JS
+    tab.fill("#source-editor", "template: Welcome, no script needed!\n")
+    tab.click("button:has-text('Save as v2')")
+    tab.wait_for_selector("text=as version 2")
+    tab.fill("#label-name", "production")
+    tab.select_option("#label-version", "1")
+    tab.click("button:has-text('Move label')")
+    tab.wait_for_selector("text=Label 'production' now points at v1")
+    context.close()
