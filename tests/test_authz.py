@@ -260,9 +260,9 @@ STATE = {
 def snapshot(app: Flask) -> dict[str, Any]:
     """Everything a write could change (row counts and the mutable columns)."""
     with app.app_context():
-        state: dict[str, Any] = {
-            t: db.session.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES
-        }
+        counts = ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)
+        state: dict[str, Any] = dict(zip(TABLES, db.session.execute(text(f"SELECT {counts}")).one(),
+                                         strict=True))
         for name, sql in STATE.items():
             state[name] = sorted(tuple(row) for row in db.session.execute(text(sql)))
         db.session.remove()
