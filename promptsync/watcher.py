@@ -28,8 +28,12 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 PROMPT_SUFFIXES = (".yaml", ".yml")
-IGNORED_DIRS = frozenset({".git", ".idea", ".vscode", ".promptsync"})
-# Temp files and backups that editors create beside the file they save (see NOTES.md).
+# The same files as promptsync.scan sees, so that an event never names a file the scan skips:
+# dot-directories (.git, .idea, .vscode, .promptsync, ...) and names starting with "." or "#"
+# (vim swap files, emacs locks and auto-saves, our own atomic-write temps) are never prompts.
+_IGNORED_PREFIXES = (".", "#")
+# Temp files and backups that editors create beside the file they save (see NOTES.md); most are
+# caught by the prefix or suffix rule too, and are listed so that the table stays the reference.
 IGNORED_NAMES = (
     ".*.sw?",  # vim/neovim swap files: .a.yaml.swp, .swo, .swx
     "4913",  # vim's "can I create files here" probe
@@ -59,27 +63,29 @@ def is_ignored(path: Path | str, root: Path | str) -> bool:
         parts = Path(path).relative_to(root).parts
     except ValueError:
         return True
-    if not parts or any(part in IGNORED_DIRS for part in parts[:-1]):
+    if not parts or any(part.startswith(".") for part in parts[:-1]):
         return True
     name = parts[-1]
+    if name.startswith(_IGNORED_PREFIXES):
+        return True
     if any(fnmatch.fnmatchcase(name, pattern) for pattern in IGNORED_NAMES):
         return True
     return not name.endswith(PROMPT_SUFFIXES)
 
 
 def _is_ignored_dir(path: Path | str, root: Path | str) -> bool:
-    """Tell whether a directory is outside root or inside a tool directory such as .git."""
+    """Tell whether a directory is outside root or is, or is inside, a dot-directory."""
     try:
         parts = Path(path).relative_to(root).parts
     except ValueError:
         return True
-    return any(part in IGNORED_DIRS for part in parts)
+    return any(part.startswith(".") for part in parts)
 
 
 def prompt_files_below(directory: Path, root: Path) -> Iterator[Path]:
     """Yield the prompt-file paths below a directory, skipping tool dirs; follows no symlinks."""
     for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames[:] = [d for d in dirnames if d not in IGNORED_DIRS]
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             path = Path(dirpath, name)
             if not is_ignored(path, root):

@@ -36,7 +36,7 @@ from promptsync import watcher as watcher_mod
 from promptsync.watcher import Debouncer, EventFilter, PromptWatcher, is_ignored
 
 REPO = Path(__file__).resolve().parent.parent
-QUIET = 0.2  # long enough that one save's steps never straddle two batches on a busy machine
+QUIET = 0.15  # long enough that one save's steps never straddle two batches on a busy machine
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +78,9 @@ ROOT = Path("/r/prompts")
         ".vscode/settings.yml",
         ".promptsync/state.yaml",
         "support/.git/x.yaml",
+        ".hidden.yaml",  # never a valid slug, and promptsync.scan skips it too
+        ".github/ci.yaml",
+        "#notes.yaml",
         "",  # the root itself
     ],
 )
@@ -91,6 +94,27 @@ def test_is_ignored_drops_temps_backups_tool_dirs_and_other_files(rel: str) -> N
 def test_is_ignored_keeps_prompt_files_even_with_bad_slugs(rel: str) -> None:
     # Bad slugs are the sync engine's to report, so they must reach it.
     assert not is_ignored(ROOT / rel, ROOT)
+
+
+def test_the_watcher_and_the_scanner_agree_on_what_is_a_prompt_file(tmp_path: Path) -> None:
+    from promptsync import scan
+
+    names = ["a.yaml", "b.yml", "sub/c.yaml", ".git/d.yaml", ".idea/e.yaml", "sub/.f.yaml.swp"]
+    names += [".#a.yaml", "#a.yaml#", "a.yaml~", "4913", "a.yaml___jb_tmp___", ".a.yaml.x.tmp"]
+    names += ["x.json", ".hidden.yaml", "Bad Name.yaml"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    watched = set(watcher_mod.prompt_files_below(tmp_path, tmp_path))
+    assert watched == set(scan.walk(tmp_path))
+    files = {p for p in tmp_path.rglob("*") if p.is_file()}
+    assert watched == {p for p in files if not is_ignored(p, tmp_path)}
+    assert {p.relative_to(tmp_path).as_posix() for p in watched} == {
+        "a.yaml",
+        "b.yml",
+        "sub/c.yaml",
+        "Bad Name.yaml",
+    }
 
 
 def test_is_ignored_drops_paths_outside_root() -> None:
