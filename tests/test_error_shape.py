@@ -6,10 +6,11 @@ across endpoints; every refused request must leave the database as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from conftest import GREETING, login, make_account, make_app, signup
 from flask import Flask
 from flask.testing import FlaskClient
@@ -301,8 +302,18 @@ def test_every_error_has_the_one_shape(app: Flask, client: FlaskClient) -> None:
     assert "Set-Cookie" not in response.headers
 
 
-def test_body_too_large_and_internal_errors_keep_the_shape(database_url: str) -> None:
+@pytest.fixture
+def small_app(database_url: str) -> Iterator[Flask]:
+    """The app with a 2 KiB body limit, on the test's database."""
     app = make_app(database_url, MAX_CONTENT_LENGTH=2048)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_body_too_large_and_internal_errors_keep_the_shape(small_app: Flask) -> None:
+    app = small_app
 
     @app.get("/api/v1/test-boom")
     def boom() -> None:
