@@ -316,11 +316,6 @@ class PromptWatcher:
     ) -> None:
         self.stop()
 
-    def pending(self) -> list[Path]:
-        """Return the paths waiting for their quiet period (or grace) to end."""
-        with self._cond:
-            return self._debouncer.pending()
-
     def _start_observer(self) -> BaseObserver:
         """Start the native observer, falling back to polling when the OS refuses more watches."""
         if not self._force_polling:
