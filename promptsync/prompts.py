@@ -262,8 +262,10 @@ def _decode(data: bytes | str) -> tuple[str | None, list[Problem]]:
         return None, [Problem(_BOM_MESSAGE, 1, 1)]
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None, [Problem("the file is UTF-16 encoded; save it as UTF-8", 1, 1)]
-    text = data if isinstance(data, str) else None
-    if text is None:
+    if isinstance(data, str):
+        text = data.replace("\r\n", "\n").replace("\r", "\n")
+    else:
+        raw = normalise_newlines(raw)  # first, so that a bad byte's line counts lone \r too
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -272,7 +274,6 @@ def _decode(data: bytes | str) -> tuple[str | None, list[Problem]]:
             col = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
             byte = raw[exc.start]
             return None, [Problem(f"the file is not UTF-8 (invalid byte 0x{byte:02x})", line, col)]
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
     problems = []
     for match in _NON_PRINTABLE_RE.finditer(text):
         line, col = _position(text, match.start())
@@ -641,6 +642,8 @@ class _Checker:
         for key, key_node, value_node in self.pairs(root, "top level"):
             if key in TOP_LEVEL_KEYS:
                 fields[key] = (key_node, value_node)
+                continue
+            if len(self.problems) >= MAX_PROBLEMS:  # difflib is slow on thousands of keys
                 continue
             close = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1)
             if key in _MODEL_SETTINGS:
