@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask.testing import FlaskClient
-
 from conftest import GREETING, Account
+from flask.testing import FlaskClient
 
 BASE = "/api/v1/projects/demo/prompts"
 CHAT = """\
