@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from promptsync.cli_context import Obj, display, echo_err, pass_obj
 from promptsync.config import (
     CONFIG_FILENAME,
     DEFAULT_DIR,
+    ENV_API_KEY,
     credentials_path,
     read_repo_config,
     save_credentials,
@@ -129,7 +131,7 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
     save_credentials(server, project, created["key"])
     echo_err(f"logged in to {server} as {email}: created the {role} key {created['prefix']} "
              f"for '{project}', stored in {credentials_path()}")
-    if obj.api_key or obj.settings().api_key != created["key"]:
+    if obj.api_key or os.environ.get(ENV_API_KEY, "").strip():
         echo_err("note: PROMPTSYNC_API_KEY or --api-key is set and takes precedence")
 
 

@@ -335,3 +335,19 @@ def test_large_push_shows_progress_and_a_summary(run, prompts: Path) -> None:
     assert "pushing" in result.stderr and "pushed 120 new versions" in result.stderr
     dry = run("push", "--dry-run")
     assert dry.exit_code == 0 and "nothing to push" in dry.stderr
+
+
+def test_login_explains_a_secure_cookie_over_plain_http(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    production_like = make_app(sqlite_url)  # SESSION_COOKIE_SECURE stays on
+    acct = make_account(production_like, email="bo@example.com", project="demo")
+    make_prompt_repo(tmp_path / "repo", SERVER, acct.project)
+    monkeypatch.chdir(tmp_path / "repo")
+    result = CliRunner().invoke(
+        cli, ["login", "--email", acct.email, "--password-stdin"], input=acct.password + "\n",
+        obj=Obj(transport=httpx.WSGITransport(app=production_like)))
+    assert result.exit_code == 1
+    assert "session cookie" in result.stderr and "https" in result.stderr
+    with production_like.app_context():
+        db.engine.dispose()

@@ -422,3 +422,13 @@ def test_action_helpers() -> None:
     action = Action("a", Status.BEHIND, remote=Remote(3, A))
     assert action.remote_version == 3
     assert Plan([action]).with_status(Status.BEHIND) == [action]
+
+
+def test_a_huge_file_is_read_only_up_to_the_limit_and_reported(tmp_path: Path) -> None:
+    root = tmp_path / "prompts"
+    write_files(root, {"big.yaml": b"template: " + b"x" * (300 * 1024) + b"\n"})
+    files = scan(root)[0].files
+    assert len(files["big"].data) == 256 * 1024 + 1
+    plan = make_plan(Scan(files=files), {}, {})
+    assert plan.actions[0].status == Status.INVALID
+    assert "256 KiB" in plan.actions[0].problems[0].message
