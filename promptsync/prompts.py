@@ -684,7 +684,7 @@ class _Checker:
         placeholders = self.placeholders(texts)
         if "variables" in fields and variables is not None:
             self.match_variables(variables, placeholders, texts_complete,
-                                 "template" if template is not None else "messages")
+                                 "template" if "template" in fields else "messages")
         if self.problems:
             return None
         return Prompt(
@@ -852,11 +852,11 @@ class _Checker:
 
     def locate(self, node: ScalarNode, text: str, offset: int, snippet: str) -> tuple[int, int]:
         """Line and column of text[offset:] in the source: found in the scalar's own span."""
-        occurrence = text.count(snippet, 0, offset)
+        occurrence = text.count(snippet, 0, offset)  # non-overlapping, like the search below
         start, end = node.start_mark.index, node.end_mark.index
-        index = start - 1
+        index = start - len(snippet)
         for _ in range(occurrence + 1):
-            index = self.text.find(snippet, index + 1, end)
+            index = self.text.find(snippet, index + len(snippet), end)
             if index < 0:  # escapes or folding changed the text: point at the scalar
                 return node.start_mark.line + 1, node.start_mark.column + 1
         return _position(self.text, index)
