@@ -224,3 +224,13 @@ def test_security_headers_on_api_responses(app: Flask, client: FlaskClient) -> N
         assert headers.get("Referrer-Policy") in {"same-origin", "no-referrer",
                                                   "strict-origin-when-cross-origin"}
         assert response.mimetype == "application/json"
+
+
+def test_login_refuses_a_cross_site_text_plain_body(client):
+    """A form posted cross-site can carry text/plain JSON; it must not log anyone in."""
+    signup(client, "cross@example.com")
+    body = '{"email": "cross@example.com", "password": "correct horse battery"}'
+    response = client.post("/api/v1/auth/login", data=body, content_type="text/plain")
+    assert response.status_code == 415
+    assert response.get_json()["error"] == "unsupported_media_type"
+    assert client.get("/api/v1/me").status_code == 401

@@ -17,10 +17,14 @@ MAX_INT = 2**31 - 1
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400."""
+    """The request's JSON object, or a 400 (415 when not sent as JSON)."""
     if not request.data:
         raise HttpError(400, "The request needs a JSON object body.")
-    body = request.get_json(silent=True, force=True)
+    if not request.is_json:
+        # Browsers send text/plain and form bodies cross-site without a preflight; insisting
+        # on application/json closes login CSRF and any other cookie-borne cross-site write.
+        raise HttpError(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise HttpError(400, "The request body must be a JSON object.")
     return body
