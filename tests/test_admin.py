@@ -341,6 +341,7 @@ def test_diff_page_highlights_changes(team: Team) -> None:
     assert "+  Hi {{ name }}" in page and "-  Hello {{ name }}" in page
     assert "No differences" in html(team.viewer.client.get(f"{PAGE}/-/diff?from=2&to=2"))
     assert team.viewer.client.get(f"{PAGE}/-/diff?from=1&to=7").status_code == 404
+    assert team.viewer.client.get(f"{PAGE}/-/diff?from=0&to=0").status_code == 404
 
 
 # --- labels -----------------------------------------------------------------------------------

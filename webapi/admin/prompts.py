@@ -131,6 +131,9 @@ def diff(p: str, slug: str) -> Any:
     project, role, _ = member_of(p)
     ref_from = request.args.get("from") or None
     ref_to = request.args.get("to") or None
+    if ref_to is not None and ref_to.isdigit() and int(ref_to) == 0:
+        # diff_versions answers 500 for to=0 (a KeyError); reported to the API's owner.
+        raise HttpError(404, f"'{slug}' has no version 0.")
     result = diff_versions(project, slug, ref_from, ref_to)
     latest = get_version(project, slug)
     versions, labels_by_version, _ = history(latest.prompt_id)
