@@ -146,11 +146,12 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def shot(page: Any, name: str, docs: str | None = None, full: bool = False) -> None:
-    """Save a screenshot to test-artifacts (and to docs/screenshots when asked)."""
+    """Save a screenshot to test-artifacts (and docs/screenshots with PROMPTSYNC_UPDATE_SCREENSHOTS=1)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full)
-    if docs:
+    # Only on request, so that an ordinary test run leaves the committed images alone.
+    if docs and os.environ.get("PROMPTSYNC_UPDATE_SCREENSHOTS"):
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SHOTS / docs)
 
