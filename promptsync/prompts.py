@@ -438,11 +438,9 @@ _Use = tuple[ScalarNode, str, int, str]
 
 
 def _template_syntax(text: str) -> Iterator[tuple[int, str, str | None]]:
-    """Yield (offset, snippet, inner) for each {{...}}, {%...%} (inner None) and unclosed "{{".
-
-    Exactly what the lazy regex "{%.*?%}|{{(.*?)}}|{{" (no DOTALL) finds, but in linear time:
-    that regex is quadratic on a long line of "{{" or "{%" that nothing closes.
-    """
+    """Yield (offset, snippet, inner) for each {{...}}, {%...%} (inner None) and unclosed "{{"."""
+    # Exactly what the lazy regex "{%.*?%}|{{(.*?)}}|{{" (no DOTALL) finds, but in linear time:
+    # that regex is quadratic on a long line of "{{" or "{%" that nothing closes.
     logic_close = line_end = -1  # cached next "%}" and next newline: each search moves forward
 
     def closed_on_its_line(pos: int) -> bool:
