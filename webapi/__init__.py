@@ -23,6 +23,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     config.check(app.config)
+    uri = config.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
     if not app.config.get("SECRET_KEY"):
         # Development and tests only (config.check refuses production): sessions end on restart.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
