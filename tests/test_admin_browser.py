@@ -146,7 +146,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def shot(page: Any, name: str, docs: str | None = None, full: bool = False) -> None:
-    """Save a screenshot to test-artifacts (and docs/screenshots with PROMPTSYNC_UPDATE_SCREENSHOTS=1)."""
+    """Save a screenshot to test-artifacts; also to docs/ with PROMPTSYNC_UPDATE_SCREENSHOTS=1."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full)
