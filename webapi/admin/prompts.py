@@ -10,7 +10,8 @@ from ..auth import ProjectRef
 from ..errors import HttpError
 from ..labels import delete_label, set_label
 from ..models import PromptVersion
-from ..versions import PROTECTED_LABELS, create_version, diff_versions, get_version
+from ..pushes import create_version
+from ..versions import PROTECTED_LABELS, diff_versions, get_version
 from .common import bp, flash_error, form_int, member_of
 from .queries import diff_lines, group_by_folder, history, label_map, pretty, prompt_rows
 

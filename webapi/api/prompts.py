@@ -16,9 +16,9 @@ from ..auth import ProjectRef, key_project_slug, project_role
 from ..errors import HttpError
 from ..extensions import db
 from ..labels import delete_label, set_label
+from ..pushes import PushItem, PushOutcome, create_version, push_versions
 from ..models import Label, Prompt, PromptVersion, iso
 from ..versions import (
-    create_version,
     diff_versions,
     find_prompt_id,
     get_version,
@@ -91,31 +91,32 @@ def _batch(project: ProjectRef) -> Any:
     assert items is not None
     if len(items) > BATCH_LIMIT:
         raise HttpError(413, f"At most {BATCH_LIMIT} prompts per batch; split the push.")
-    results = []
-    for item in items:
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    accepted: list[tuple[int, PushItem]] = []
+    for index, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
             raise HttpError(400, "Each item of 'prompts' needs a 'slug' string and a 'source'.")
-        results.append(_push_one(project, principal, item))
+        try:
+            message, parent, git = _push_fields(item)
+        except HttpError as exc:
+            results[index] = _result(PushOutcome(item["slug"], "error", error=exc))
+            continue
+        accepted.append((index, PushItem(item["slug"], item.get("source"), message, parent, git)))
+    # Each item is judged alone: one bad file never blocks the others.
+    outcomes = push_versions(project, principal, [item for _, item in accepted])
+    for (index, _), outcome in zip(accepted, outcomes, strict=True):
+        results[index] = _result(outcome)
     return jsonify(results=results)
 
 
-def _push_one(project: ProjectRef, principal: Any, item: dict[str, Any]) -> dict[str, Any]:
-    # Each item is its own transaction: one bad file never blocks the others.
-    slug = item["slug"]
-    try:
-        message, parent, git = _push_fields(item)
-        status, version = create_version(project, slug, item.get("source"), principal,
-                                         message, parent, git)
-    except HttpError as exc:
-        db.session.rollback()
-        kind = {409: "conflict", 422: "invalid"}.get(exc.status, "error")
-        return {"slug": slug, "status": kind, "error": exc.code, "detail": exc.detail, **exc.extra}
-    return {
-        "slug": slug,
-        "status": "created" if status == 201 else "unchanged",
-        "version": version["version"],
-        "sha256": version["sha256"],
-    }
+def _result(outcome: PushOutcome) -> dict[str, Any]:
+    if outcome.error is not None:
+        error = outcome.error
+        return {"slug": outcome.slug, "status": outcome.status, "error": error.code,
+                "detail": error.detail, **error.extra}
+    assert outcome.version is not None
+    return {"slug": outcome.slug, "status": outcome.status,
+            "version": outcome.version["version"], "sha256": outcome.version["sha256"]}
 
 
 def _push_fields(body: dict[str, Any]) -> tuple[str | None, int | None, dict | None]:
