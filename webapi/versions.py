@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Select, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from promptsync.errors import PromptFileError
@@ -191,6 +192,87 @@ def get_version(
     return found
 
 
+class FetchedVersion(NamedTuple):
+    """A version read for the fetch route: plain values, with the labels that point at it."""
+
+    version: int
+    sha256: str
+    data: dict[str, Any] = {}
+    message: str | None = None
+    author: str = ""
+    created_at: dt.datetime | None = None
+    git: dict[str, Any] | None = None
+    source: str = ""
+    labels: list[str] = []
+    full: bool = False  # False: only version and sha256 were read (enough for a 304)
+
+
+_P, _V = Prompt.__table__, PromptVersion.__table__
+_BY_LABEL = Label.__table__.alias("by_label")
+_ON_VERSION = Label.__table__.alias("on_version")
+
+
+def _fetch_statement(ref: str, full: bool) -> Select[Any]:
+    """The one statement of a fetch: prompt, version (by latest, number or label) and labels."""
+    columns = [_V.c.version, _V.c.sha256]
+    joined = _P.join(_V, _V.c.prompt_id == _P.c.id)
+    if ref == "label":
+        joined = joined.join(_BY_LABEL, (_BY_LABEL.c.prompt_id == _P.c.id)
+                             & (_BY_LABEL.c.name == bindparam("label"))
+                             & (_BY_LABEL.c.version == _V.c.version))
+    if full:
+        columns += [_V.c.data, _V.c.message, _V.c.author, _V.c.created_at, _V.c.git,
+                    _V.c.source, _ON_VERSION.c.name]
+        # One row per label on the version (usually 0-2), or one row with NULL.
+        joined = joined.outerjoin(_ON_VERSION, (_ON_VERSION.c.prompt_id == _P.c.id)
+                                  & (_ON_VERSION.c.version == _V.c.version))
+    query = select(*columns).select_from(joined).where(
+        _P.c.project_id == bindparam("project_id"), _P.c.slug == bindparam("slug"))
+    if ref == "version":
+        return query.where(_V.c.version == bindparam("version"))
+    if ref == "latest":
+        return query.where(_V.c.version == _P.c.latest_version)
+    return query
+
+
+# Built once: Core statements over tables, so a fetch skips expression building, the ORM's
+# result machinery and the identity map, and hits SQLAlchemy's compiled cache directly.
+_FETCH_STATEMENTS = {
+    (ref, full): _fetch_statement(ref, full)
+    for ref in ("latest", "version", "label") for full in (True, False)
+}
+
+
+def fetch_version(
+    project: ProjectRef, slug: str, version: int | None = None, label: str | None = None,
+    full: bool = True,
+) -> FetchedVersion:
+    """get_version for the hot fetch route: one query, labels included; full=False reads
+    only the number and hash, enough to answer If-None-Match with a 304."""
+    check_slug(slug)
+    params: dict[str, Any] = {"project_id": project.id, "slug": slug}
+    if label is not None:
+        ref, params["label"] = "label", label
+    elif version is not None:
+        ref, params["version"] = "version", version
+    else:
+        ref = "latest"
+    rows = db.session.execute(_FETCH_STATEMENTS[ref, full], params).all()
+    if not rows:
+        find_prompt_id(project, slug)  # 404 for the prompt itself first
+        if label is not None:
+            raise HttpError(404, f"No label '{label}' on '{slug}'.")
+        raise HttpError(404, f"'{slug}' has no version {version}.")
+    first = rows[0]
+    if not full:
+        return FetchedVersion(first[0], first[1])
+    labels = sorted(row[8] for row in rows if row[8] is not None)
+    return FetchedVersion(
+        version=first[0], sha256=first[1], data=first[2], message=first[3], author=first[4],
+        created_at=first[5], git=first[6], source=first[7], labels=labels, full=True,
+    )
+
+
 def labels_of(prompt_id: int, version: int) -> list[str]:
     """Names of the labels pointing at one version."""
     return sorted(
@@ -200,7 +282,9 @@ def labels_of(prompt_id: int, version: int) -> list[str]:
     )
 
 
-def version_dict(project_slug: str, slug: str, v: PromptVersion, labels: list[str]) -> dict:
+def version_dict(
+    project_slug: str, slug: str, v: PromptVersion | FetchedVersion, labels: list[str]
+) -> dict:
     """A version as the API shows it."""
     return {
         "project": project_slug,

@@ -16,13 +16,13 @@ from ..auth import ProjectRef, key_project_slug, project_role
 from ..errors import HttpError
 from ..extensions import db
 from ..labels import delete_label, set_label
-from ..pushes import PushItem, PushOutcome, create_version, push_versions
 from ..models import Label, Prompt, PromptVersion, iso
+from ..pushes import PushItem, PushOutcome, create_version, push_versions
 from ..versions import (
     diff_versions,
+    fetch_version,
     find_prompt_id,
     get_version,
-    labels_of,
     version_dict,
 )
 from .inputs import (
@@ -135,19 +135,18 @@ def _fetch(project: ProjectRef, slug: str) -> Response:
     label = request.args.get("label")
     if version is not None and label is not None:
         raise HttpError(400, "Pass either 'version' or 'label', not both.")
-    found = get_version(project, slug, version, label)
-    etag_cache = PINNED_CACHE if version is not None else MOVING_CACHE
-    if request.if_none_match.contains(found.sha256):
+    # The hot path: one query (labels included); a revalidation reads only the hash first.
+    revalidating = bool(request.if_none_match)
+    found = fetch_version(project, slug, version, label, full=not revalidating)
+    if revalidating and request.if_none_match.contains(found.sha256):
         response = Response(status=304)
     else:
-        response = jsonify(
-            version_dict(project.slug, slug, found, labels_of(found.prompt_id, found.version))
-        )
+        if not found.full:
+            found = fetch_version(project, slug, version, label)
+        response = jsonify(version_dict(project.slug, slug, found, found.labels))
     response.set_etag(found.sha256)
-    response.headers["Cache-Control"] = etag_cache
-    response.vary.add("X-API-Key")
-    response.vary.add("Authorization")
-    response.vary.add("Cookie")
+    response.headers["Cache-Control"] = PINNED_CACHE if version is not None else MOVING_CACHE
+    response.headers["Vary"] = "X-API-Key, Authorization, Cookie"
     return response
 
 
