@@ -220,7 +220,7 @@ def test_docs_page_uses_only_local_assets(docs_app: Flask) -> None:
 # schemathesis' own pytest plugin does not run under pytest 9 (it reads Node._nodeid), so the
 # run drives each operation's hypothesis strategy directly: every operation, both modes.
 
-EXAMPLES = {"examples": 3, "positive": 10, "negative": 5}
+EXAMPLES = {"examples": 2, "positive": 10, "negative": 5}
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
           content_type_conformance, ignored_auth]
 
@@ -287,7 +287,7 @@ def test_fuzz_every_operation(role: str, sqlite_url: str) -> None:
             for mode in EXAMPLES:
                 try:
                     _fuzz(operation, mode, seeded["project"], headers)
-                except Exception as exc:  # collect every operation's failure, then report all
+                except (Exception, BaseExceptionGroup) as exc:  # report every operation's
                     failures.append(f"{operation.label} [{mode}]: {exc}")
     finally:
         with app.app_context():

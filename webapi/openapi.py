@@ -168,6 +168,7 @@ VERSION_Q = param("version", "query", {"type": "integer", "minimum": 1}, "A vers
                   example=1)
 LABEL_Q = param("label", "query", STR, "A label name (not together with `version`).")
 REF_DOC = "A version number, a label, or `latest`."
+LABEL_ROLE = " (editor; admin for `production`)"
 ETAG = {"ETag": {"schema": STR, "description": 'The sha256, quoted: "<sha256>".'},
         "Cache-Control": {"schema": STR, "description": "Immutable by version, no-cache else."}}
 
@@ -211,15 +212,15 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
                       {200: "PromptList"}, nf, scope + (LIMIT, CURSOR, param(
                           "include", "query", {"type": "string", "enum": ["source"]},
                           "`source` adds each latest source."))),
-            "post": op(f"{prefix}push_batch", f"Push many prompts {where}", "prompts", security,
-                       {200: obj({"results": array(ref("PushResult"))})}, nf + (413,), scope,
-                       "Batch"),
+            "post": op(f"{prefix}push_batch", f"Push many prompts {where} (editor)", "prompts",
+                       security, {200: obj({"results": array(ref("PushResult"))})}, nf + (413,),
+                       scope, "Batch"),
         },
         item: {
             "get": op(f"{prefix}get_prompt", f"One version {where}", "prompts", security,
                       {200: ("Version", ETAG), 304: (None, ETAG)}, nf, in_p + (
                           VERSION_Q, LABEL_Q, param("If-None-Match", "header", STR, "An ETag."))),
-            "post": op(f"{prefix}push_prompt", f"Push a new version {where}", "prompts",
+            "post": op(f"{prefix}push_prompt", f"Push a new version {where} (editor)", "prompts",
                        security, {200: "Version", 201: "Version"}, nf + (409, 422), in_p, "Push"),
         },
         f"{item}/-/versions": {"get": op(
@@ -234,10 +235,11 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
             f"{prefix}render_prompt", f"Fill the template {where}", "prompts", security,
             {200: "Rendered"}, nf + (422,), in_p, "Render")},
         f"{item}/-/labels/{{label}}": {
-            "put": op(f"{prefix}move_label", f"Point a label at a version {where}", "prompts",
-                      security, {200: "LabelMoved"}, nf + (409,), in_p + (LABEL,), "LabelMove"),
-            "delete": op(f"{prefix}delete_label", f"Remove a label {where}", "prompts",
-                         security, {204: None}, nf + (409,), in_p + (LABEL, param(
+            "put": op(f"{prefix}move_label", f"Point a label at a version {where}{LABEL_ROLE}",
+                      "prompts", security, {200: "LabelMoved"}, nf + (409,), in_p + (LABEL,),
+                      "LabelMove"),
+            "delete": op(f"{prefix}delete_label", f"Remove a label {where}{LABEL_ROLE}",
+                         "prompts", security, {204: None}, nf + (409,), in_p + (LABEL, param(
                              "expected_version", "query", {"type": "integer", "minimum": 0},
                              "Refuse (409) unless the label points here."))),
         },
@@ -265,26 +267,26 @@ def _paths() -> dict[str, Any]:
                        {201: "Project"}, (409,), (), "NewProject"),
         },
         "/projects/{project}/members": {"get": op(
-            "list_members", "Members and roles", "members", ANY_READ, {200: "MemberList"},
+            "list_members", "Members and roles (admin)", "members", ANY_READ, {200: "MemberList"},
             (404,), p)},
         "/projects/{project}/members/{email}": {
-            "put": op("set_member", "Add a user or change a role", "members", ANY_WRITE,
+            "put": op("set_member", "Add a user or change a role (admin)", "members", ANY_WRITE,
                       {200: "Member"}, (404, 409), p + (email,), "MemberRole"),
-            "delete": op("remove_member", "Remove a member", "members", ANY_WRITE, {204: None},
-                         (404, 409), p + (email,)),
+            "delete": op("remove_member", "Remove a member (admin; never the last admin)",
+                         "members", ANY_WRITE, {204: None}, (404, 409), p + (email,)),
         },
         "/projects/{project}/keys": {
-            "get": op("list_keys", "Active keys (no secrets)", "keys", ANY_READ,
+            "get": op("list_keys", "Active keys, without secrets (admin)", "keys", ANY_READ,
                       {200: "KeyList"}, (404,), p),
-            "post": op("create_key", "Create a key: the plaintext is shown once", "keys",
+            "post": op("create_key", "Create a key, shown once (admin)", "keys",
                        ANY_WRITE, {201: "KeyCreated"}, (404,), p, "NewKey"),
         },
         "/projects/{project}/keys/{key_id}": {"delete": op(
-            "revoke_key", "Revoke a key at once", "keys", ANY_WRITE, {204: None}, (404,),
+            "revoke_key", "Revoke a key at once (admin)", "keys", ANY_WRITE, {204: None}, (404,),
             p + (key_id,))},
         "/projects/{project}/events": {"get": op(
-            "list_events", "Audit log, newest first", "events", ANY_READ, {200: "EventList"},
-            (404,), p + (LIMIT, CURSOR))},
+            "list_events", "Audit log, newest first (viewer)", "events", ANY_READ,
+            {200: "EventList"}, (404,), p + (LIMIT, CURSOR))},
         **_prompt_paths("/projects/{project}", p, ANY_WRITE, "", "in a project"),
         **_prompt_paths("", (), KEY, "key_", "in the API key's project"),
     }
@@ -310,7 +312,8 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {**SCHEMAS, **BODIES},
             "responses": responses,
             "securitySchemes": {
-                "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                                 "description": "A project API key: psk_<8 hex>_<secret>."},
                 "Bearer": {"type": "http", "scheme": "bearer", "description": "An API key."},
                 "Session": {"type": "apiKey", "in": "cookie", "name": "promptsync_session"},
                 "CsrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
