@@ -217,8 +217,9 @@ def test_docs_page_uses_only_local_assets(docs_app: Flask) -> None:
 
 
 # --- the fuzzing run -------------------------------------------------------------------------
-# schemathesis' own pytest plugin does not run under pytest 9 (it reads Node._nodeid), so the
-# run drives each operation's hypothesis strategy directly: every operation, both modes.
+# schemathesis 4.32's pytest plugin does not run under pytest 9 (it reads Node._nodeid), so the
+# run drives each operation's strategies directly: its documented examples, then positive and
+# negative generation, for every operation, with a viewer and with an editor key.
 
 EXAMPLES = {"examples": 2, "positive": 10, "negative": 5}
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
@@ -287,7 +288,7 @@ def test_fuzz_every_operation(role: str, sqlite_url: str) -> None:
             for mode in EXAMPLES:
                 try:
                     _fuzz(operation, mode, seeded["project"], headers)
-                except (Exception, BaseExceptionGroup) as exc:  # report every operation's
+                except (Exception, BaseExceptionGroup) as exc:  # collect all, then fail once
                     failures.append(f"{operation.label} [{mode}]: {exc}")
     finally:
         with app.app_context():
