@@ -40,7 +40,7 @@ def field(body: dict[str, Any], name: str, kind: type[T], required: bool = True)
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if not ok:
         raise HttpError(400, f"'{name}' must be {_describe(kind)}.")
-    if kind is int and not (-MAX_INT - 1 <= value <= MAX_INT):  # type: ignore[operator]
+    if isinstance(value, int) and not (-MAX_INT - 1 <= value <= MAX_INT):
         # Larger numbers overflow the database's INTEGER (a 500 on SQLite).
         raise HttpError(400, f"'{name}' is out of range.")
     return value
