@@ -117,9 +117,9 @@ def cli(ctx: click.Context, server: str | None, project: str | None, api_key: st
 
 
 def _register() -> None:
-    from promptsync import cli_remote, cli_sync
+    from promptsync import cli_remote, cli_sync, cli_watch
 
-    for module in (cli_sync, cli_remote):
+    for module in (cli_sync, cli_remote, cli_watch):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -57,6 +57,10 @@ class Pending:
     path: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: float = field(default_factory=time.time)
+    # The saved text itself, for `watch`: every save made while the server is unreachable is
+    # replayed in order from here (the file may have changed again since). None for `push`,
+    # which uploads the file as it is on disk.
+    source: str | None = None
 
 
 def _corrupt(path: Path, reason: str) -> StateError:
@@ -92,7 +96,16 @@ def _pending(data: Any) -> Pending:
         raise ValueError(f"journal entry: {exc}") from None
     if not isinstance(item.slug, str) or not isinstance(item.sha256, str):
         raise ValueError("journal entry needs slug and sha256")
+    if item.source is not None and not isinstance(item.source, str):
+        raise ValueError("journal entry: 'source' must be a string")
     return item
+
+
+def _pending_dict(item: Pending) -> dict[str, Any]:
+    data = asdict(item)
+    if data["source"] is None:
+        del data["source"]  # the journal of a push stays as it always was
+    return data
 
 
 class SyncState:
@@ -161,7 +174,7 @@ class SyncState:
             "server": self.server,
             "project": self.project,
             "prompts": prompts,
-            "journal": [asdict(p) for p in self.journal],
+            "journal": [_pending_dict(p) for p in self.journal],
         }
         atomic_write(self.path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"))
 
@@ -227,11 +240,17 @@ class SyncState:
 
     def resolve_journal(self, remote: Mapping[str, tuple[int, str]]) -> list[Pending]:
         """Settle journal entries the server already holds; return those it does not."""
-        # ``remote`` maps slug -> (latest version, sha256) from the manifest.
+        # ``remote`` maps slug -> (latest version, sha256) from the manifest. Only the first
+        # entry of a slug can have been sent: a later one waits for the earlier one's answer
+        # (watch queues every save), so a later one matching the server is a coincidence
+        # (saved X, Y, X) and must still be sent.
         done, left = [], []
+        first_seen: set[str] = set()
         for item in self.journal:
             latest = remote.get(item.slug)
-            if latest is not None and latest[1] == item.sha256:
+            first = item.slug not in first_seen
+            first_seen.add(item.slug)
+            if first and latest is not None and latest[1] == item.sha256:
                 # The upload reached the server before we crashed: adopt its version.
                 self.record(item.slug, latest[0], item.sha256, item.path)
                 done.append(item.id)

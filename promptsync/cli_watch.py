@@ -1,0 +1,179 @@
+"""CLI commands that keep running: `watch` (saves -> versions) and `dev` (the local stack)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+from promptsync.cli_context import Obj, display, echo_err, pass_obj
+from promptsync.config import (
+    CONFIG_FILENAME,
+    DEFAULT_DIR,
+    find_repo_root,
+    read_repo_config,
+    save_credentials,
+    write_repo_config,
+)
+
+if TYPE_CHECKING:
+    from promptsync.daemon import WatchDaemon
+    from promptsync.errors import PromptSyncError
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread while it waits."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+def run_until_signalled(start: Callable[[], None], stop: Callable[[], None]) -> bool:
+    """Run start(), wait for Ctrl-C or SIGTERM, then stop(); True when it was Ctrl-C."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    interrupted = False
+    try:
+        start()
+        threading.Event().wait()  # the worker threads do everything; a signal ends this wait
+    except KeyboardInterrupt:
+        interrupted = True
+    except _Terminated:
+        pass
+    finally:
+        # A second signal must not cut the clean-up short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            stop()
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, previous)
+    return interrupted
+
+
+def _daemon(obj: Obj, engine: object, **options: object) -> WatchDaemon:
+    from promptsync.cli import describe
+    from promptsync.daemon import WatchDaemon
+    from promptsync.sync import SyncEngine
+
+    assert isinstance(engine, SyncEngine)
+
+    def say(exc: PromptSyncError) -> str:
+        return describe(exc, obj)
+
+    return WatchDaemon(engine, log=echo_err, describe=say, **options)  # type: ignore[arg-type]
+
+
+def _finish(daemon: WatchDaemon, interrupted: bool) -> None:
+    left = daemon.outbox.count()
+    note = f"; {left} change{'s' * (left != 1)} queued for the next run" if left else ""
+    echo_err(f"stopped{note}")
+    if interrupted:
+        raise KeyboardInterrupt  # the group turns it into exit 130
+
+
+@click.command()
+@click.option("--poll-interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between checks for server-side changes.")
+@click.option("--polling", is_flag=True, help="Watch by polling the files (network drives).")
+@pass_obj
+def watch(obj: Obj, poll_interval: float, polling: bool) -> None:
+    """Push every save as a new version; pull server-side changes into unmodified files."""
+    engine = obj.engine()
+    daemon = _daemon(obj, engine, poll_interval=poll_interval,
+                     watcher_options={"force_polling": polling})
+
+    def start() -> None:
+        daemon.start()
+        kind = daemon.watcher.observer_kind if daemon.watcher else "?"
+        echo_err(f"watching {display(engine.dir)}/ ({kind}) for project '{engine.project}' on "
+                 f"{engine.server}; Ctrl-C to stop")
+
+    _finish(daemon, run_until_signalled(start, daemon.stop))
+
+
+def _example(engine: object) -> tuple[str, int] | None:
+    """A prompt to show in the curl line: support/greeting when present, else the first."""
+    from promptsync.sync import SyncEngine
+
+    assert isinstance(engine, SyncEngine)
+    entries = engine.reload().entries
+    if not entries:
+        return None
+    slug = "support/greeting" if "support/greeting" in entries else min(entries)
+    return slug, entries[slug].version
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True,
+              help="Port of the local API server on 127.0.0.1.")
+@pass_obj
+def dev(obj: Obj, port: int) -> None:
+    """Run the local stack: API on SQLite in .promptsync/, a local account, push and watch."""
+    from promptsync.apiclient import ApiClient
+    from promptsync.devstack import DEFAULT_PROJECT, KEY_FILE, DevServer, bootstrap
+    from promptsync.state import SyncState
+    from promptsync.sync import SyncEngine
+
+    started = time.monotonic()
+    server = f"http://127.0.0.1:{port}"
+    root = find_repo_root() or Path.cwd()
+    repo = read_repo_config(root) if (root / CONFIG_FILENAME).exists() else None
+    project = obj.project or (repo.project if repo else None) or DEFAULT_PROJECT
+    if repo is None:
+        write_repo_config(root, server, project, DEFAULT_DIR)
+        repo = read_repo_config(root)
+        echo_err(f"wrote {display(repo.path)} (server {server}, project {project})")
+    elif repo.server != server:
+        echo_err(f"note: {display(repo.path)} names {repo.server or 'no server'}; other "
+                 f"commands reach this one with PROMPTSYNC_SERVER={server}")
+    repo.dir.mkdir(parents=True, exist_ok=True)
+    stack = DevServer(repo.state_dir, port)
+    fresh = not stack.database.exists()
+    stack.start()
+    api: ApiClient | None = None
+    try:
+        account, created = bootstrap(server, project, repo.state_dir)
+        stored = save_credentials(server, project, account.key)
+        if created:
+            echo_err(f"created a local account (shown once): {account.email} / "
+                     f"{account.password}\n  project '{project}', admin API key {account.key}\n"
+                     f"  the key is stored for the CLI in {stored}")
+        if fresh:
+            # A new database knows none of the versions an old state file remembers.
+            state = SyncState.load(repo.state_dir, server, project)
+            state.entries.clear()
+            state.journal.clear()
+            state.save()
+        api = ApiClient(server, account.key)
+        engine = SyncEngine(repo, api, project, server)
+        daemon = _daemon(obj, engine)
+
+        def start() -> None:
+            daemon.start()
+            key_file = f"$(cat {display(repo.state_dir / KEY_FILE)})"
+            example = _example(engine)
+            base = f"{server}/api/v1/projects/{project}/prompts"
+            target = f"{base}/{example[0]}?version={example[1]}" if example else base
+            echo_err(f"ready in {time.monotonic() - started:.1f} s: API {server}/api/v1, admin "
+                     f"{server}/admin, docs {server}/docs")
+            echo_err(f"  curl -H \"X-API-Key: {key_file}\" '{target}'")
+            echo_err(f"watching {display(engine.dir)}/: every save is a new version; "
+                     "Ctrl-C to stop")
+
+        interrupted = run_until_signalled(start, daemon.stop)
+    finally:
+        if api is not None:
+            api.close()
+        stack.stop()
+    _finish(daemon, interrupted)
+
+
+COMMANDS = [watch, dev]

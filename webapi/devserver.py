@@ -1,0 +1,84 @@
+"""`python -m webapi.devserver`: migrate, then serve the app on loopback; `promptsync dev` runs it.
+
+A child process of `promptsync dev` (so that the CLI never imports Flask): the database and
+SECRET_KEY come from the environment as for any deployment. It stops on SIGTERM or SIGINT, and
+on its own when the parent that started it is gone (a `promptsync dev` killed with SIGKILL must
+not leave a server holding the port).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+PARENT_CHECK_INTERVAL = 0.5
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m webapi.devserver", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
+    return parser
+
+
+class _Stopper:
+    """Call server.shutdown() once, from a thread of its own (it waits for serve_forever)."""
+
+    def __init__(self, shutdown: Callable[[], None]) -> None:
+        self._thread = threading.Thread(target=shutdown, name="devserver-shutdown", daemon=True)
+        self._lock = threading.Lock()
+
+    def __call__(self, *_: object) -> None:
+        with self._lock:
+            if self._thread.ident is None:
+                self._thread.start()
+
+
+def _watch_parent(parent: int, done: threading.Event, stop: _Stopper) -> None:
+    # Polling is the portable way: PR_SET_PDEATHSIG is Linux-only and fires on thread exit.
+    while not done.wait(PARENT_CHECK_INTERVAL):
+        if os.getppid() != parent:
+            stop()
+            return
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Upgrade the schema, serve until told to stop; 3 when the port cannot be used."""
+    args = _parser().parse_args(argv)
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    from . import create_app
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+    try:
+        server = make_server(args.host, args.port, app, threaded=True)
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr, flush=True)
+        return 3
+    stop = _Stopper(server.shutdown)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    done = threading.Event()
+    if args.parent_pid:
+        threading.Thread(target=_watch_parent, args=(args.parent_pid, done, stop),
+                         name="devserver-parent", daemon=True).start()
+    print(f"serving on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        done.set()
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
