@@ -45,6 +45,7 @@ route              anon  malf  unkn  revk  forn  view  edit  admn  outs  sess  n
 signup              201   201   201   201   201   201   201   201   201   201   201
 login               200   200   200   200   200   200   200   200   200   200   200
 logout              401   401   401   401   403   403   403   403   204   204   csrf
+password            401   401   401   401   403   403   403   403   204   204   csrf
 me                  401   401   401   401   200   200   200   200   200   200   200
 projects.list       401   401   401   401   200   200   200   200   200   200   200
 projects.create     401   401   401   401   403   403   403   403   201   201   csrf
@@ -187,6 +188,8 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "login": lambda w, n: (
         "POST", "/api/v1/auth/login", {"email": "lena@example.com", "password": PASSWORD}),
     "logout": lambda w, n: ("POST", "/api/v1/auth/logout", None),
+    "password": lambda w, n: ("POST", "/api/v1/auth/password",
+                              {"current_password": PASSWORD, "new_password": PASSWORD}),
     "me": lambda w, n: ("GET", "/api/v1/me", None),
     "projects.list": lambda w, n: ("GET", "/api/v1/projects", None),
     "projects.create": lambda w, n: ("POST", "/api/v1/projects", {"slug": f"p{n}", "name": "P"}),

@@ -24,7 +24,8 @@ USER_WRITE: Security = [{"Session": [], "CsrfToken": []}]
 ERRORS = {
     400: ("BadRequest", "Malformed request: bad JSON, a missing or mistyped field or argument."),
     401: ("Unauthorized", "Missing, invalid or revoked credentials (never a redirect)."),
-    403: ("Forbidden", "Role too low, another project's key, or a missing CSRF token."),
+    403: ("Forbidden", "Role too low, another project's key, a missing CSRF token, or a wrong "
+          "current password."),
     404: ("NotFound", "Unknown project, prompt, version, label, member or key."),
     405: ("MethodNotAllowed", "The method is not allowed on this path (see the Allow header)."),
     409: ("Conflict", "Conflict: taken, stale parent_version or expected_version, last admin."),
@@ -121,6 +122,8 @@ BODIES: dict[str, Any] = {
                         "password": {"type": "string", "minLength": 8, "maxLength": 1024}}),
     "NewProject": obj({"slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"}},
                       {"name": {"type": "string", "minLength": 1, "maxLength": 200}}),
+    "PasswordChange": obj({"current_password": STR,
+                           "new_password": {"type": "string", "minLength": 8, "maxLength": 1024}}),
     "MemberRole": obj({"role": ROLE}),
     "NewKey": obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "role": ROLE}),
     "Push": obj({"source": STR}, PUSH_FIELDS),
@@ -136,6 +139,8 @@ SOURCE = "variables:\n  topic: {required: true}\ntemplate: Thanks for asking abo
 EXAMPLES: dict[str, Any] = {
     "Credentials": {"email": "ann@example.com", "password": "correct horse battery"},
     "NewProject": {"slug": "support", "name": "Support"},
+    "PasswordChange": {"current_password": "correct horse battery",
+                       "new_password": "battery staple horse"},
     "MemberRole": {"role": "editor"},
     "NewKey": {"name": "ci", "role": "viewer"},
     "Push": {"source": SOURCE, "message": "Ask about the topic", "parent_version": 2},
@@ -259,6 +264,9 @@ def _paths() -> dict[str, Any]:
                                    (401, 429), (), "Credentials")},
         "/auth/logout": {"post": op("logout", "End every copy of the session", "auth",
                                     USER_WRITE, {204: None}, ())},
+        "/auth/password": {"post": op(
+            "change_password", "Change the password; every other session ends", "auth",
+            USER_WRITE, {204: None}, (429,), (), "PasswordChange")},
         "/me": {"get": op("me", "The caller and its projects", "auth", ANY_READ, {200: "Me"}, ())},
         "/projects": {
             "get": op("list_projects", "Projects the caller belongs to", "projects", ANY_READ,

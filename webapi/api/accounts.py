@@ -1,4 +1,4 @@
-"""Sign up, log in, log out and /me."""
+"""Sign up, log in, log out, change the password, and /me."""
 
 from __future__ import annotations
 
@@ -144,6 +144,32 @@ def end_sessions(user_id: int) -> None:
 def logout() -> Any:
     principal = require_user()
     end_sessions(principal.user_id)
+    return "", 204
+
+
+@bp.post("/auth/password")
+def change_password() -> Any:
+    principal = require_user()  # a session (with its CSRF token), never an API key
+    body = json_body()
+    current = field(body, "current_password", str)
+    new = field(body, "new_password", str)
+    assert current is not None and new is not None
+    problem = password_problem(new)
+    if problem:
+        raise HttpError(400, "New " + problem + ".")
+    try:
+        # Throttled like a login: a stolen session cannot brute-force the current password.
+        user = authenticate(principal.email, current)
+    except HttpError as exc:
+        if exc.status != 401:
+            raise
+        raise HttpError(403, "The current password is wrong.") from None
+    user.password_hash = hash_password(new, current_app.config["BCRYPT_ROUNDS"])
+    user.session_generation += 1  # every other copy of the session cookie dies
+    db.session.commit()
+    token = session.get("csrf_token")
+    login_user(user)  # this session moves to the new generation and keeps its CSRF token
+    session["csrf_token"] = token
     return "", 204
 
 
