@@ -302,9 +302,10 @@ class WatchDaemon:
     def _queue(self, files: list[LocalFile]) -> None:
         if not files:
             return
-        for local in self.outbox.enqueue(files):
+        added = self.outbox.enqueue(files)
+        for local in added:
             self._forget(local.slug, local.relpath)
-        if self._down:
+        if added and self._down:
             self._log(f"server unreachable, {_plural(self.outbox.count(), 'change')} queued")
         self._wake.set()
 
