@@ -35,7 +35,8 @@ from webapi.extensions import db
 PASSWORD = "correct horse battery"
 SLUG = "support/greeting"
 CSRF = "csrf"  # 403 with the error code csrf_failed
-ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               409: "conflict"}
 
 # Columns: anonymous, malformed key, unknown key, revoked key, another project's (admin) key,
 # viewer / editor / admin key of the project, session of a user who is not a member, member
@@ -67,6 +68,8 @@ production.put      401   401   401   401   403   403   403   200   404   200   
 production.delete   401   401   401   401   403   403   403   204   404   204   csrf
 render              401   401   401   401   403   200   200   200   404   200   csrf
 events              401   401   401   401   403   200   200   200   404   200   200
+export              401   401   401   401   403   403   403   200   404   200   200
+import              401   401   401   401   403   403   403   409   404   409   csrf
 short.manifest      401   401   401   401   200   200   200   200   400   400   400
 short.get           401   401   401   401   200   200   200   200   400   400   400
 short.batch         401   401   401   401   200   403   200   200   400   400   csrf
@@ -217,6 +220,10 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "production.delete": _remove_label("production"),
     "render": lambda w, n: ("POST", f"{PROMPT}/-/render", {"variables": {"topic": "billing"}}),
     "events": lambda w, n: ("GET", "/api/v1/projects/demo/events", None),
+    "export": lambda w, n: ("GET", "/api/v1/projects/demo/export", None),
+    # An admin gets past authorization to the rule that the project must be empty (409).
+    "import": lambda w, n: ("POST", "/api/v1/projects/demo/import",
+                            {"format": "promptsync-export", "format_version": 1, "prompts": []}),
     "short.manifest": lambda w, n: ("GET", "/api/v1/prompts", None),
     "short.get": lambda w, n: ("GET", f"/api/v1/prompts/{SLUG}", None),
     "short.batch": lambda w, n: (

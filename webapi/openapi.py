@@ -107,6 +107,8 @@ SCHEMAS: dict[str, Any] = {
     "Diff": obj({"from": INT, "to": INT, "diff": STR}),
     "LabelMoved": obj({"slug": STR, "label": STR, "version": INT, "previous": NULL_INT}),
     "Rendered": obj({"version": INT}, {"text": STR, "messages": array(ref("Message"))}),
+    "Imported": obj({"imported": obj({"prompts": INT, "versions": INT, "labels": INT,
+                                      "events": INT})}),
     "PromptList": page("prompts", "PromptSummary"),
     "VersionList": page("versions", "Version"),
     "EventList": page("events", "Event"),
@@ -131,6 +133,13 @@ BODIES: dict[str, Any] = {
                                         "source": STR}, PUSH_FIELDS), maxItems=500)}),
     "LabelMove": obj({"version": {"type": "integer", "minimum": 1}},
                      {"expected_version": {"type": "integer", "minimum": 1}}),
+    "Export": obj({"format": {"type": "string", "enum": ["promptsync-export"]},
+                   "format_version": {"type": "integer", "enum": [1]},
+                   "prompts": array(obj({"slug": STR, "versions": array(obj(
+                       {"version": INT, "source": STR, "author": STR, "created_at": STR},
+                       {"sha256": STR, "message": NULL_STR, "git": {"type": ["object", "null"]}})),
+                       "labels": {"type": "object", "additionalProperties": INT}}))},
+                  {"project": OBJ, "exported_at": STR, "events": array(OBJ)}),
     "Render": obj({}, {"variables": {"type": "object", "additionalProperties": STR},
                        "version": {"type": "integer", "minimum": 1}, "label": STR}),
 }
@@ -147,6 +156,10 @@ EXAMPLES: dict[str, Any] = {
     "Batch": {"prompts": [{"slug": "support/topic", "source": SOURCE, "parent_version": 0}]},
     "LabelMove": {"version": 1, "expected_version": 1},
     "Render": {"variables": {"name": "Ann", "topic": "billing"}, "label": "staging"},
+    "Export": {"format": "promptsync-export", "format_version": 1, "prompts": [
+        {"slug": "support/topic", "labels": {"production": 1}, "versions": [
+            {"version": 1, "source": SOURCE, "author": "ann@example.com",
+             "created_at": "2025-01-02T03:04:05.000Z"}]}], "events": []},
 }
 
 
@@ -292,6 +305,12 @@ def _paths() -> dict[str, Any]:
         "/projects/{project}/keys/{key_id}": {"delete": op(
             "revoke_key", "Revoke a key at once (admin)", "keys", ANY_WRITE, {204: None}, (404,),
             p + (key_id,))},
+        "/projects/{project}/export": {"get": op(
+            "export_project", "Every prompt, version, label and event as JSON (admin)",
+            "backup", ANY_READ, {200: "Export"}, (404,), p)},
+        "/projects/{project}/import": {"post": op(
+            "import_project", "Restore an export into an empty project (admin)", "backup",
+            ANY_WRITE, {201: "Imported"}, (404, 409, 422), p, "Export")},
         "/projects/{project}/events": {"get": op(
             "list_events", "Audit log, newest first (viewer)", "events", ANY_READ,
             {200: "EventList"}, (404,), p + (LIMIT, CURSOR))},

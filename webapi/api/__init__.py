@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from . import accounts, keys, projects, prompts
+from . import accounts, backup, keys, projects, prompts
 from .inputs import reject_nul
 
 PREFIX = "/api/v1"
@@ -12,7 +12,7 @@ PREFIX = "/api/v1"
 
 def register(app: Flask) -> None:
     """Mount every API blueprint under /api/v1."""
-    for module in (accounts, projects, keys, prompts):
+    for module in (accounts, projects, keys, prompts, backup):
         app.register_blueprint(module.bp, url_prefix=PREFIX)
 
     @app.before_request

@@ -1,0 +1,112 @@
+"""CLI commands for whole-project backups: backup -o FILE and restore FILE (admin keys)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+from promptsync.apiclient import ApiClient
+from promptsync.cli_context import Obj, display, echo_err, pass_obj
+from promptsync.errors import ApiError, ConfigError, PromptSyncError
+
+FORMAT = "promptsync-export"
+# An export holds every version of every prompt: allow for a slow server on a large project.
+TIMEOUT = 300.0
+
+
+class BackupApi(ApiClient):
+    """The two backup routes on top of the usual client."""
+
+    def export_project(self, project: str) -> dict[str, Any]:
+        """GET /projects/{p}/export as a dict."""
+        data = self._get_json(f"/projects/{quote(project, safe='')}/export")
+        _check_format(data, f"the server's export of '{project}'")
+        return data
+
+    def import_project(self, project: str, document: bytes) -> dict[str, Any]:
+        """POST /projects/{p}/import with the document's bytes as they are."""
+        response = self._send("POST", f"/projects/{quote(project, safe='')}/import",
+                              content=document)
+        answer = response.json()
+        return dict(answer.get("imported") or {}) if isinstance(answer, dict) else {}
+
+
+def _check_format(data: object, what: str) -> None:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ConfigError(f"{what} is not a promptsync export (no \"format\": \"{FORMAT}\")")
+
+
+def _api(obj: Obj) -> BackupApi:
+    server = obj.require_server()
+    key = obj.settings().api_key
+    if not key:
+        raise ConfigError(f"no API key for {server}: run promptsync login, or set "
+                          "PROMPTSYNC_API_KEY (backups need an admin key)")
+    api = BackupApi(server, key, transport=obj.transport, timeout=TIMEOUT)
+    obj._clients.append(api)  # closed with the others when the command ends
+    return api
+
+
+def _summary(data: dict[str, Any]) -> str:
+    prompts = data.get("prompts") or []
+    versions = sum(len(p.get("versions") or []) for p in prompts)
+    return f"{len(prompts)} prompts, {versions} versions, {len(data.get('events') or [])} events"
+
+
+@click.command()
+@click.option("-o", "--output", "output", required=True, metavar="FILE",
+              help="Where to write the JSON export ('-' for stdout).")
+@pass_obj
+def backup(obj: Obj, output: str) -> None:
+    """Export the whole project (every version, label and event) to FILE."""
+    from promptsync.fsutil import atomic_write
+
+    project = obj.require_project()
+    data = _api(obj).export_project(project)
+    body = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+    if output == "-":
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        try:
+            atomic_write(Path(output), body, mode=0o600)  # every prompt, and people's emails
+        except OSError as exc:
+            raise PromptSyncError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    where = "stdout" if output == "-" else display(output)
+    echo_err(f"backed up '{project}': {_summary(data)} to {where}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@pass_obj
+def restore(obj: Obj, file: str) -> None:
+    """Import a backup into the project, which must have no prompts yet."""
+    project = obj.require_project()
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file} is not JSON: {exc}") from exc
+    _check_format(data, file)
+    try:
+        counts = _api(obj).import_project(project, raw)
+    except ApiError as exc:
+        if exc.status == 413:
+            raise ConfigError(
+                f"{file} is larger than the server accepts in one request: raise the "
+                "server's MAX_CONTENT_LENGTH for the import") from None
+        raise
+    echo_err(f"restored into '{project}': {counts.get('prompts', 0)} prompts, "
+             f"{counts.get('versions', 0)} versions, {counts.get('labels', 0)} labels, "
+             f"{counts.get('events', 0)} events")
+
+
+COMMANDS = [backup, restore]

@@ -1,0 +1,28 @@
+"""Project export and import (admin): a whole project as one JSON document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from ..auth import project_role
+from ..backup import export_project, import_project
+from .inputs import json_body
+
+bp = Blueprint("backup", __name__)
+
+
+@bp.get("/projects/<p>/export")
+def get_export(p: str) -> Any:
+    project, _, _ = project_role(p, "admin")
+    response = jsonify(export_project(project))
+    response.headers["Cache-Control"] = "no-store"  # every source of the project
+    response.headers["Content-Disposition"] = f'attachment; filename="{project.slug}.json"'
+    return response
+
+
+@bp.post("/projects/<p>/import")
+def post_import(p: str) -> Any:
+    project, _, principal = project_role(p, "admin")
+    return jsonify(imported=import_project(project, principal, json_body())), 201
