@@ -18,7 +18,7 @@ dev: $(STAMP)  ## install, then run the local stack on the example prompts/
 	$(BIN)/promptsync dev
 
 test: $(STAMP) lint  ## install, lint, then run the whole suite (Postgres tests skip outside CI if it is down)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
