@@ -121,22 +121,25 @@ class Outbox:
         assert api is not None, "the outbox needs an ApiClient"
         report = FlushReport()
         while True:
-            # Locked across the request, as push does: a concurrent push or pull must not
-            # record a version between our send and our record of the answer.
             with self.engine.state.locked():
                 state = self.engine.reload()
                 run = next_run(state.journal, self.batch_limit)
-                if not run:
-                    return report
                 bases = [state.base_version(p.slug) for p in run]
-                items = [{"slug": p.slug, "source": p.source, "parent_version": base}
-                         for p, base in zip(run, bases, strict=True)]
-                try:
-                    answers = api.push_batch(self.engine.project, items)
-                except PromptSyncError as exc:
-                    report.error = exc
-                    report.left = len(queued(state))
-                    return report
+            if not run:
+                return report
+            # Unlocked while the request runs: a save made meanwhile is queued at once (a slow
+            # or unreachable server must not hold up the journal); the parent_version sent
+            # makes the server refuse what a concurrent push would have made stale.
+            items = [{"slug": p.slug, "source": p.source, "parent_version": base}
+                     for p, base in zip(run, bases, strict=True)]
+            try:
+                answers = api.push_batch(self.engine.project, items)
+            except PromptSyncError as exc:
+                report.error = exc
+                report.left = len(queued(self.engine.reload()))
+                return report
+            with self.engine.state.locked():
+                state = self.engine.reload()
                 for item, base, answer in zip(run, bases, answers, strict=True):
                     report.results.append(_settle(state, item, base, answer))
                 state.save()
@@ -148,7 +151,9 @@ def _settle(state: SyncState, item: Pending, base: int, answer: dict[str, Any]) 
     state.journal_ack([item.id])
     if outcome in ("created", "unchanged"):
         version = int(answer["version"])
-        state.record(item.slug, version, item.sha256, item.path)
+        entry = state.get(item.slug)
+        if entry is None or entry.version <= version:  # a concurrent push may be ahead
+            state.record(item.slug, version, item.sha256, item.path)
         return Sent(item.slug, "pushed" if outcome == "created" else "unchanged", version,
                     base_version=base)
     if outcome == "conflict":

@@ -60,9 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         upgrade()
     try:
         server = make_server(args.host, args.port, app, threaded=True)
-    except OSError as exc:
-        print(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-              file=sys.stderr, flush=True)
+    except (OSError, SystemExit) as exc:  # werkzeug exits itself when the port is taken
+        reason = exc.strerror if isinstance(exc, OSError) else "address already in use"
+        print(f"cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr,
+              flush=True)
         return 3
     stop = _Stopper(server.shutdown)
     signal.signal(signal.SIGTERM, stop)
