@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import CASES, case_named
-from .common import BACKENDS, Options, Table, log, machine
+from .common import BACKENDS, REPO, Options, Table, log, machine
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, help="seconds per load run (default 4, quick 2)")
     parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator (auto: wrk when installed)")
+    parser.add_argument("--source", type=Path, default=REPO,
+                        help="serve webapi from this checkout instead (e.g. an older commit "
+                        "unpacked with git archive) to measure a change before/after")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     return parser
@@ -52,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [c for c in map(case_named, args.cases) if c is not None] or list(CASES)
     with tempfile.TemporaryDirectory(prefix="promptsync-bench-") as workdir:
         opts = Options(quick=args.quick, backends=args.backend or BACKENDS, rounds=args.rounds,
-                       duration=args.duration, tool=args.tool, workdir=Path(workdir))
+                       duration=args.duration, tool=args.tool, workdir=Path(workdir),
+                       source=args.source.resolve())
         report = [_header(argv)]
         failed = False
         for case in chosen:

@@ -49,6 +49,7 @@ class Options:
     duration: float | None = None  # seconds per load run; None: the case's default
     tool: str = "auto"  # wrk, python or auto (wrk when installed)
     workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    source: Path = REPO  # the checkout whose webapi is served (to measure before/after)
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -189,12 +190,14 @@ class Server:
         workers: int = 2,
         threads: int = 1,
         workdir: Path | None = None,
+        source: Path = REPO,
     ) -> None:
         self.name = name
         self.app = app
         self.env = env
         self.workers = workers
         self.threads = threads
+        self.source = source  # gunicorn puts its working directory first on sys.path
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         log_name = f"{name}-{uuid.uuid4().hex[:6]}.log"
@@ -223,7 +226,7 @@ class Server:
         command.append(self.app)
         log_file = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            command, cwd=REPO, env=self.env, stdout=log_file, stderr=subprocess.STDOUT,
+            command, cwd=self.source, env=self.env, stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log_file.close()
@@ -282,7 +285,7 @@ class Server:
 def product_server(database_url: str, opts: Options, threads: int = 1) -> Server:
     """The real app, `gunicorn "webapi:create_app()"`, as deployed."""
     return Server("promptsync", "webapi:create_app()", server_env(database_url),
-                  threads=threads, workdir=opts.workdir)
+                  threads=threads, workdir=opts.workdir, source=opts.source)
 
 
 def bare_server(opts: Options) -> Server:
@@ -293,11 +296,11 @@ def bare_server(opts: Options) -> Server:
 # ----------------------------------------------------------------------------- databases
 
 
-def migrate(database_url: str, timeout: float = 180) -> None:
+def migrate(database_url: str, source: Path = REPO, timeout: float = 180) -> None:
     """Create the schema with the documented command, `flask --app webapi db upgrade`."""
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "webapi", "db", "upgrade"],
-        cwd=REPO, env=server_env(database_url), capture_output=True, text=True,
+        cwd=source, env=server_env(database_url), capture_output=True, text=True,
         timeout=timeout, check=False,
     )
     if done.returncode != 0:
@@ -311,7 +314,7 @@ def database(backend: str, opts: Options) -> Iterator[str]:
         directory = Path(tempfile.mkdtemp(prefix="promptsync-bench-", dir=opts.workdir))
         try:
             url = f"sqlite:///{directory / 'bench.db'}"
-            migrate(url)
+            migrate(url, opts.source)
             yield url
         finally:
             shutil.rmtree(directory, ignore_errors=True)
@@ -326,7 +329,7 @@ def database(backend: str, opts: Options) -> Iterator[str]:
             cur.execute(f'CREATE DATABASE "{name}"')
         try:
             url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-            migrate(url)
+            migrate(url, opts.source)
             yield url
         finally:
             with admin.cursor() as cur:
@@ -458,12 +461,19 @@ class LoadResult:
     requests: int
     errors: int  # non-2xx/3xx answers plus socket errors
     tool: str
+    cpu_ms: float = 0.0  # server worker CPU per request (set by measure()), robust to noise
 
 
 def load_tool_name(choice: str) -> str:
     if choice == "python" or (choice == "auto" and shutil.which("wrk") is None):
         return "python (http.client threads; wrk not installed)" if choice == "auto" else "python"
-    return "wrk " + (_first_line(["wrk", "--version"]) or "").replace("wrk ", "").split(" ")[0]
+    try:  # `wrk -v` prints its version and exits 1
+        done = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "wrk"
+    words = (done.stdout + done.stderr).split()
+    return " ".join(words[:2]) if words[:1] == ["wrk"] else "wrk"
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -557,6 +567,30 @@ def run_python_load(url: str, headers: dict[str, str], duration: float, connecti
         errors=errors[0],
         tool="python",
     )
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time used so far by these processes (from /proc)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
+def measure(server: Server, path: str, headers: dict[str, str], duration: float,
+            connections: int, tool: str = "auto") -> LoadResult:
+    """run_load against a server, with the CPU its workers spent per request."""
+    pids = server.worker_pids()
+    before = cpu_seconds(pids)
+    result = run_load(server.base + path, headers, duration, connections, tool)
+    if result.requests:
+        result.cpu_ms = (cpu_seconds(pids) - before) / result.requests * 1000
+    return result
 
 
 def run_load(url: str, headers: dict[str, str], duration: float, connections: int,

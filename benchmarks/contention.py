@@ -116,8 +116,6 @@ def _one_backend(backend: str, opts: Options, each: int, table: Table) -> None:
                 table.failures.append(f"{backend} {name}: {len(errors)} errors, e.g. {errors[0]}")
             if wrong:
                 table.failures.append(f"{backend} {name}: versions not 1..N: {'; '.join(wrong)}")
-        table.notes.append(f"server: {app.settings}; pushers: {PUSHERS} threads, one httpx "
-                           "client each, released together by a barrier")
 
 
 def run(opts: Options) -> list[Table]:
@@ -129,5 +127,7 @@ def run(opts: Options) -> list[Table]:
     backends, notes = usable_backends(opts)
     for backend in backends:
         _one_backend(backend, opts, each, table)
+    table.notes.append(f"server: gunicorn -w 2 -k gthread --threads 4; pushers: {PUSHERS} "
+                       "threads, one httpx client each, released together by a barrier")
     table.notes += notes
     return [table]

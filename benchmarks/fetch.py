@@ -24,6 +24,7 @@ from .common import (
     database,
     fmt_range,
     log,
+    measure,
     product_server,
     push,
     push_batch,
@@ -53,6 +54,12 @@ class Variant:
     @property
     def ratios(self) -> list[float]:
         return [a.rps / b.rps for a, b in zip(self.runs, self.bare_runs, strict=True) if b.rps]
+
+    @property
+    def cpu_ratios(self) -> list[float]:
+        """Bare CPU per request over ours: the req/s ratio a CPU-bound server would show."""
+        return [b.cpu_ms / a.cpu_ms for a, b in zip(self.runs, self.bare_runs, strict=True)
+                if a.cpu_ms]
 
 
 def _seed(base: str) -> tuple[Account, str]:
@@ -93,7 +100,8 @@ def _verify(base: str, variant: Variant) -> None:
 def _one_backend(backend: str, opts: Options, rounds: int, duration: float) -> Table:
     table = Table(
         f"fetch on {backend}: {CONNECTIONS} connections, {rounds} rounds × {duration:g} s",
-        ["route", "req/s median (min–max)", "p50 ms", "p99 ms", "vs bare", "body B", "errors"],
+        ["route", "req/s median (min–max)", "p50 ms", "p99 ms", "vs bare (req/s)",
+         "worker CPU ms/req", "vs bare (CPU)", "body B", "errors"],
     )
     with database(backend, opts) as url, product_server(url, opts) as app, \
             bare_server(opts) as bare:
@@ -116,21 +124,24 @@ def _one_backend(backend: str, opts: Options, rounds: int, duration: float) -> T
                 order = ["app", "bare"] if (round_no + index) % 2 == 0 else ["bare", "app"]
                 for side in order:
                     if side == "app":
-                        result = run_load(app.base + variant.path, variant.headers, duration,
-                                          CONNECTIONS, opts.tool)
+                        result = measure(app, variant.path, variant.headers, duration,
+                                         CONNECTIONS, opts.tool)
                         variant.runs.append(result)
                     else:
-                        result = run_load(bare_url, {}, duration, CONNECTIONS, opts.tool)
+                        result = measure(bare, "/bare", {}, duration, CONNECTIONS, opts.tool)
                         variant.bare_runs.append(result)
                     tool = result.tool
             log(f"fetch/{backend}: round {round_no + 1}/{rounds}: " + ", ".join(
                 f"{v.name} {v.runs[-1].rps:,.0f}/{v.bare_runs[-1].rps:,.0f}" for v in variants))
         table.notes.append(f"servers: {app.settings} for both; load: {tool}, one thread, "
                            f"{CONNECTIONS} connections; ratios are per adjacent A/B pair")
+        table.notes.append("worker CPU = user+system time of the gunicorn workers during the "
+                           "run / requests; its ratio holds steady when other jobs steal cores")
     every_bare = [r for v in variants for r in v.bare_runs]
-    table.rows.append(_row("bare Flask route", every_bare, None, bare_bytes))
+    table.rows.append(_row("bare Flask route", every_bare, None, None, bare_bytes))
     for variant in variants:
-        table.rows.append(_row(variant.name, variant.runs, variant.ratios, variant.body_bytes))
+        table.rows.append(_row(variant.name, variant.runs, variant.ratios, variant.cpu_ratios,
+                               variant.body_bytes))
         ratio = statistics.median(variant.ratios)
         if variant.status == 200 and ratio < BAR:
             table.failures.append(f"{backend} {variant.name}: {ratio:.2f}× the bare route "
@@ -146,13 +157,16 @@ def _one_backend(backend: str, opts: Options, rounds: int, duration: float) -> T
     return table
 
 
-def _row(name: str, runs: list[LoadResult], ratios: list[float] | None, size: int) -> list[str]:
+def _row(name: str, runs: list[LoadResult], ratios: list[float] | None,
+         cpu_ratios: list[float] | None, size: int) -> list[str]:
     return [
         name,
         fmt_range([r.rps for r in runs]),
         f"{statistics.median(r.p50_ms for r in runs):.2f}",
         f"{statistics.median(r.p99_ms for r in runs):.2f}",
         "1" if ratios is None else fmt_range(ratios, 2, "×"),
+        fmt_range([r.cpu_ms for r in runs], 2),
+        "1" if cpu_ratios is None else fmt_range(cpu_ratios, 2, "×"),
         str(size),
         str(sum(r.errors for r in runs)),
     ]
