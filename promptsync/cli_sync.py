@@ -138,6 +138,12 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
 _DETAIL = {"new": "not on the server yet", "invalid": "cannot be uploaded"}
 
 
+def _shown(slug: str) -> str:
+    """A slug from the server as printed: escaped when it holds control or invisible characters."""
+    # A hostile server must not move the cursor, clear the screen or fake extra lines.
+    return slug if slug.isprintable() else repr(slug)
+
+
 def _status_line(action: object) -> str:
     from promptsync.sync import Action, Status
 
@@ -154,7 +160,7 @@ def _status_line(action: object) -> str:
                           f"{where}: differs from v{remote} on the server (never synced here)"),
         Status.DELETED: f"{action.relpath} deleted here, v{remote} on the server",
     }.get(action.status, "")
-    return f"{action.status.value:<9} {action.slug:<30} {detail}".rstrip()
+    return f"{action.status.value:<9} {_shown(action.slug):<30} {detail}".rstrip()
 
 
 @click.command()
@@ -247,7 +253,7 @@ def pull(obj: Obj, paths: tuple[str, ...], force: bool) -> None:
         if result.outcome == "pulled":
             echo_err(f"{result.slug}: pulled v{result.version} into {where}")
         else:
-            echo_err(f"refused: {result.slug}: {result.detail}")
+            echo_err(f"refused: {_shown(result.slug)}: {result.detail}")
     if report.error is not None:
         raise report.error
     if not report.results:
