@@ -166,3 +166,21 @@ def test_key_scoped_shorthand_uses_the_keys_project(client, account):
     assert response.get_json()["project"] == "demo"
     listing = client.get("/api/v1/prompts", headers=account.headers("viewer")).get_json()
     assert [p["slug"] for p in listing["prompts"]] == ["support/greeting"]
+
+
+def test_render_refuses_values_that_are_not_text_or_numbers(client, account):
+    push(client, account, "g", GREETING)
+    response = client.post(f"{BASE}/g/-/render", json={"variables": {"topic": {"a": 1}}},
+                           headers=account.headers("viewer"))
+    assert response.status_code == 400
+    numeric = client.post(f"{BASE}/g/-/render", json={"variables": {"topic": 42}},
+                          headers=account.headers("viewer"))
+    assert numeric.get_json()["text"] == "Hello there, thanks for asking about 42.\n"
+
+
+def test_diff_against_version_zero_is_a_404_not_a_crash(client, account):
+    push(client, account, "g", GREETING)
+    response = client.get(f"{BASE}/g/-/diff?from=0&to=0", headers=account.headers("viewer"))
+    assert response.status_code == 404
+    first = client.get(f"{BASE}/g/-/diff", headers=account.headers("viewer")).get_json()
+    assert first["from"] == 0 and "+template: |" in first["diff"]

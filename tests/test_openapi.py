@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import inspect
 import re
-import textwrap
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -48,30 +45,8 @@ def _generic(path: str) -> str:
 
 
 def _dispatch_table() -> dict[str, set[str]]:
-    """The prompt sub-resources `_dispatch` routes by hand, read from its code: sub -> methods."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(prompts_api._dispatch)))
-    table: dict[str, set[str]] = {}
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.If) or not any(
-            isinstance(n, ast.Name) and n.id == "sub" for n in ast.walk(node.test)
-        ):
-            continue
-        test = node.test
-        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-            sub = ""
-        elif isinstance(test, ast.Compare) and isinstance(test.comparators[0], ast.Constant):
-            sub = str(test.comparators[0].value)
-        else:
-            calls = [n for n in ast.walk(test) if isinstance(n, ast.Call)
-                     and isinstance(n.func, ast.Attribute) and n.func.attr == "startswith"]
-            assert calls, f"unrecognised sub-resource test: {ast.unparse(test)}"
-            arg = calls[0].args[0]
-            assert isinstance(arg, ast.Constant)
-            sub = f"{arg.value!s}{{}}"
-        dicts = [n for s in node.body for n in ast.walk(s) if isinstance(n, ast.Dict)]
-        assert dicts, f"no method table for sub-resource {sub!r}"
-        table[sub] = {str(k.value) for k in dicts[0].keys if isinstance(k, ast.Constant)}
-    return table
+    """The prompt sub-resources `_dispatch` routes by hand: sub -> methods."""
+    return {sub: set(methods) for sub, methods in prompts_api.SUB_RESOURCES.items()}
 
 
 def _code_operations(app: Flask) -> set[tuple[str, str]]:

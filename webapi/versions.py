@@ -7,16 +7,15 @@ import difflib
 import re
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, and_, bindparam, select
 
 from promptsync.errors import PromptFileError
-from promptsync.prompts import MAX_FILE_BYTES, parse_prompt, slug_problem, source_sha256
+from promptsync.prompts import parse_prompt, slug_problem, source_sha256
 
-from .auth import Principal, ProjectRef
+from .auth import ProjectRef
 from .errors import HttpError
 from .extensions import db
-from .models import Event, Label, Prompt, PromptVersion, iso, utcnow
+from .models import Event, Label, Prompt, PromptVersion, iso
 
 LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 PROTECTED_LABELS = frozenset({"production"})
@@ -46,13 +45,8 @@ def validate_source(source: object, slug: str) -> tuple[dict[str, Any], str]:
     """The parsed prompt and its hash, or a 422 listing every problem with its line."""
     if not isinstance(source, str):
         raise HttpError(400, "'source' must be a string holding the YAML file.")
+    # The parser enforces the size limit, so the CLI and the API word it the same way.
     raw = source.encode("utf-8", errors="surrogatepass")
-    if len(raw) > MAX_FILE_BYTES:
-        raise HttpError(
-            422, f"The source is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}.",
-            "invalid_prompt",
-            problems=[{"message": "file is larger than 256 KiB", "line": None, "column": None}],
-        )
     try:
         prompt = parse_prompt(raw, path=slug)
     except PromptFileError as exc:
@@ -64,72 +58,6 @@ def validate_source(source: object, slug: str) -> tuple[dict[str, Any], str]:
             problems=[p.to_dict() for p in exc.problems],
         ) from None
     return prompt.to_dict(), source_sha256(raw)
-
-
-def _insert_ignore(table: Any, values: dict[str, Any], conflict: list[str]) -> Any:
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-
-
-def create_version(
-    project: ProjectRef,
-    slug: str,
-    source: object,
-    principal: Principal,
-    message: str | None = None,
-    parent_version: int | None = None,
-    git: dict[str, Any] | None = None,
-) -> tuple[int, dict[str, Any]]:
-    """Store source as the next version: (201, version) new, (200, latest) when unchanged."""
-    check_slug(slug)
-    data, sha = validate_source(source, slug)
-    assert isinstance(source, str)
-    # End any read transaction from authentication: SQLite must not upgrade a stale reader.
-    db.session.commit()
-    now = utcnow()
-    db.session.execute(
-        _insert_ignore(
-            Prompt.__table__,
-            {"project_id": project.id, "slug": slug, "latest_version": 0,
-             "created_at": now, "updated_at": now},
-            ["project_id", "slug"],
-        )
-    )
-    # The counter bump takes the row's write lock; concurrent pushers queue here.
-    prompt_id, number = db.session.execute(
-        update(Prompt)
-        .where(Prompt.project_id == project.id, Prompt.slug == slug)
-        .values(latest_version=Prompt.latest_version + 1, updated_at=now)
-        .returning(Prompt.id, Prompt.latest_version)
-    ).one()
-    current = number - 1
-    if current > 0:
-        latest = db.session.scalar(
-            select(PromptVersion).where(
-                PromptVersion.prompt_id == prompt_id, PromptVersion.version == current
-            )
-        )
-        assert latest is not None
-        if latest.sha256 == sha:
-            db.session.rollback()
-            return 200, version_dict(project.slug, slug, latest, labels_of(prompt_id, current))
-    if parent_version is not None and parent_version != current:
-        db.session.rollback()
-        raise HttpError(
-            409,
-            f"'{slug}' is at version {current}, not {parent_version}: pull, merge and push again.",
-            "conflict",
-            latest_version=current,
-        )
-    version = PromptVersion(
-        prompt_id=prompt_id, version=number, sha256=sha, source=source, data=data,
-        message=message, author=principal.email, git=git, created_at=now,
-    )
-    db.session.add(version)
-    log_event(project.id, principal.actor, "version.created", slug, version=number, sha256=sha)
-    db.session.commit()
-    return 201, version_dict(project.slug, slug, version, [])
 
 
 def find_prompt_id(project: ProjectRef, slug: str) -> int:
@@ -317,6 +245,8 @@ def diff_versions(project: ProjectRef, slug: str, ref_from: str | None, ref_to: 
             )
         )
     }
+    if to_number == 0:
+        raise HttpError(404, f"'{slug}' has no version 0.")
     for number in (from_number, to_number):
         if number != 0 and number not in sources:
             raise HttpError(404, f"'{slug}' has no version {number}.")

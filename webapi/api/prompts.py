@@ -184,6 +184,8 @@ def _versions(project: ProjectRef, slug: str) -> Any:
 def _render(project: ProjectRef, slug: str) -> Any:
     body = json_body()
     variables = field(body, "variables", dict, required=False) or {}
+    if not all(isinstance(v, str | int | float) for v in variables.values()):
+        raise HttpError(400, "'variables' must map names to strings or numbers.")
     version = field(body, "version", int, required=False)
     label = field(body, "label", str, required=False)
     if version is not None and label is not None:
@@ -212,34 +214,36 @@ def _label(project: ProjectRef, slug: str, label: str) -> Any:
     return jsonify(set_label(project, slug, label, version, principal, role, expected))
 
 
+def _diff(project: ProjectRef, slug: str) -> Any:
+    return jsonify(diff_versions(project, slug, request.args.get("from"), request.args.get("to")))
+
+
+# What lives below a prompt, dispatched by hand because a slug may itself contain "/".
+SUB_RESOURCES: dict[str, dict[str, Callable[..., Any]]] = {
+    "": {"GET": _fetch, "POST": _push},
+    "versions": {"GET": _versions},
+    "diff": {"GET": _diff},
+    "render": {"POST": _render},
+    "labels/{}": {"PUT": _label, "DELETE": _label},
+}
+
+
 def _dispatch(p: str, rest: str) -> Any:
     slug, _, sub = rest.partition("/-/")
-    method = request.method
-    allowed: dict[str, Callable[..., Any]]
-    if not sub:
-        allowed = {"GET": _fetch, "POST": _push}
-        args: tuple[str, ...] = ()
-    elif sub == "versions":
-        allowed, args = {"GET": _versions}, ()
-    elif sub == "diff":
-        allowed, args = {"GET": _diff}, ()
-    elif sub == "render":
-        allowed, args = {"POST": _render}, ()
-    elif sub.startswith("labels/") and "/" not in sub[len("labels/"):]:
-        allowed, args = {"PUT": _label, "DELETE": _label}, (sub[len("labels/"):],)
-    else:
+    args: tuple[str, ...] = ()
+    kind, _, label = sub.partition("/")
+    if kind == "labels" and label and "/" not in label:
+        sub, args = "labels/{}", (label,)
+    allowed = SUB_RESOURCES.get(sub)
+    if allowed is None:
         raise HttpError(404, "No such resource.")
-    handler = allowed.get(method)
+    handler = allowed.get(request.method)
     if handler is None:
-        error = HttpError(405, f"Method {method} is not allowed here.")
+        error = HttpError(405, f"Method {request.method} is not allowed here.")
         error.headers["Allow"] = ", ".join(sorted(allowed))
         raise error
     project, _, _ = project_role(p, "viewer")
     return handler(project, slug, *args)
-
-
-def _diff(project: ProjectRef, slug: str) -> Any:
-    return jsonify(diff_versions(project, slug, request.args.get("from"), request.args.get("to")))
 
 
 ITEM_METHODS = ["GET", "POST", "PUT", "DELETE"]
