@@ -2,79 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from ..auth import ProjectRef
+from ..catalog import PromptSummary, list_prompts
 from ..extensions import db
-from ..models import Label, Prompt, PromptVersion
+from ..models import Label, PromptVersion
 
 LIST_LIMIT = 2000
 HISTORY_LIMIT = 200
 
 
-@dataclass
-class PromptRow:
-    """One line of the prompt list."""
-
-    slug: str
-    version: int
-    author: str
-    updated_at: dt.datetime
-    labels: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def folder(self) -> str:
-        return self.slug.rpartition("/")[0]
-
-    @property
-    def name(self) -> str:
-        return self.slug.rpartition("/")[2]
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+PromptRow = PromptSummary
 
 
 def prompt_rows(project: ProjectRef, q: str = "") -> tuple[list[PromptRow], bool]:
     """The project's prompts with latest version and labels, filtered by slug; (rows, more)."""
-    query = (
-        select(Prompt.id, Prompt.slug, Prompt.updated_at, PromptVersion.version,
-               PromptVersion.author)
-        .join(
-            PromptVersion,
-            (PromptVersion.prompt_id == Prompt.id)
-            & (PromptVersion.version == Prompt.latest_version),
-        )
-        .where(Prompt.project_id == project.id)
-        .order_by(Prompt.slug)
-        .limit(LIST_LIMIT + 1)
-    )
-    if q:
-        query = query.where(Prompt.slug.ilike(f"%{_escape_like(q.lower())}%", escape="\\"))
-    rows = db.session.execute(query).all()
-    more = len(rows) > LIST_LIMIT
-    rows = rows[:LIST_LIMIT]
-    labels: dict[int, dict[str, int]] = defaultdict(dict)
-    ids = [r[0] for r in rows]
-    for start in range(0, len(ids), 500):  # keep IN lists short for every backend
-        for prompt_id, name, number in db.session.execute(
-            select(Label.prompt_id, Label.name, Label.version)
-            .where(Label.prompt_id.in_(ids[start:start + 500]))
-            .order_by(Label.name)
-        ):
-            labels[prompt_id][name] = number
-    result = [
-        PromptRow(slug, version, author, updated, labels.get(pid, {}))
-        for pid, slug, updated, version, author in rows
-    ]
-    return result, more
+    return list_prompts(project, LIST_LIMIT, contains=q)
 
 
 def group_by_folder(rows: list[PromptRow]) -> list[tuple[str, list[PromptRow]]]:

@@ -13,10 +13,11 @@ from promptsync.errors import RenderError
 from promptsync.prompts import parse_prompt
 
 from ..auth import ProjectRef, key_project_slug, project_role
+from ..catalog import list_prompts
 from ..errors import HttpError
 from ..extensions import db
 from ..labels import delete_label, set_label
-from ..models import Label, Prompt, PromptVersion, iso
+from ..models import Label, PromptVersion, iso
 from ..pushes import PushItem, PushOutcome, create_version, push_versions
 from ..versions import (
     diff_versions,
@@ -42,47 +43,17 @@ MOVING_CACHE = "private, no-cache"
 
 
 def _manifest(project: ProjectRef) -> Any:
-    limit = limit_arg()
-    after = cursor_arg()
     with_source = "source" in request.args.get("include", "").split(",")
-    query = (
-        select(Prompt.id, Prompt.slug, Prompt.updated_at, PromptVersion)
-        .join(
-            PromptVersion,
-            (PromptVersion.prompt_id == Prompt.id)
-            & (PromptVersion.version == Prompt.latest_version),
-        )
-        .where(Prompt.project_id == project.id)
-        .order_by(Prompt.slug)
-        .limit(limit + 1)
-    )
-    if after is not None:
-        query = query.where(Prompt.slug > after)
-    rows = db.session.execute(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    labels: dict[int, dict[str, int]] = defaultdict(dict)
-    if rows:
-        for prompt_id, name, number in db.session.execute(
-            select(Label.prompt_id, Label.name, Label.version).where(
-                Label.prompt_id.in_([r[0] for r in rows])
-            )
-        ):
-            labels[prompt_id][name] = number
+    page, more = list_prompts(project, limit_arg(), cursor_arg(), with_source=with_source)
     prompts = []
-    for prompt_id, slug, updated_at, v in rows:
-        item: dict[str, Any] = {
-            "slug": slug,
-            "version": v.version,
-            "sha256": v.sha256,
-            "labels": labels.get(prompt_id, {}),
-            "updated_at": iso(updated_at),
-            "author": v.author,
-        }
+    for p in page:
+        item: dict[str, Any] = {"slug": p.slug, "version": p.version, "sha256": p.sha256,
+                                "labels": p.labels, "updated_at": iso(p.updated_at),
+                                "author": p.author}
         if with_source:
-            item["source"] = v.source
+            item["source"] = p.source
         prompts.append(item)
-    return jsonify(prompts=prompts, next=encode_cursor(rows[-1][1]) if more else None)
+    return jsonify(prompts=prompts, next=encode_cursor(page[-1].slug) if more else None)
 
 
 def _batch(project: ProjectRef) -> Any:
