@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from promptsync.cli_context import Obj
+from promptsync.cli_context import Obj, display
 from promptsync.errors import ApiError, PromptSyncError, ServerUnreachable
 
 if TYPE_CHECKING:
@@ -75,6 +75,13 @@ def describe(exc: PromptSyncError, obj: Obj | None = None) -> str:
     return str(exc)
 
 
+def describe_os_error(exc: OSError) -> str:
+    """``path: reason`` for a failed file operation (the destination of a rename)."""
+    where = exc.filename2 if exc.filename2 is not None else exc.filename
+    reason = exc.strerror or str(exc)
+    return f"{display(str(where))}: {reason}" if where is not None else reason
+
+
 class PromptSyncGroup(click.Group):
     """A group whose invoke is the ONE place library errors and Ctrl-C become exit codes."""
 
@@ -88,6 +95,12 @@ class PromptSyncGroup(click.Group):
             if obj is not None and obj.debug:
                 raise
             raise Failure(describe(exc, obj)) from exc
+        except OSError as exc:
+            # A full disk, a read-only .promptsync/, a permission: one line, not a traceback.
+            obj = ctx.find_object(Obj)
+            if obj is not None and obj.debug:
+                raise
+            raise Failure(describe_os_error(exc)) from exc
         except (KeyboardInterrupt, click.Abort) as exc:
             obj = ctx.find_object(Obj)
             if obj is not None and obj.debug:

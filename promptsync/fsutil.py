@@ -56,10 +56,13 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
             os.fchmod(tmp.fileno(), mode)
             os.fsync(tmp.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+            # A failed write (disk full) names no file: name the one we were replacing.
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     _fsync_dir(directory)
