@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from promptsync.apply import PullReport
-from promptsync.errors import ApiError, Problem, PromptFileError, PromptSyncError, ServerUnreachable
+from promptsync.errors import ApiError, PromptFileError, PromptSyncError, ServerUnreachable
 from promptsync.outbox import FlushReport, Outbox, last_hashes
 from promptsync.prompts import slug_for_path
 from promptsync.scan import BadFile, LocalFile, load_file, walk
 from promptsync.sync import Plan, Status, SyncEngine, check_file
 from promptsync.watcher import PromptWatcher
+from promptsync.watchlog import EventLog, first_problem, plural
 
 # One small request (the newest audit event) every POLL_INTERVAL; the manifest only when it
 # moved, and every FULL_POLL_INTERVAL in case an event was missed.
@@ -33,25 +34,11 @@ POLL_INTERVAL = 2.0
 FULL_POLL_INTERVAL = 60.0
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 5.0
-RESOLVE_HINT = "promptsync pull --force takes the server's, promptsync push --force keeps yours"
 _UNKNOWN = object()
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _first(problems: tuple[Problem, ...]) -> str:
-    """``line 7: message`` for the first problem, with a count of the others."""
-    if not problems:
-        return "invalid prompt"
-    first = problems[0]
-    text = f"line {first.line}: {first.message}" if first.line else first.message
-    return text + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' * (count != 1)}"
 
 
 class WatchDaemon:
@@ -77,15 +64,9 @@ class WatchDaemon:
         self.backoff = backoff
         self.watcher: PromptWatcher | None = None
         self._watcher_options = watcher_options or {}
-        self._log = log
+        self.say = EventLog(log)
         self._describe = describe
         self._clock = clock
-        self._memo_lock = threading.Lock()
-        self._invalid: dict[str, str] = {}  # relpath -> what was last reported about it
-        self._deleted: set[str] = set()
-        # slug -> (server version, local hash) reported: the same pair again is no news, and
-        # a file in conflict is not sent again until it is saved with other bytes.
-        self._conflicts: dict[str, tuple[int | None, str]] = {}
         self._seen: dict[str, tuple[int, ...]] = {}  # path -> stat when last judged (rescans)
         self._reconciled = False
         self._down = False
@@ -104,7 +85,7 @@ class WatchDaemon:
         """Reconcile (if the server answers), then start watching and the sync thread."""
         self.step()  # before the watcher: its start-up rescan then finds the state settled
         self.watcher = PromptWatcher(self.root, self.on_change, on_rescan=self.on_rescan,
-                                     on_error=self._on_error, log=self._log,
+                                     on_error=self._on_error, log=self.say.log,
                                      **self._watcher_options)
         self.watcher.start()
         self._thread = threading.Thread(target=self._run, name="promptsync-sync", daemon=True)
@@ -148,7 +129,7 @@ class WatchDaemon:
             self._failed(exc, now)
             return
         if self._down:
-            self._log("server reachable again")
+            self.say("server reachable again")
         self._down, self._delay = False, 0.0
 
     def _failed(self, exc: PromptSyncError, now: float) -> None:
@@ -158,11 +139,11 @@ class WatchDaemon:
         if self._down:
             return  # said once per outage; the retries are silent
         self._down = True
-        queued = _plural(self.outbox.count(), "change")
+        queued = plural(self.outbox.count(), "change")
         if isinstance(exc, ServerUnreachable):
-            self._log(f"server unreachable, {queued} queued")
+            self.say(f"server unreachable, {queued} queued")
         else:
-            self._log(f"error: {self._describe(exc)} ({queued} queued, retrying)")
+            self.say(f"error: {self._describe(exc)} ({queued} queued, retrying)")
 
     def _newest_event(self) -> object:
         """The id of the project's newest audit event (None if there is none or no feed)."""
@@ -183,11 +164,11 @@ class WatchDaemon:
         self._full_poll_at = self._clock() + self.full_poll_interval
         for action in plan.actions:
             if action.status == Status.INVALID:
-                self._report_invalid(action.relpath or action.slug, action.slug, action.problems)
+                self.say.invalid(action.relpath or action.slug, action.slug, action.problems)
             elif action.status == Status.DELETED:
-                self._report_deleted(action.slug)
+                self.say.deleted(action.slug)
             elif action.status == Status.CONFLICT and action.local is not None:
-                self._report_conflict(action.slug, action.remote_version, action.local.sha256)
+                self.say.conflict(action.slug, action.remote_version, action.local.sha256)
         self._queue([a.local for a in plan.with_status(Status.NEW, Status.MODIFIED) if a.local])
         self._sent(self.outbox.flush())
         self._pull(plan)
@@ -214,7 +195,7 @@ class WatchDaemon:
         plan = self.engine.plan(paths)
         for action in plan.with_status(Status.CONFLICT):
             if action.local is not None:
-                self._report_conflict(action.slug, action.remote_version, action.local.sha256)
+                self.say.conflict(action.slug, action.remote_version, action.local.sha256)
         self._pull(plan)
 
     def _pull(self, plan: Plan) -> None:
@@ -226,29 +207,25 @@ class WatchDaemon:
     def _pulled(self, report: PullReport) -> None:
         for result in report.results:
             if result.outcome == "pulled":
-                self._forget(result.slug)
-                self._log(f"{result.slug}: pulled v{result.version}")
+                self.say.forget(result.slug)
+                self.say(f"{result.slug}: pulled v{result.version}")
             else:
-                self._log(f"{result.slug}: not pulled: {result.detail}")
+                self.say(f"{result.slug}: not pulled: {result.detail}")
         if report.error is not None:
             raise report.error
 
     def _sent(self, report: FlushReport) -> None:
         for sent in report.results:
             if sent.outcome == "pushed":
-                self._forget(sent.slug)
-                self._log(f"{sent.slug}: pushed v{sent.version}")
+                self.say.forget(sent.slug)
+                self.say(f"{sent.slug}: pushed v{sent.version}")
             elif sent.outcome == "conflict":
-                with self._memo_lock:
-                    self._conflicts[sent.slug] = (sent.latest_version, sent.sha256)
-                dropped = f"; {_plural(sent.dropped, 'later save')} dropped" if sent.dropped else ""
-                self._log(f"{sent.slug}: conflict: the server is at v{sent.latest_version}, this "
-                          f"save is based on v{sent.base_version}; not pushed{dropped} "
-                          f"({RESOLVE_HINT})")
+                self.say.refused(sent.slug, sent.latest_version, sent.base_version, sent.sha256,
+                                 sent.dropped)
             elif sent.outcome == "invalid":
-                self._log(f"{sent.slug}: invalid ({_first(sent.problems)})")
+                self.say(f"{sent.slug}: invalid ({first_problem(sent.problems)})")
             elif sent.outcome == "error":
-                self._log(f"{sent.slug}: not pushed: {sent.detail}")
+                self.say(f"{sent.slug}: not pushed: {sent.detail}")
         if report.error is not None:
             raise report.error
 
@@ -272,7 +249,7 @@ class WatchDaemon:
         self._judge(changed, stats=True)
         for slug, entry in self.engine.reload().entries.items():
             if not os.path.lexists(self.root / entry.path):
-                self._report_deleted(slug)
+                self.say.deleted(slug)
 
     def _judge(self, paths: Iterable[Path], stats: bool) -> None:
         latest = last_hashes(self.engine.reload())
@@ -287,13 +264,13 @@ class WatchDaemon:
             item = load_file(self.root, path, relpath)
             seen[str(path)] = signature
             if isinstance(item, BadFile):
-                self._report_invalid(relpath, item.slug or relpath, item.problems)
+                self.say.invalid(relpath, item.slug or relpath, item.problems)
             elif latest.get(item.slug) == item.sha256:
-                self._forget(item.slug, relpath)  # touch, no-op save, or our own pull
-            elif self._in_conflict(item):
+                self.say.forget(item.slug, relpath)  # touch, no-op save, or our own pull
+            elif self.say.in_conflict(item.slug, item.sha256):
                 pass  # reported already; saving it again (other bytes) tries again
             elif problems := check_file(item):
-                self._report_invalid(relpath, item.slug, problems, item.sha256)
+                self.say.invalid(relpath, item.slug, problems, item.sha256)
             else:
                 good.append(item)
         self._queue(good)
@@ -304,9 +281,9 @@ class WatchDaemon:
             return
         added = self.outbox.enqueue(files)
         for local in added:
-            self._forget(local.slug, local.relpath)
+            self.say.forget(local.slug, local.relpath)
         if added and self._down:
-            self._log(f"server unreachable, {_plural(self.outbox.count(), 'change')} queued")
+            self.say(f"server unreachable, {plural(self.outbox.count(), 'change')} queued")
         self._wake.set()
 
     def _gone(self, relpath: str) -> None:
@@ -316,50 +293,11 @@ class WatchDaemon:
             return
         state = self.engine.reload()
         if state.get(slug) is not None:
-            self._report_deleted(slug)
+            self.say.deleted(slug)
 
     def _on_error(self, exc: BaseException) -> None:
         text = self._describe(exc) if isinstance(exc, PromptSyncError) else repr(exc)
-        self._log(f"watch: {text}")
-
-    # -- one line per event, not per look ----------------------------------------------------
-
-    def _report_invalid(self, relpath: str, slug: str, problems: tuple[Problem, ...],
-                        key: str = "") -> None:
-        text = _first(problems)
-        with self._memo_lock:
-            if self._invalid.get(relpath) == key + text:
-                return
-            self._invalid[relpath] = key + text
-        self._log(f"{slug}: invalid ({text})")
-
-    def _report_deleted(self, slug: str) -> None:
-        with self._memo_lock:
-            if slug in self._deleted:
-                return
-            self._deleted.add(slug)
-        self._log(f"{slug}: deleted locally (not propagated)")
-
-    def _in_conflict(self, item: LocalFile) -> bool:
-        with self._memo_lock:
-            known = self._conflicts.get(item.slug)
-        return known is not None and known[1] == item.sha256
-
-    def _report_conflict(self, slug: str, remote: int | None, sha256: str) -> None:
-        with self._memo_lock:
-            if self._conflicts.get(slug) == (remote, sha256):
-                return
-            self._conflicts[slug] = (remote, sha256)
-        self._log(f"{slug}: conflict: changed here and on the server (v{remote}); neither side "
-                  f"touched ({RESOLVE_HINT})")
-
-    def _forget(self, slug: str, relpath: str | None = None) -> None:
-        """The prompt is fine again: its next problem is news."""
-        with self._memo_lock:
-            self._deleted.discard(slug)
-            self._conflicts.pop(slug, None)
-            if relpath is not None:
-                self._invalid.pop(relpath, None)
+        self.say(f"watch: {text}")
 
 
 def _stat(path: Path) -> tuple[int, ...]:

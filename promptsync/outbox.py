@@ -82,6 +82,10 @@ class Outbox:
     def __init__(self, engine: SyncEngine, batch_limit: int = BATCH_LIMIT) -> None:
         self.engine = engine
         self.batch_limit = batch_limit
+        # Whether the journal may hold saves: a flush with nothing queued must not even read
+        # the state (idle `watch` on 5,000 files would parse it at every poll). Only this
+        # process queues saves, so true at start (a previous run's) and after each enqueue.
+        self._maybe_queued = True
 
     def enqueue(self, files: Iterable[LocalFile]) -> list[LocalFile]:
         """Queue each file whose hash differs from its newest known one; return those queued."""
@@ -96,6 +100,7 @@ class Outbox:
                 added.append(local)
             if not added:
                 return []
+            self._maybe_queued = True
             slugs = {local.slug for local in added}
             # A save supersedes what an interrupted push left for the same prompt.
             state.journal = [p for p in state.journal
@@ -120,13 +125,14 @@ class Outbox:
         api = self.engine.api
         assert api is not None, "the outbox needs an ApiClient"
         report = FlushReport()
-        while True:
+        while self._maybe_queued:
             with self.engine.state.locked():
                 state = self.engine.reload()
                 run = next_run(state.journal, self.batch_limit)
                 bases = [state.base_version(p.slug) for p in run]
-            if not run:
-                return report
+                if not run:
+                    self._maybe_queued = False  # under the lock: an enqueue comes after
+                    break
             # Unlocked while the request runs: a save made meanwhile is queued at once (a slow
             # or unreachable server must not hold up the journal); the parent_version sent
             # makes the server refuse what a concurrent push would have made stale.
@@ -143,6 +149,7 @@ class Outbox:
                 for item, base, answer in zip(run, bases, answers, strict=True):
                     report.results.append(_settle(state, item, base, answer))
                 state.save()
+        return report
 
 
 def _settle(state: SyncState, item: Pending, base: int, answer: dict[str, Any]) -> Sent:
