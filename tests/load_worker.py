@@ -17,6 +17,7 @@ import httpx
 
 MAX_REQUESTS = 20_000
 SLUGS = [f"load/p{i}" for i in range(5)]
+QUERIES: list[dict[str, str | int]] = [{}, {"label": "staging"}, {"version": 1}]
 SOURCE = "variables:\n  name: {{required: true}}\ntemplate: |\n  Hello {{{{ name }}}} {n}\n"
 
 
@@ -34,8 +35,7 @@ def main(url: str, key: str, kind: str, seconds: float, seed: int) -> dict[str, 
             slug = rng.choice(SLUGS)
             try:
                 if kind == "fetch":
-                    response = client.get(base + slug, params=rng.choice(
-                        [{}, {"label": "staging"}, {"version": 1}]))
+                    response = client.get(base + slug, params=rng.choice(QUERIES))
                 elif kind == "push":
                     source = SOURCE.format(n=f"{seed}-{n}")
                     response = client.post(base + slug, json={"source": source})
