@@ -38,6 +38,9 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 def run_until_signalled(start: Callable[[], None], stop: Callable[[], None]) -> bool:
     """Run start(), wait for Ctrl-C or SIGTERM, then stop(); True when it was Ctrl-C."""
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    # A shell starts `cmd &` with SIGINT ignored, and Python then keeps ignoring it: honour
+    # `kill -INT` as the documented way to stop, like Ctrl-C.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupted = False
     try:
         start()
@@ -49,11 +52,11 @@ def run_until_signalled(start: Callable[[], None], stop: Callable[[], None]) -> 
     finally:
         # A second signal must not cut the clean-up short.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             stop()
         finally:
-            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGINT, previous_int)
             signal.signal(signal.SIGTERM, previous)
     return interrupted
 

@@ -139,9 +139,10 @@ class WatchDaemon:
         if self._down:
             return  # said once per outage; the retries are silent
         self._down = True
-        queued = plural(self.outbox.count(), "change")
+        count = self.outbox.count()
+        queued = plural(count, "change") if count else "nothing"
         if isinstance(exc, ServerUnreachable):
-            self.say(f"server unreachable, {queued} queued")
+            self.say(f"server unreachable, {queued} queued; saves wait in the journal")
         else:
             self.say(f"error: {self._describe(exc)} ({queued} queued, retrying)")
 

@@ -202,7 +202,7 @@ def test_outage_queues_every_save_and_sends_them_in_order_with_capped_backoff(ri
     rig.save(A, text(0))
     rig.switch.down = True
     rig.save(A, text(1))
-    assert rig.lines[-1] == "server unreachable, 1 change queued"
+    assert rig.lines[-1] == "server unreachable, 1 change queued; saves wait in the journal"
     for n in (2, 3):
         rig.save(A, text(n))
     assert rig.lines[-2:] == ["server unreachable, 2 changes queued",
@@ -333,7 +333,7 @@ def test_an_unreachable_server_at_start_is_reconciled_when_it_returns(rig: Rig) 
     rig.write(A, text(1))
     rig.switch.down = True
     rig.daemon.step()
-    assert rig.lines == ["server unreachable, 0 changes queued"]
+    assert rig.lines == ["server unreachable, nothing queued; saves wait in the journal"]
     rig.daemon.on_rescan()  # the watcher's start-up rescan queues the file offline
     rig.switch.down = False
     rig.clock.now += 1
