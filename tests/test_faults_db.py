@@ -133,3 +133,25 @@ def test_postgres_outage_under_load_is_503_then_recovers(postgres_url: str) -> N
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+
+
+@pytest.mark.parametrize("error", ["OperationalError", "InterfaceError"])
+def test_a_raw_driver_error_is_503_not_500(sqlite_url: str, error: str) -> None:
+    # What the outage test caught once: the pool resetting a dead connection on check-in
+    # raises psycopg2's own error, outside SQLAlchemy's wrapping.
+    import psycopg2
+
+    app = make_app(sqlite_url)
+
+    @app.get("/api/v1/_dead_connection")
+    def dead() -> Any:
+        raise getattr(psycopg2, error)("server closed the connection unexpectedly")
+
+    try:
+        response = app.test_client().get("/api/v1/_dead_connection")
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.get_json()["error"] == "unavailable"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg2
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -88,6 +89,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
+    # Raw driver errors too: a connection that died mid-request can fail again while the pool
+    # resets it on check-in, outside SQLAlchemy's wrapping (found by tests/test_faults_db.py).
+    @app.errorhandler(psycopg2.OperationalError)
+    @app.errorhandler(psycopg2.InterfaceError)
     def handle_db_down(exc: Exception) -> Any:
         # A lost database connection is an outage, not a bug: say so and let clients retry.
         if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(
