@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsync.errors import PromptSyncError
-from promptsync.safewrite import prepare_target, write_file
+from promptsync.safewrite import BatchWriter, prepare_target, write_file
 from promptsync.state import Pending, SyncState
 from promptsync.sync import Action, Plan, Status
 
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from promptsync.gitinfo import GitInfo
 
 CHUNK = 500  # items per batch request: the server's limit
+UPLOAD_THREADS = 2  # batch requests in flight at once: the server parses one while storing another
 SOURCE_IN_MANIFEST_FROM = 20  # pulling more prompts than this: one manifest call with sources
+BATCH_WRITE_FROM = 20  # pulling this many files or more: one flush to disk for all of them
 
 
 @dataclass(frozen=True)
@@ -136,20 +138,70 @@ def apply_push(
     superseded = {a.slug for a in todo}
     state.journal = [p for p in state.journal if p.slug not in superseded]
     state.journal_add(pending)
-    for start in range(0, len(todo), CHUNK):
-        chunk = todo[start:start + CHUNK]
-        try:
-            answers = api.push_batch(project, items[start:start + CHUNK])
-        except PromptSyncError as exc:
-            report.error = exc  # the journal keeps this chunk and the rest for the next run
-            return report
-        for action, answer in zip(chunk, answers, strict=True):
-            report.results.append(_record_answer(state, action, answer))
-        state.journal_ack(p.id for p in pending[start:start + CHUNK])
+    chunks = [(start, items[start:start + CHUNK]) for start in range(0, len(todo), CHUNK)]
+    done: dict[int, list[PushResult]] = {}
+    try:
+        for start, answers in _upload(api, project, chunks):
+            if isinstance(answers, PromptSyncError):
+                # The journal keeps this chunk and the unsent ones for the next run.
+                report.error = report.error or answers
+                continue
+            chunk = todo[start:start + CHUNK]
+            done[start] = [_record_answer(state, action, answer)
+                           for action, answer in zip(chunk, answers, strict=True)]
+            state.journal_ack(p.id for p in pending[start:start + CHUNK])
+            if progress is not None:
+                progress(len(chunk))
+    finally:
+        # One write for the whole push (not one per chunk): the journal saved before the
+        # first request covers a crash before this point (resolve_journal, by hash).
         state.save()
-        if progress is not None:
-            progress(len(chunk))
+    for start in sorted(done):
+        report.results += done[start]
     return report
+
+
+def _upload(
+    api: ApiClient, project: str | None, chunks: list[tuple[int, list[dict[str, Any]]]]
+) -> Iterator[tuple[int, list[dict[str, Any]] | PromptSyncError]]:
+    """Send the chunks, UPLOAD_THREADS at a time; yield (start, answers or error) as they end.
+
+    After an error no further chunk is sent (those in flight still report). Chunks hold
+    distinct slugs, so their order on the server does not matter.
+    """
+    if len(chunks) == 1:
+        start, body = chunks[0]
+        try:
+            yield start, api.push_batch(project, body)
+        except PromptSyncError as exc:
+            yield start, exc
+        return
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    waiting = list(reversed(chunks))
+    running: dict[Future[list[dict[str, Any]]], int] = {}
+    failed = False
+    # ApiClient's httpx.Client is documented as safe to share between threads.
+    pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="promptsync-push")
+    try:
+        while True:
+            while waiting and not failed and len(running) < UPLOAD_THREADS:
+                start, body = waiting.pop()
+                running[pool.submit(api.push_batch, project, body)] = start
+            if not running:
+                return
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                start = running.pop(future)
+                try:
+                    answers = future.result()
+                except PromptSyncError as exc:
+                    failed = True
+                    yield start, exc
+                else:
+                    yield start, answers
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _record_answer(state: SyncState, action: Action, answer: dict[str, Any]) -> PushResult:
@@ -255,18 +307,61 @@ def apply_pull(
     for action, _, relpath, version, sha, _ in ready:
         state.record(action.slug, version, sha, relpath, keep_previous=True)
     state.save()
-    for action, target, relpath, version, _, body in ready:
-        expected = action.local.sha256 if action.local is not None else None
-        try:
-            write_file(target, body, expected, force=force)
-        except PromptSyncError as exc:
-            _restore(state, action.slug, old_entries[action.slug])
-            report.results.append(PullResult(action.slug, "refused", relpath, detail=str(exc)))
-            continue
-        state.settle(action.slug)
-        report.results.append(PullResult(action.slug, "pulled", relpath, version=version))
+    if len(ready) >= BATCH_WRITE_FROM:
+        _write_batch(ready, state, report, old_entries, force)
+    else:
+        for action, target, relpath, version, _, body in ready:
+            expected = action.local.sha256 if action.local is not None else None
+            try:
+                write_file(target, body, expected, force=force)
+            except PromptSyncError as exc:
+                _restore(state, action.slug, old_entries[action.slug])
+                report.results.append(PullResult(action.slug, "refused", relpath,
+                                                 detail=str(exc)))
+                continue
+            state.settle(action.slug)
+            report.results.append(PullResult(action.slug, "pulled", relpath, version=version))
     state.save()
     return report
+
+
+def _write_batch(
+    ready: list[tuple[Action, Path, str, int, str, bytes]],
+    state: SyncState,
+    report: PullReport,
+    old_entries: dict[str, Any],
+    force: bool,
+) -> None:
+    """write_file for many files with one flush to disk (BatchWriter) instead of 2 per file."""
+    batch = BatchWriter()
+    refused: dict[str, str] = {}
+    try:
+        for action, target, *_, body in ready:
+            try:
+                batch.stage(target, body)
+            except PromptSyncError as exc:
+                refused[action.slug] = str(exc)
+        lost = batch.flush()
+        for action, target, *_ in ready:
+            if target in lost:
+                refused[action.slug] = str(lost[target])
+        for action, target, relpath, version, _, _ in ready:
+            if action.slug not in refused:
+                expected = action.local.sha256 if action.local is not None else None
+                try:
+                    batch.replace(target, expected, force=force)
+                except PromptSyncError as exc:
+                    refused[action.slug] = str(exc)
+            if action.slug in refused:
+                _restore(state, action.slug, old_entries[action.slug])
+                report.results.append(PullResult(action.slug, "refused", relpath,
+                                                 detail=refused[action.slug]))
+                continue
+            state.settle(action.slug)
+            report.results.append(PullResult(action.slug, "pulled", relpath, version=version))
+        batch.finish()  # the renames on disk before the state that says they happened
+    finally:
+        batch.discard()
 
 
 def _restore(state: SyncState, slug: str, entry: Any) -> None:

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsync.errors import PromptFileError, PromptSyncError
-from promptsync.fsutil import atomic_write
+from promptsync.fsutil import (
+    atomic_write,
+    current_umask,
+    discard_temp,
+    fsync_dirs,
+    fsync_path,
+    syncfs,
+    write_temp,
+)
 from promptsync.prompts import EXTENSIONS, slug_for_path, slug_problem, source_sha256
 from promptsync.scan import read_prompt_file
 
@@ -78,18 +86,95 @@ def prepare_target(
     return target, relpath, version, sha, source.encode("utf-8")
 
 
+def _check_unchanged(target: Path, expected_sha: str | None) -> None:
+    """Refuse when ``target`` no longer holds what the plan saw (a save while pulling)."""
+    try:
+        current: str | None = source_sha256(read_prompt_file(target))
+    except FileNotFoundError:
+        current = None
+    except OSError as exc:
+        raise PromptSyncError(f"cannot read {target}: {exc.strerror or exc}") from exc
+    if current != expected_sha:
+        raise PromptSyncError("the file changed while pulling; run promptsync status")
+
+
 def write_file(target: Path, body: bytes, expected_sha: str | None, *, force: bool) -> None:
     """Replace ``target`` atomically, unless it changed since it was planned (without force)."""
     if not force:
-        try:
-            current: str | None = source_sha256(read_prompt_file(target))
-        except FileNotFoundError:
-            current = None
-        except OSError as exc:
-            raise PromptSyncError(f"cannot read {target}: {exc.strerror or exc}") from exc
-        if current != expected_sha:
-            raise PromptSyncError("the file changed while pulling; run promptsync status")
+        _check_unchanged(target, expected_sha)
     try:
         atomic_write(target, body)
     except OSError as exc:
         raise PromptSyncError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+class BatchWriter:
+    """Replace many files atomically with one flush to disk for all of them (a large pull).
+
+    The order is that of ``write_file`` for each file, with the fsyncs gathered:
+
+    1. ``stage``: the new bytes go to a temp file beside the target (no fsync);
+    2. ``flush``: every staged byte reaches the disk at once (syncfs(2) per filesystem: one
+       journal commit instead of one fsync per file; fsync per temp file where there is no
+       syncfs);
+    3. ``replace``: each temp is renamed over its target (after the same "changed while
+       pulling?" check as ``write_file``), so a renamed file always has its data on disk;
+    4. ``finish``: the renames themselves reach the disk before the caller records them.
+
+    A crash (or power cut) at any point leaves every target with its old or its new bytes,
+    never a mix; the caller records the new hashes (with the old ones) before step 1 and
+    settles them after step 4, so either state is recognised. ``discard`` (always call it)
+    removes the temp files of targets that were not replaced.
+    """
+
+    def __init__(self) -> None:
+        self._umask = current_umask()
+        self._staged: dict[Path, str] = {}  # target -> temp file
+        self._replaced: set[Path] = set()  # folders with a renamed file
+
+    def stage(self, target: Path, body: bytes) -> None:
+        """Write ``body`` to a temp file beside ``target``; PromptSyncError when it cannot."""
+        try:
+            self._staged[target] = write_temp(target, body, umask=self._umask, sync=False)
+        except OSError as exc:
+            raise PromptSyncError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+    def flush(self) -> dict[Path, PromptSyncError]:
+        """Make every staged temp file durable; the targets whose temp could not be (dropped)."""
+        folders = {target.parent for target in self._staged}
+        if syncfs(folders):
+            return {}
+        failed: dict[Path, PromptSyncError] = {}
+        for target, tmp_name in list(self._staged.items()):
+            try:
+                fsync_path(tmp_name)
+            except OSError as exc:
+                failed[target] = PromptSyncError(f"cannot write {target}: {exc.strerror or exc}")
+                discard_temp(self._staged.pop(target))
+        return failed
+
+    def replace(self, target: Path, expected_sha: str | None, *, force: bool) -> None:
+        """Rename the staged temp over ``target`` unless the file changed (without force)."""
+        tmp_name = self._staged[target]
+        if not force:
+            _check_unchanged(target, expected_sha)  # the temp is removed by discard()
+        try:
+            os.replace(tmp_name, target)
+        except OSError as exc:
+            raise PromptSyncError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        del self._staged[target]
+        self._replaced.add(target.parent)
+
+    def finish(self) -> None:
+        """Make the renames durable: one syncfs per filesystem, else an fsync per folder."""
+        if self._replaced and not syncfs(self._replaced):
+            fsync_dirs(self._replaced)
+
+    def discard(self) -> None:
+        """Remove the temp files that were not renamed into place."""
+        for tmp_name in self._staged.values():
+            try:
+                discard_temp(tmp_name)
+            except OSError:
+                pass  # a dot-file ending in .tmp: ignored by scan and watch, harmless
+        self._staged.clear()

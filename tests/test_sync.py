@@ -286,6 +286,62 @@ def test_crash_after_the_server_stored_it_creates_no_duplicate(
     assert SyncState.load(repo_dir / ".promptsync", SERVER, "demo").journal == []
 
 
+def test_a_large_push_sends_chunks_in_parallel_and_writes_the_state_once(
+    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from promptsync import apply, state
+
+    monkeypatch.setattr(apply, "CHUNK", 10)
+    files = {f"t{i % 4}/n{i:02d}.yaml": prompt_source(f"v{i} {{{{ name }}}}") for i in range(35)}
+    write_files(repo_dir / "prompts", files)
+    in_flight, most, lock = [0], [0], threading.Lock()
+    real = transport.handle_request
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05 if request.method == "POST" else 0)
+            return real(request)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(transport, "handle_request", handle)
+    saves: list[int] = []
+    real_write = state.atomic_write
+    def counted_write(path: Path, data: bytes) -> None:
+        saves.append(len(data))
+        real_write(path, data)
+
+    monkeypatch.setattr(state, "atomic_write", counted_write)
+    posts = [0]
+
+    def lose_the_second_answer(request: httpx.Request) -> bool:
+        posts[0] += request.method == "POST"
+        return posts[0] == 2
+
+    transport.fail_after = lose_the_second_answer
+    engine = engine_for(repo_dir, acct, transport)
+    report = engine.push(engine.plan())
+    assert isinstance(report.error, ServerUnreachable)
+    assert most[0] == apply.UPLOAD_THREADS  # two chunks in flight at once
+    assert len(saves) == 2  # the journal before sending, the results once at the end
+    left = SyncState.load(repo_dir / ".promptsync", SERVER, "demo")
+    assert 0 < len(left.journal) < 35 and len(left.entries) + len(left.journal) == 35
+    assert [r.slug for r in report.results] == sorted(r.slug for r in report.results)
+    again = engine_for(repo_dir, acct, transport)
+    assert again.push(again.plan()).ok
+    assert engine_for(repo_dir, acct, transport).plan().out_of_sync == []
+    api = ApiClient(SERVER, acct.keys["viewer"], transport=transport)
+    assert {m["version"] for m in api.manifest("demo")} == {1}  # nothing stored twice
+    assert len(api.manifest("demo")) == 35
+
+
 def test_invalid_files_are_reported_and_valid_ones_still_push(
     repo_dir: Path, acct: Account, transport: Recorder
 ) -> None:
@@ -352,6 +408,98 @@ def test_pull_records_the_hash_before_the_rename(
     # The file still holds v1: it is "behind", not a local edit to push over v2.
     again = engine_for(repo_dir, acct, transport).plan()
     assert [(a.status, a.base_version) for a in again.actions] == [(Status.BEHIND, 1)]
+
+
+def _many(count: int, word: str) -> dict[str, str]:
+    return {f"team{i % 3}/p{i:02d}.yaml": prompt_source(f"{word} {i} {{{{ name }}}}")
+            for i in range(count)}
+
+
+@pytest.mark.parametrize("has_syncfs", [True, False])
+def test_a_large_pull_flushes_once_not_per_file(
+    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch,
+    has_syncfs: bool,
+) -> None:
+    from promptsync import fsutil
+    from promptsync.apply import BATCH_WRITE_FROM
+
+    count = BATCH_WRITE_FROM + 5
+    prompts = repo_dir / "prompts"
+    write_files(prompts, _many(count, "one"))
+    engine = engine_for(repo_dir, acct, transport)
+    engine.push(engine.plan())
+    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
+    for relpath, source in _many(count, "two").items():
+        other.push("demo", relpath.removesuffix(".yaml"), source)
+    other.push("demo", "fresh/new", prompt_source("new {{ name }}"))
+    (prompts / "team0/p03.yaml").write_text(prompt_source("my edit {{ name }}"))
+    if not has_syncfs:
+        monkeypatch.setattr(fsutil, "_SYNCFS", None)  # not Linux: an fsync per temp file
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    def counted_fsync(fd: int) -> None:
+        fsyncs.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(fsutil.os, "fsync", counted_fsync)
+
+    report = engine.pull(engine.plan())
+
+    outcomes = [(r.slug, r.outcome) for r in report.results]
+    assert ("team0/p03", "refused") in outcomes  # a local edit is never overwritten
+    assert sum(o == "pulled" for _, o in outcomes) == count
+    if has_syncfs:
+        assert len(fsyncs) <= 6  # the state twice (file + folder each), not 2 per prompt
+    for relpath, source in {**_many(count, "two"), "fresh/new.yaml": ""}.items():
+        if relpath != "team0/p03.yaml" and source:
+            assert (prompts / relpath).read_text() == source
+    assert (prompts / "team0/p03.yaml").read_text() == prompt_source("my edit {{ name }}")
+    assert [p.name for p in prompts.rglob("*.tmp")] == []
+    monkeypatch.undo()
+    again = engine_for(repo_dir, acct, transport).plan()
+    assert [(a.slug, a.status) for a in again.out_of_sync] == [("team0/p03", Status.CONFLICT)]
+
+
+def test_a_large_pull_killed_between_renames_is_recognised(
+    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptsync import fsutil
+    from promptsync.apply import BATCH_WRITE_FROM
+
+    count = BATCH_WRITE_FROM + 5
+    prompts = repo_dir / "prompts"
+    write_files(prompts, _many(count, "one"))
+    engine = engine_for(repo_dir, acct, transport)
+    engine.push(engine.plan())
+    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
+    for relpath, source in _many(count, "two").items():
+        other.push("demo", relpath.removesuffix(".yaml"), source)
+    real_replace = os.replace
+    renamed: list[str] = []
+
+    def replace(src: str, dst: str) -> None:
+        if Path(dst).suffix == ".yaml":
+            if len(renamed) == count // 2:
+                raise KeyboardInterrupt  # the process dies half way through the renames
+            renamed.append(str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "replace", replace)
+    plan = engine.plan()
+    with pytest.raises(KeyboardInterrupt):
+        apply_pull(plan, engine.state, engine.api, "demo", engine.dir)  # type: ignore[arg-type]
+    monkeypatch.undo()
+    assert [p.name for p in prompts.rglob("*.tmp")] == []  # temps of the rest removed
+    # Renamed files are in sync at v2, the others still v1 and behind: nothing to push.
+    again = engine_for(repo_dir, acct, transport).plan()
+    behind = again.with_status(Status.BEHIND)
+    assert len(behind) == count - len(renamed) and all(a.base_version == 1 for a in behind)
+    assert again.with_status(Status.MODIFIED, Status.CONFLICT, Status.NEW) == []
+    engine = engine_for(repo_dir, acct, transport)
+    assert engine.pull(engine.plan()).ok
+    assert engine_for(repo_dir, acct, transport).plan().out_of_sync == []
+    for relpath, source in _many(count, "two").items():
+        assert (prompts / relpath).read_text() == source
 
 
 def test_sync_paths_pushes_only_changed_files_without_a_manifest(
