@@ -165,7 +165,9 @@ class WatchDaemon:
         self._full_poll_at = self._clock() + self.full_poll_interval
         for action in plan.actions:
             if action.status == Status.INVALID:
-                self.say.invalid(action.relpath or action.slug, action.slug, action.problems)
+                # Keyed by the file's hash as the rescan is, so one bad file is said once.
+                key = action.local.sha256 if action.local is not None else ""
+                self.say.invalid(action.relpath or action.slug, action.slug, action.problems, key)
             elif action.status == Status.DELETED:
                 self.say.deleted(action.slug)
             elif action.status == Status.CONFLICT and action.local is not None:

@@ -37,7 +37,8 @@ class EventLog:
         self._conflicts: dict[str, tuple[int | None, str]] = {}
 
     def __call__(self, line: str) -> None:
-        self.log(line)
+        # Slugs can come from the server: never let one move the cursor or fake a line.
+        self.log(line if line.isprintable() else repr(line)[1:-1])
 
     def invalid(self, relpath: str, slug: str, problems: tuple[Problem, ...],
                 key: str = "") -> None:
@@ -47,7 +48,7 @@ class EventLog:
             if self._invalid.get(relpath) == key + text:
                 return
             self._invalid[relpath] = key + text
-        self.log(f"{slug}: invalid ({text})")
+        self(f"{slug}: invalid ({text})")
 
     def deleted(self, slug: str) -> None:
         """``slug: deleted locally (not propagated)``, once until the file is back."""
@@ -55,7 +56,7 @@ class EventLog:
             if slug in self._deleted:
                 return
             self._deleted.add(slug)
-        self.log(f"{slug}: deleted locally (not propagated)")
+        self(f"{slug}: deleted locally (not propagated)")
 
     def conflict(self, slug: str, remote: int | None, sha256: str) -> None:
         """Both sides changed: said once per server version and file content."""
@@ -63,7 +64,7 @@ class EventLog:
             if self._conflicts.get(slug) == (remote, sha256):
                 return
             self._conflicts[slug] = (remote, sha256)
-        self.log(f"{slug}: conflict: changed here and on the server (v{remote}); neither side "
+        self(f"{slug}: conflict: changed here and on the server (v{remote}); neither side "
                  f"touched ({RESOLVE_HINT})")
 
     def refused(self, slug: str, latest: int | None, base: int | None, sha256: str,
@@ -72,7 +73,7 @@ class EventLog:
         with self._lock:
             self._conflicts[slug] = (latest, sha256)
         also = f"; {plural(dropped, 'later save')} dropped" if dropped else ""
-        self.log(f"{slug}: conflict: the server is at v{latest}, this save is based on "
+        self(f"{slug}: conflict: the server is at v{latest}, this save is based on "
                  f"v{base}; not pushed{also} ({RESOLVE_HINT})")
 
     def in_conflict(self, slug: str, sha256: str) -> bool:
