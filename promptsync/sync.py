@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -177,34 +176,6 @@ def _bad_action(bad: BadFile) -> Action:
                   relpath=bad.relpath, path=bad.path)
 
 
-class _Background:
-    """Call ``function`` in a daemon thread now; ``result()`` waits and returns or raises."""
-
-    def __init__(self, function: Callable[[], dict[str, Remote]]) -> None:
-        self._function = function
-        self._value: dict[str, Remote] | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="promptsync-manifest",
-                                        daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._function()
-        except BaseException as exc:  # handed to the caller's thread by result()
-            self._error = exc
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def result(self) -> dict[str, Remote]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
-
-
 class SyncEngine:
     """A prompts dir, its `.promptsync/` state and the project on the server, tied together."""
 
@@ -236,15 +207,10 @@ class SyncEngine:
 
     def plan(self, paths: Iterable[str | Path] | None = None) -> Plan:
         """Scan, fetch the manifest, settle the journal, and compare; records agreed hashes."""
-        # The manifest request runs while the files are hashed: on 5,000 prompts each takes
-        # a few hundred ms, the request mostly waiting on the server, the scan on the disk.
-        manifest = _Background(self.remote)
-        try:
-            scanned, selection = self.scan(paths)
-        except Exception:
-            manifest.wait()  # leave no request running on the client behind the caller's back
-            raise
-        remote = manifest.result()
+        # Measured on 5,000 files: fetching the manifest in a thread while hashing saves
+        # nothing (both halves are client CPU under one GIL), so they stay in sequence.
+        scanned, selection = self.scan(paths)
+        remote = self.remote()
         with self.state.locked():
             state = self.reload()
             state.resolve_journal({s: (r.version, r.sha256) for s, r in remote.items()})
