@@ -7,7 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, redirect
+from flask import Flask, Request, Response, jsonify, redirect
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from sqlalchemy import text
 
 from . import admin, api, config, database, errors, openapi
@@ -37,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
+    app.session_interface = CookieSessions()
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -77,13 +79,45 @@ def _register_basics(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Any) -> Any:
+        # Added unless the response set its own (the /docs page has its own CSP): one pass over
+        # the response's headers rather than a case-insensitive lookup per header.
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        )
+        own = {name.lower() for name, _ in headers}
+        headers.extend([(name, value) for lower, name, value in SECURITY_HEADERS
+                        if lower not in own])
         return response
+
+
+SECURITY_HEADERS = [
+    (name.lower(), name, value)
+    for name, value in (
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Content-Security-Policy",
+         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+         "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    )
+]
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without their cost on requests that carry no cookie at
+    all (every API-key call): no signing serializer is built to open an empty session, and an
+    empty session left unchanged is not run through the cookie settings to be saved. The
+    answers are the parent's, Vary: Cookie included."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if session or session.modified:
+            super().save_session(app, session, response)
+        elif session.accessed and "cookie" not in _tokens(response.headers.get("Vary")):
+            response.vary.add("Cookie")  # what the parent does for an empty session it read
+
+
+def _tokens(header: str | None) -> set[str]:
+    return {token.strip().lower() for token in header.split(",")} if header else set()

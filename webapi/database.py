@@ -1,4 +1,4 @@
-"""Engine settings per backend: SQLite pragmas for safe concurrency, Postgres pool health."""
+"""Engine settings per backend: SQLite pragmas for safe concurrency, Postgres pool settings."""
 
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ def engine_options(uri: str) -> dict[str, Any]:
     if uri.startswith("sqlite"):
         # The busy timeout makes writers queue instead of failing with "database is locked".
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    # pre_ping replaces connections that died with a Postgres restart, so the app recovers.
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+    # No pool_pre_ping: it costs a SELECT 1 round trip on every checkout, i.e. every request.
+    # After a Postgres restart the first statement on a dead connection fails instead; SQLAlchemy
+    # recognises the disconnect and invalidates the whole pool, errors.py answers that request
+    # 503 + Retry-After, and the next request opens fresh connections: at most one failed
+    # request per worker, no restart. pool_recycle retires connections before server or
+    # firewall idle timeouts can cut them silently.
+    return {"pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

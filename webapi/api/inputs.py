@@ -119,6 +119,10 @@ def reject_nul() -> None:
     while SQLite stores it, so without this check one request had two outcomes."""
     if _has_nul(request.path) or _has_nul(list(request.args.items(multi=True))):
         raise HttpError(400, NUL_DETAIL)
-    # JSON can only carry a NUL escaped, so most bodies are cleared without parsing.
+    # A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3):
+    # nothing to read, e.g. every fetch. JSON can only carry a NUL escaped, so most bodies are
+    # cleared without parsing.
+    if not request.content_length and "HTTP_TRANSFER_ENCODING" not in request.environ:
+        return
     if b"\\u0000" in request.get_data() and _has_nul(request.get_json(silent=True, force=True)):
         raise HttpError(400, NUL_DETAIL)

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from promptsync.errors import RenderError
 from promptsync.prompts import parse_prompt
 
-from ..auth import ProjectRef, key_project_slug, project_role
+from .. import fastfetch
+from ..auth import ProjectRef, key_project_slug, presented_key, project_role
 from ..catalog import list_prompts
 from ..errors import HttpError
 from ..extensions import db
@@ -38,8 +39,6 @@ from .inputs import (
 
 bp = Blueprint("prompts", __name__)
 BATCH_LIMIT = 500
-PINNED_CACHE = "private, max-age=31536000, immutable"
-MOVING_CACHE = "private, no-cache"
 
 
 def _manifest(project: ProjectRef) -> Any:
@@ -102,23 +101,20 @@ def _push_fields(body: dict[str, Any]) -> tuple[str | None, int | None, dict | N
 
 
 def _fetch(project: ProjectRef, slug: str) -> Response:
+    # The general path (sessions, and every error of a key fetch); keys take webapi.fastfetch.
     version = int_arg("version", 1)
     label = request.args.get("label")
     if version is not None and label is not None:
         raise HttpError(400, "Pass either 'version' or 'label', not both.")
-    # The hot path: one query (labels included); a revalidation reads only the hash first.
+    # One query (labels included); a revalidation reads only the hash first.
     revalidating = bool(request.if_none_match)
     found = fetch_version(project, slug, version, label, full=not revalidating)
+    pinned = version is not None
     if revalidating and request.if_none_match.contains(found.sha256):
-        response = Response(status=304)
-    else:
-        if not found.full:
-            found = fetch_version(project, slug, version, label)
-        response = jsonify(version_dict(project.slug, slug, found, found.labels))
-    response.set_etag(found.sha256)
-    response.headers["Cache-Control"] = PINNED_CACHE if version is not None else MOVING_CACHE
-    response.headers["Vary"] = "X-API-Key, Authorization, Cookie"
-    return response
+        return fastfetch.fetch_response(project.slug, slug, found, pinned, not_modified=True)
+    if not found.full:
+        found = fetch_version(project, slug, version, label)
+    return fastfetch.fetch_response(project.slug, slug, found, pinned)
 
 
 def _push(project: ProjectRef, slug: str) -> Any:
@@ -213,6 +209,10 @@ def _dispatch(p: str, rest: str) -> Any:
         error = HttpError(405, f"Method {request.method} is not allowed here.")
         error.headers["Allow"] = ", ".join(sorted(allowed))
         raise error
+    if handler is _fetch and (key := presented_key()) is not None:
+        fast = fastfetch.fetch(key, p, slug)
+        if fast is not None:
+            return fast
     project, _, _ = project_role(p, "viewer")
     return handler(project, slug, *args)
 
@@ -227,6 +227,11 @@ def prompt_item(p: str, rest: str) -> Any:
 
 @bp.route("/prompts/<path:rest>", methods=ITEM_METHODS)
 def key_prompt_item(rest: str) -> Any:
+    slug, _, sub = rest.partition("/-/")
+    if not sub and request.method == "GET" and (key := presented_key()) is not None:
+        fast = fastfetch.fetch(key, None, slug)  # the key's own project, in the same statement
+        if fast is not None:
+            return fast
     return _dispatch(key_project_slug(), rest)
 
 
