@@ -10,7 +10,6 @@ Bars: p50 under 300 ms, p95 under 600 ms.
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ import httpx
 from promptsync.prompts import source_sha256
 
 from .common import GREETING, Account, Options, Table, database, log, product_server, seed_account
+from .editors import in_place, jetbrains, os_replace, truncate_then_write, vim_rename
 from .watchproc import WatchProcess, make_repo
 
 SAVES = 50
@@ -29,44 +29,8 @@ PROMPTS = 5
 DEADLINE = 10.0  # seconds for one save to show up before it counts as lost
 
 
-def _in_place(path: Path, text: str) -> None:
-    with path.open("r+") as f:
-        f.write(text)
-        f.truncate()
-
-
-def _truncate_then_write(path: Path, text: str) -> None:
-    with path.open("w") as f:
-        f.write(text[:20])
-        f.flush()
-        f.write(text[20:])
-
-
-def _replace(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _jetbrains(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + "___jb_tmp___")
-    old = path.with_name(path.name + "___jb_old___")
-    tmp.write_text(text)
-    os.rename(path, old)
-    os.rename(tmp, path)
-    old.unlink()
-
-
-def _vim_rename(path: Path, text: str) -> None:
-    backup = path.with_name(path.name + "~")
-    os.rename(path, backup)
-    path.write_text(text)
-    backup.unlink()
-
-
 WRITERS: list[Callable[[Path, str], None]] = [
-    _in_place, _truncate_then_write, _replace, _jetbrains, _vim_rename,
+    in_place, truncate_then_write, os_replace, jetbrains, vim_rename,
 ]
 
 

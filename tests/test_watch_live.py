@@ -25,6 +25,7 @@ from helpers import no_thread_leaks, wait_until
 from live import free_port, make_prompt_repo, prompt_source, tool
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from benchmarks.editors import in_place, jetbrains, os_replace, truncate_then_write
 from promptsync.apiclient import ApiClient
 from promptsync.config import read_repo_config
 from promptsync.daemon import WatchDaemon
@@ -164,37 +165,8 @@ def stack(base: Path, sqlite_url: str) -> Iterator[Stack]:
 # -- writers: each one saves `text` into the file the way an editor does ----------------------
 
 
-def in_place(path: Path, text: str) -> None:
-    with path.open("r+") as f:
-        f.write(text)
-        f.truncate()
-
-
-def truncate_then_write(path: Path, text: str) -> None:
-    with path.open("w") as f:
-        f.write(text[:10])
-        f.flush()
-        f.write(text[10:])
-
-
-def os_replace(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def sed_i(path: Path, text: str) -> None:
     subprocess.run(["sed", "-i", "s/Hello/Hi/", str(path)], check=True, timeout=10)
-
-
-def jetbrains(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + "___jb_tmp___")
-    old = path.with_name(path.name + "___jb_old___")
-    tmp.write_text(text)
-    os.rename(path, old)
-    os.rename(tmp, path)
-    old.unlink()
 
 
 def vim_backupcopy_no(path: Path, text: str) -> None:
