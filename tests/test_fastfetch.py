@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg2.extensions
 import pytest
 from conftest import GREETING, Account, login
 from flask import Flask
@@ -41,19 +42,38 @@ def seeded(app: Flask, account: Account) -> Account:
 
 @contextmanager
 def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app sends to the database meanwhile."""
+    """Every SQL statement the app sends to the database meanwhile, as the driver sees it (the
+    Postgres fetch runs on the raw psycopg2 cursor, below SQLAlchemy's execute events)."""
     with app.app_context():
         engine = db.engine
     seen: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
+    class Recording(psycopg2.extensions.cursor):
+        def execute(self, query: Any, vars: Any = None) -> Any:  # noqa: A002
+            seen.append(query)
+            return super().execute(query, vars)
 
-    event.listen(engine, "before_cursor_execute", record)
+    def checkout(dbapi_connection: Any, *_: Any) -> None:
+        if engine.dialect.name == "postgresql":
+            dbapi_connection.cursor_factory = Recording
+        else:
+            dbapi_connection.set_trace_callback(seen.append)
+
+    def checkin(dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is None:
+            return
+        if engine.dialect.name == "postgresql":
+            dbapi_connection.cursor_factory = psycopg2.extensions.cursor
+        else:
+            dbapi_connection.set_trace_callback(None)
+
+    event.listen(engine.pool, "checkout", checkout)
+    event.listen(engine.pool, "checkin", checkin)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine.pool, "checkout", checkout)
+        event.remove(engine.pool, "checkin", checkin)
 
 
 @pytest.mark.parametrize("path", [BASE, SHORT])

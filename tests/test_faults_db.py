@@ -155,3 +155,31 @@ def test_a_raw_driver_error_is_503_not_500(sqlite_url: str, error: str) -> None:
             db.engine.dispose()
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.get_json()["error"] == "unavailable"
+
+
+@pytest.mark.postgres
+def test_a_key_fetch_after_a_postgres_restart_is_retried_once_not_503(postgres_url: str) -> None:
+    # Every pooled connection dies with its backend (what a restart does); the read-only fetch
+    # statement is retried once on a fresh connection, so no app sees the restart. A write is
+    # never retried: the Session path keeps answering a lost connection with 503.
+    _truncate_postgres(postgres_url)
+    app = make_app(postgres_url)
+    try:
+        account = make_account(app)
+        client = app.test_client()
+        url = "/api/v1/projects/demo/prompts/after/restart"
+        created = client.post(url, json={"source": GREETING}, headers=account.headers("editor"))
+        assert created.status_code == 201
+        for _ in range(2):
+            assert client.get(url, headers=account.headers("viewer")).status_code == 200
+            assert _terminate_backends(postgres_url) >= 1
+            fetched = client.get(url, headers=account.headers("viewer"))
+            assert fetched.status_code == 200, fetched.get_json()
+            assert fetched.get_json()["version"] == 1
+            revalidated = client.get(url, headers={**account.headers("viewer"),
+                                                   "If-None-Match": fetched.headers["ETag"]})
+            assert revalidated.status_code == 304
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
