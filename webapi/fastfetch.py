@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, request
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 from sqlalchemy.engine import Connection, Engine
@@ -280,6 +280,8 @@ def fetch_response(project_slug: str, slug: str, found: FetchedVersion, pinned: 
                ("Cache-Control", PINNED_CACHE if pinned else MOVING_CACHE), ("Vary", VARY)]
     if not_modified:
         return Response(status=304, headers=headers)
-    response = jsonify(version_dict(project_slug, slug, found, found.labels))
-    response.headers.extend(headers)
-    return response
+    # What jsonify builds (the app's JSON provider, compact, newline-terminated), with the
+    # headers given at once rather than extended afterwards.
+    body = current_app.json.dumps(version_dict(project_slug, slug, found, found.labels),
+                                  separators=(",", ":"))
+    return Response(f"{body}\n", headers=headers, mimetype="application/json")
