@@ -208,8 +208,8 @@ def test_full_admin_journey(server: str, page: Any) -> None:
     page.click("button:has-text('Create key')")
     key = page.inner_text("#new-key").strip()
     assert key.startswith("psk_")
-    copy = page.locator("button[data-copy='new-key']")
-    assert copy.is_visible()
+    # admin.js is deferred: it may still be on its way when the new key is in the DOM.
+    page.locator("button[data-copy='new-key']").wait_for(state="visible", timeout=10_000)
     shot(page, "02-key-created")
     page.goto(f"{server}/admin/p/demo/keys")
     assert key not in page.content()
