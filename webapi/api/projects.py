@@ -140,21 +140,28 @@ def delete_member(p: str, email: str) -> Any:
     return "", 204
 
 
-@bp.get("/projects/<p>/events")
-def list_events(p: str) -> Any:
-    project, _, _ = project_role(p, "viewer")
-    limit = limit_arg()
-    before = int_cursor_arg()
+def event_page(
+    project: ProjectRef, limit: int, before: int | None = None
+) -> tuple[list[Event], int | None]:
+    """The audit log, newest first, older than the event id `before`; (page, next cursor id).
+    The one query behind the API's /events and the admin's activity page."""
     query = select(Event).where(Event.project_id == project.id)
     if before is not None:
         query = query.where(Event.id < before)
     rows = list(db.session.scalars(query.order_by(Event.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)
+
+
+@bp.get("/projects/<p>/events")
+def list_events(p: str) -> Any:
+    project, _, _ = project_role(p, "viewer")
+    rows, after = event_page(project, limit_arg(), int_cursor_arg())
     return jsonify(
         events=[e.to_dict() for e in rows],
-        next=encode_cursor(rows[-1].id) if more else None,
+        next=encode_cursor(after) if after is not None else None,
     )
 
 
-__all__ = ["bp", "create_project"]
+__all__ = ["bp", "create_project", "event_page"]
