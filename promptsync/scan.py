@@ -10,16 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptsync.errors import ConfigError, Problem, PromptFileError
-from promptsync.prompts import EXTENSIONS, MAX_FILE_BYTES, slug_for_path, source_sha256
-
-# Editor temp files and backups (NOTES.md): dot-files cover vim swap files, emacs locks and our
-# own atomic-write temps; the rest never end in .yaml/.yml and are skipped by the suffix test.
-_IGNORED_PREFIXES = (".", "#")
-
-
-def is_prompt_name(name: str) -> bool:
-    """Whether a file name looks like a prompt file (not a temp file or a backup)."""
-    return name.endswith(EXTENSIONS) and not name.startswith(_IGNORED_PREFIXES)
+from promptsync.promptfiles import is_prompt_name
+from promptsync.promptfiles import walk as walk  # re-exported: callers list files through scan
+from promptsync.prompts import MAX_FILE_BYTES, slug_for_path, source_sha256
 
 
 @dataclass(frozen=True)
@@ -107,15 +100,6 @@ def load_file(root: Path, path: Path, relpath: str | None = None) -> LocalFile |
             problem = Problem(f"cannot read the file: {exc.strerror or exc}")
         return BadFile(relpath, path, (problem,), slug)
     return LocalFile(slug, relpath, path, source_sha256(data), data)
-
-
-def walk(directory: Path) -> Iterator[Path]:
-    """Prompt-looking files below ``directory``: dot-dirs skipped, symlinked dirs not followed."""
-    for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if is_prompt_name(name):
-                yield Path(dirpath, name)
 
 
 def _walk_relative(directory: Path, root: Path) -> Iterator[tuple[Path, str]]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import errno
-import fnmatch
 import logging
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -27,127 +26,17 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-PROMPT_SUFFIXES = (".yaml", ".yml")
-# The same files as promptsync.scan sees, so that an event never names a file the scan skips:
-# dot-directories (.git, .idea, .vscode, .promptsync, ...) and names starting with "." or "#"
-# (vim swap files, emacs locks and auto-saves, our own atomic-write temps) are never prompts.
-_IGNORED_PREFIXES = (".", "#")
-# Temp files and backups that editors create beside the file they save (see NOTES.md); most are
-# caught by the prefix or suffix rule too, and are listed so that the table stays the reference.
-IGNORED_NAMES = (
-    ".*.sw?",  # vim/neovim swap files: .a.yaml.swp, .swo, .swx
-    "4913",  # vim's "can I create files here" probe
-    "*~",  # vim/emacs backups
-    ".#*",  # emacs lock files (dangling symlinks)
-    "#*#",  # emacs auto-save files
-    "*___jb_tmp___",  # JetBrains safe write
-    "*___jb_old___",
-    ".goutputstream-*",  # gedit / GIO
-    "*.tmp",
-)
+from promptsync.debounce import DEFAULT_QUIET, Debouncer
+from promptsync.promptfiles import is_ignored, is_ignored_dir, walk
+
 # inotify_add_watch/inotify_init report exhausted limits with these; polling still works.
 _LIMIT_ERRNOS = frozenset({errno.ENOSPC, errno.EMFILE, errno.ENFILE})
-# One save's events arrive within milliseconds; the product promises save -> version in under
-# 300 ms at the median (SPEC section 8), so the quiet period cannot be NOTES' 300 ms.
-DEFAULT_QUIET = 0.15
+# Rename-on-save editors remove the file for a moment: how long a vanished path is held.
 DEFAULT_GRACE = 1.5
 BATCH_WINDOW = 0.03
 POLL_INTERVAL = 1.0
 # watchdog reports an inotify queue overflow only through this logger.
 _OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
-
-
-def is_ignored(path: Path | str, root: Path | str) -> bool:
-    """Tell whether a path is anything but a prompt file below root: temps, tool dirs, others."""
-    try:
-        parts = Path(path).relative_to(root).parts
-    except ValueError:
-        return True
-    if not parts or any(part.startswith(".") for part in parts[:-1]):
-        return True
-    name = parts[-1]
-    if name.startswith(_IGNORED_PREFIXES):
-        return True
-    if any(fnmatch.fnmatchcase(name, pattern) for pattern in IGNORED_NAMES):
-        return True
-    return not name.endswith(PROMPT_SUFFIXES)
-
-
-def _is_ignored_dir(path: Path | str, root: Path | str) -> bool:
-    """Tell whether a directory is outside root or is, or is inside, a dot-directory."""
-    try:
-        parts = Path(path).relative_to(root).parts
-    except ValueError:
-        return True
-    return any(part.startswith(".") for part in parts)
-
-
-def prompt_files_below(directory: Path, root: Path) -> Iterator[Path]:
-    """Yield the prompt-file paths below a directory, skipping tool dirs; follows no symlinks."""
-    for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            path = Path(dirpath, name)
-            if not is_ignored(path, root):
-                yield path
-
-
-class Debouncer:
-    """Trailing-edge debounce per path, with a grace period for vanished paths; pure."""
-
-    def __init__(
-        self,
-        quiet: float = DEFAULT_QUIET,
-        *,
-        grace: float = 0.0,
-        batch_window: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.quiet = quiet
-        self.grace = grace
-        self.batch_window = batch_window
-        self._clock = clock
-        self._deadline: dict[Path, float] = {}
-        self._missing_since: dict[Path, float] = {}
-
-    def touch(self, path: Path) -> None:
-        """Record an event for path now, pushing its deadline to now + quiet."""
-        self._deadline[path] = self._clock() + self.quiet
-
-    def due(self, exists: Callable[[Path], bool] | None = None) -> list[Path]:
-        """Pop the paths quiet for `quiet` s (and present, or gone for `grace` s); sorted."""
-        now = self._clock()
-        ready = []
-        for path, deadline in list(self._deadline.items()):
-            if deadline > now:
-                continue
-            if self.grace > 0 and exists is not None:
-                if not exists(path):
-                    since = self._missing_since.setdefault(path, now)
-                    if now - since < self.grace:
-                        # Look again soon: a rename-on-save puts the file back within milliseconds.
-                        self._deadline[path] = min(now + self.quiet, since + self.grace)
-                        continue
-                elif self._missing_since.pop(path, None) is not None:
-                    # It came back since the last look, maybe this very instant, before its own
-                    # events arrive: give the writer a quiet period, as after any event.
-                    self._deadline[path] = now + self.quiet
-                    continue
-            del self._deadline[path]
-            self._missing_since.pop(path, None)
-            ready.append(path)
-        return sorted(ready)
-
-    def next_deadline(self) -> float | None:
-        """Return the clock time at which to call due() next, or None when nothing is pending."""
-        # Waiting batch_window past the first deadline lets files saved together (git checkout,
-        # a refactoring) share one batch, at the cost of that much latency.
-        first = min(self._deadline.values(), default=None)
-        return None if first is None else first + self.batch_window
-
-    def pending(self) -> list[Path]:
-        """Return the paths waiting to become due, sorted."""
-        return sorted(self._deadline)
 
 
 class EventFilter(FileSystemEventHandler):
@@ -171,14 +60,14 @@ class EventFilter(FileSystemEventHandler):
         dest = Path(os.fsdecode(event.dest_path)) if event.dest_path else None
         if event.is_directory:
             # Directory modified/attrib events come with every file change: nothing to learn.
-            if isinstance(event, DirCreatedEvent) and src and not _is_ignored_dir(src, self.root):
+            if isinstance(event, DirCreatedEvent) and src and not is_ignored_dir(src, self.root):
                 self._on_subtree(src)
             elif isinstance(event, DirMovedEvent):
-                if src and not _is_ignored_dir(src, self.root):
+                if src and not is_ignored_dir(src, self.root):
                     self._on_rescan()  # the files that were below src are gone
-                if dest and not _is_ignored_dir(dest, self.root):
+                if dest and not is_ignored_dir(dest, self.root):
                     self._on_subtree(dest)
-            elif isinstance(event, DirDeletedEvent) and src and not _is_ignored_dir(src, self.root):
+            elif isinstance(event, DirDeletedEvent) and src and not is_ignored_dir(src, self.root):
                 self._on_rescan()  # the files below it are gone, and may not each have an event
             return
         # Reads (ours included) must not count as changes, or reading a file would re-trigger it.
@@ -401,7 +290,7 @@ class PromptWatcher:
                 self._report(exc)
             for directory in subtrees:
                 # Walked here, not in the handler: the observer thread must never block on disk.
-                for path in prompt_files_below(directory, self.root):
+                for path in walk(directory):
                     self._enqueue(path)
             with self._cond:
                 batch = self._debouncer.due(os.path.lexists)
