@@ -184,3 +184,37 @@ def test_diff_against_version_zero_is_a_404_not_a_crash(client, account):
     assert response.status_code == 404
     first = client.get(f"{BASE}/g/-/diff", headers=account.headers("viewer")).get_json()
     assert first["from"] == 0 and "+template: |" in first["diff"]
+
+
+def test_not_found_answers_name_the_missing_prompt_version_or_label(client, account):
+    push(client, account, "g", GREETING)
+    viewer, editor = account.headers("viewer"), account.headers("editor")
+    key_base = "/api/v1/prompts"  # the key-scoped fetch, which falls back to the general path
+    cases = [
+        (client.get(f"{BASE}/nope", headers=viewer), "No prompt 'nope' in project 'demo'."),
+        (client.get(f"{key_base}/nope?label=x", headers=viewer),
+         "No prompt 'nope' in project 'demo'."),
+        (client.get(f"{BASE}/Bad", headers=viewer),
+         "No prompt 'Bad': the path segment 'Bad' must start with a lowercase letter or digit "
+         "and contain only a-z, 0-9, '.', '_' and '-'."),
+        (client.get(f"{BASE}/g?version=9", headers=viewer), "'g' has no version 9."),
+        (client.get(f"{key_base}/g?version=9", headers=viewer), "'g' has no version 9."),
+        (client.get(f"{BASE}/g?label=x", headers=viewer), "No label 'x' on 'g'."),
+        (client.get(f"{key_base}/g?label=x", headers=viewer), "No label 'x' on 'g'."),
+        (client.post(f"{BASE}/g/-/render", json={"version": 9}, headers=viewer),
+         "'g' has no version 9."),
+        (client.post(f"{BASE}/g/-/render", json={"label": "x"}, headers=viewer),
+         "No label 'x' on 'g'."),
+        (client.get(f"{BASE}/g/-/diff?to=9", headers=viewer), "'g' has no version 8."),
+        (client.get(f"{BASE}/g/-/diff?to=99999999999", headers=viewer),
+         "'g' has no version 99999999999."),
+        (client.get(f"{BASE}/g/-/diff?from=x", headers=viewer), "No label 'x' on 'g'."),
+        (client.get(f"{BASE}/g/-/diff?from=0&to=0", headers=viewer), "'g' has no version 0."),
+        (client.put(f"{BASE}/g/-/labels/staging", json={"version": 9}, headers=editor),
+         "'g' has no version 9."),
+        (client.delete(f"{BASE}/g/-/labels/staging", headers=editor),
+         "No label 'staging' on 'g'."),
+    ]
+    assert [(r.status_code, r.get_json()["detail"]) for r, _ in cases] == [
+        (404, detail) for _, detail in cases
+    ]

@@ -10,7 +10,14 @@ from .auth import Principal, ProjectRef
 from .errors import HttpError
 from .extensions import db
 from .models import ROLE_RANK, Label, Prompt, PromptVersion, utcnow
-from .versions import PROTECTED_LABELS, check_label_name, find_prompt_id, log_event
+from .versions import (
+    PROTECTED_LABELS,
+    check_label_name,
+    find_prompt_id,
+    log_event,
+    no_label,
+    no_version,
+)
 
 
 def _lock_prompt(prompt_id: int) -> None:
@@ -59,7 +66,7 @@ def set_label(
     )
     if exists is None:
         db.session.rollback()
-        raise HttpError(404, f"'{slug}' has no version {version}.")
+        raise no_version(slug, version)
     row = db.session.scalar(select(Label).where(Label.prompt_id == prompt_id, Label.name == label))
     previous = row.version if row is not None else None
     try:
@@ -98,7 +105,7 @@ def delete_label(
     )
     if current is None:
         db.session.rollback()
-        raise HttpError(404, f"No label '{label}' on '{slug}'.")
+        raise no_label(slug, label)
     try:
         _check_expected(label, current, expected_version)
     except HttpError:

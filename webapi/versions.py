@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from sqlalchemy import Select, and_, bindparam, select
 
@@ -60,6 +60,16 @@ def validate_source(source: object, slug: str) -> tuple[dict[str, Any], str]:
     return prompt.to_dict(), source_sha256(raw)
 
 
+def no_version(slug: str, number: int | str | None) -> HttpError:
+    """The 404 for a version number the prompt does not have."""
+    return HttpError(404, f"'{slug}' has no version {number}.")
+
+
+def no_label(slug: str, label: str) -> HttpError:
+    """The 404 for a label the prompt does not have."""
+    return HttpError(404, f"No label '{label}' on '{slug}'.")
+
+
 def find_prompt_id(project: ProjectRef, slug: str) -> int:
     """The prompt's id, or 404."""
     check_slug(slug)
@@ -81,14 +91,20 @@ def resolve_ref(prompt_id: int, slug: str, ref: str | int | None) -> int:
         return number
     if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
         if int(ref) > 2**31 - 1:  # would overflow the INTEGER column (a 500 on SQLite)
-            raise HttpError(404, f"'{slug}' has no version {ref}.")
+            raise no_version(slug, ref)
         return int(ref)
     number = db.session.scalar(
         select(Label.version).where(Label.prompt_id == prompt_id, Label.name == ref)
     )
     if number is None:
-        raise HttpError(404, f"No label '{ref}' on '{slug}'.")
+        raise no_label(slug, ref)
     return number
+
+
+def _not_found(project: ProjectRef, slug: str, version: int | None, label: str | None) -> NoReturn:
+    """404 for no such version: the prompt's own if it is missing, else the number's or label's."""
+    find_prompt_id(project, slug)
+    raise no_label(slug, label) if label is not None else no_version(slug, version)
 
 
 def get_version(
@@ -113,10 +129,7 @@ def get_version(
         query = query.where(PromptVersion.version == Prompt.latest_version)
     found = db.session.scalar(query)
     if found is None:
-        find_prompt_id(project, slug)  # 404 for the prompt itself first
-        if label is not None:
-            raise HttpError(404, f"No label '{label}' on '{slug}'.")
-        raise HttpError(404, f"'{slug}' has no version {version}.")
+        _not_found(project, slug, version, label)
     return found
 
 
@@ -187,10 +200,7 @@ def fetch_version(
         ref = "latest"
     rows = db.session.execute(_FETCH_STATEMENTS[ref, full], params).all()
     if not rows:
-        find_prompt_id(project, slug)  # 404 for the prompt itself first
-        if label is not None:
-            raise HttpError(404, f"No label '{label}' on '{slug}'.")
-        raise HttpError(404, f"'{slug}' has no version {version}.")
+        _not_found(project, slug, version, label)
     first = rows[0]
     if not full:
         return FetchedVersion(first[0], first[1])
@@ -246,10 +256,10 @@ def diff_versions(project: ProjectRef, slug: str, ref_from: str | None, ref_to: 
         )
     }
     if to_number == 0:
-        raise HttpError(404, f"'{slug}' has no version 0.")
+        raise no_version(slug, 0)
     for number in (from_number, to_number):
         if number != 0 and number not in sources:
-            raise HttpError(404, f"'{slug}' has no version {number}.")
+            raise no_version(slug, number)
     diff = difflib.unified_diff(
         sources.get(from_number, "").splitlines(keepends=True),
         sources[to_number].splitlines(keepends=True),
