@@ -1,0 +1,110 @@
+"""The admin's API keys and members pages, and what every admin page must hold."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from admin_team import PAGE, Team, html, make_team
+from conftest import signup
+from flask import Flask
+from flask.testing import FlaskClient
+
+
+@pytest.fixture
+def team(app: Flask) -> Team:
+    return make_team(app)
+
+
+# --- keys and members ---------------------------------------------------------------------
+
+def test_keys_page_creates_shows_once_and_revokes(team: Team) -> None:
+    page = html(team.admin.client.get("/admin/p/demo/keys"))
+    assert "viewer" in page and "psk_" in page  # prefixes are listed
+    response = team.admin.post("/admin/p/demo/keys", {"name": "laptop", "role": "editor"})
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    key = re.search(r'id="new-key">(psk_[^<]+)<', html(response)).group(1)  # type: ignore[union-attr]
+    assert "shown only once" in html(response)
+    me = team.app.test_client().get("/api/v1/me", headers={"X-API-Key": key})
+    assert me.status_code == 200 and me.get_json()["key"]["role"] == "editor"
+    assert key not in html(team.admin.client.get("/admin/p/demo/keys"))
+    key_id = me.get_json()["key"]["id"]
+    response = team.admin.post(f"/admin/p/demo/keys/{key_id}/revoke")
+    assert response.status_code == 302
+    assert team.app.test_client().get("/api/v1/me", headers={"X-API-Key": key}).status_code == 401
+    response = team.admin.post(f"/admin/p/demo/keys/{key_id}/revoke")
+    assert "No active key" in html(team.admin.client.get(response.location))
+    response = team.admin.post("/admin/p/demo/keys", {"name": "", "role": "editor"})
+    assert response.status_code == 400
+
+
+def test_keys_and_members_are_admin_only(team: Team) -> None:
+    for user in (team.editor, team.viewer):
+        assert user.client.get("/admin/p/demo/keys").status_code == 403
+        assert user.client.get("/admin/p/demo/members").status_code == 403
+        assert user.post("/admin/p/demo/keys", {"name": "x", "role": "viewer"}).status_code == 403
+        assert user.post("/admin/p/demo/members", {"email": "vi@example.com",
+                                                   "role": "admin"}).status_code == 403
+        assert user.post("/admin/p/demo/members/remove",
+                         {"email": "ann@example.com"}).status_code == 403
+    page = html(team.editor.client.get("/admin/p/demo/"))
+    assert "/admin/p/demo/keys" not in page
+    keys = team.api("GET", "/projects/demo/keys").get_json()["keys"]
+    assert len(keys) == 3
+
+
+def test_key_create_without_csrf_writes_nothing(team: Team) -> None:
+    response = team.admin.post("/admin/p/demo/keys", {"name": "x", "role": "viewer"}, csrf=False)
+    assert response.status_code == 403
+    assert len(team.api("GET", "/projects/demo/keys").get_json()["keys"]) == 3
+
+
+def test_members_add_change_remove_and_last_admin(team: Team) -> None:
+    signup(team.app.test_client(), "new@example.com")
+    team.admin.post("/admin/p/demo/members", {"email": "New@example.com", "role": "viewer"})
+    page = html(team.admin.client.get("/admin/p/demo/members"))
+    assert "new@example.com is now viewer" in page and "(you)" in page
+    team.admin.post("/admin/p/demo/members", {"email": "new@example.com", "role": "editor"})
+    team.admin.post("/admin/p/demo/members/remove", {"email": "new@example.com"})
+    members = team.api("GET", "/projects/demo/members").get_json()["members"]
+    assert "new@example.com" not in [m["email"] for m in members]
+    response = team.admin.post("/admin/p/demo/members/remove", {"email": "ann@example.com"})
+    assert "last admin" in html(team.admin.client.get(response.location))
+    response = team.admin.post("/admin/p/demo/members", {"email": "ann@example.com",
+                                                         "role": "viewer"})
+    assert "at least one admin" in html(team.admin.client.get(response.location))
+    response = team.admin.post("/admin/p/demo/members", {"email": "ghost@example.com",
+                                                         "role": "viewer"})
+    assert "must sign up first" in html(team.admin.client.get(response.location))
+    response = team.admin.post("/admin/p/demo/members", {"email": "x@example.com"},
+                               csrf=False)
+    assert response.status_code == 403
+
+# --- page hygiene -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/p/demo/", PAGE, f"{PAGE}/-/diff",
+                                  "/admin/p/demo/keys", "/admin/p/demo/members"])
+def test_pages_have_no_inline_script_and_are_not_cached(team: Team, path: str) -> None:
+    response = team.admin.client.get(path)
+    assert response.status_code == 200
+    page = html(response)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page)
+    assert " on" + "click=" not in page and "style=" not in page
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    for form in re.findall(r'<form method="post".*?</form>', page, re.S):
+        assert 'name="csrf_token"' in form
+
+
+def test_static_files_are_served_to_anyone(client: FlaskClient) -> None:
+    for name in ("admin.css", "admin.js"):
+        response = client.get(f"/admin/static/{name}")
+        assert response.status_code == 200
+        response.close()
+
+
+def test_error_pages_are_html_under_admin(team: Team) -> None:
+    response = team.admin.client.get("/admin/p/nope/")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html" and "Not found" in html(response)
