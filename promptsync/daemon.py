@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from promptsync.apply import PullReport
 from promptsync.errors import ApiError, PromptFileError, PromptSyncError, ServerUnreachable
 from promptsync.outbox import FlushReport, Outbox, last_hashes
 from promptsync.promptfiles import walk
 from promptsync.prompts import slug_for_path
+from promptsync.pull import PullReport
 from promptsync.scan import BadFile, LocalFile, load_file
 from promptsync.sync import Plan, Status, SyncEngine, check_file
 from promptsync.watcher import PromptWatcher

@@ -20,9 +20,10 @@ from promptsync.scan import BadFile, LocalFile, Scan, Selection, scan
 from promptsync.state import Entry, SyncState
 
 if TYPE_CHECKING:
-    from promptsync.apply import PullReport, PushReport
     from promptsync.client import ApiClient
     from promptsync.config import RepoConfig
+    from promptsync.pull import PullReport
+    from promptsync.push import PushReport
 
 
 class Status(StrEnum):
@@ -240,8 +241,8 @@ class SyncEngine:
         progress: Callable[[int], None] | None = None,
     ) -> PushReport:
         """Upload new and modified files (and conflicts with ``force``) in batches."""
-        from promptsync.apply import apply_push
         from promptsync.gitinfo import git_info
+        from promptsync.push import apply_push
 
         assert self.api is not None
         git = None if dry_run else git_info(self.dir)
@@ -252,7 +253,7 @@ class SyncEngine:
 
     def pull(self, plan: Plan, *, force: bool = False) -> PullReport:
         """Write newer server versions into unmodified files (any file with ``force``)."""
-        from promptsync.apply import apply_pull
+        from promptsync.pull import apply_pull
 
         assert self.api is not None
         with self.state.locked():
@@ -263,7 +264,7 @@ class SyncEngine:
 
     def sync_paths(self, paths: Iterable[str | Path]) -> PushReport:
         """Push the given changed files, without a manifest call; the server checks the base."""
-        from promptsync.apply import PushReport
+        from promptsync.push import PushReport
 
         scanned, selection = self.scan(paths)
         entries = self.reload().entries

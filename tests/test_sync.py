@@ -13,11 +13,11 @@ from conftest import Account, make_account, make_app
 from flask import Flask
 from live import make_prompt_repo, prompt_source, write_files
 
-from promptsync.apply import apply_pull
 from promptsync.client import ApiClient
 from promptsync.config import read_repo_config
 from promptsync.errors import Problem, ServerUnreachable
 from promptsync.prompts import source_sha256
+from promptsync.pull import apply_pull
 from promptsync.safewrite import UnsafePath, relpath_for, safe_target
 from promptsync.scan import LocalFile, Scan, Selection, scan
 from promptsync.state import Entry, SyncState
@@ -292,9 +292,9 @@ def test_a_large_push_sends_chunks_in_parallel_and_writes_the_state_once(
     import threading
     import time
 
-    from promptsync import apply, state
+    from promptsync import push, state
 
-    monkeypatch.setattr(apply, "CHUNK", 10)
+    monkeypatch.setattr(push, "CHUNK", 10)
     files = {f"t{i % 4}/n{i:02d}.yaml": prompt_source(f"v{i} {{{{ name }}}}") for i in range(35)}
     write_files(repo_dir / "prompts", files)
     in_flight, most, lock = [0], [0], threading.Lock()
@@ -329,7 +329,7 @@ def test_a_large_push_sends_chunks_in_parallel_and_writes_the_state_once(
     engine = engine_for(repo_dir, acct, transport)
     report = engine.push(engine.plan())
     assert isinstance(report.error, ServerUnreachable)
-    assert most[0] == apply.UPLOAD_THREADS  # two chunks in flight at once
+    assert most[0] == push.UPLOAD_THREADS  # two chunks in flight at once
     assert len(saves) == 2  # the journal before sending, the results once at the end
     left = SyncState.load(repo_dir / ".promptsync", SERVER, "demo")
     assert 0 < len(left.journal) < 35 and len(left.entries) + len(left.journal) == 35
@@ -399,7 +399,7 @@ def test_pull_records_the_hash_before_the_rename(
         seen.append(SyncState.load(repo_dir / ".promptsync", SERVER, "demo").get("a"))
         raise KeyboardInterrupt  # the process dies before the rename
 
-    monkeypatch.setattr("promptsync.apply.write_file", crash)
+    monkeypatch.setattr("promptsync.pull.write_file", crash)
     plan = engine.plan()
     with pytest.raises(KeyboardInterrupt):
         apply_pull(plan, engine.state, engine.api, "demo", engine.dir)  # type: ignore[arg-type]
@@ -421,7 +421,7 @@ def test_a_large_pull_flushes_once_not_per_file(
     has_syncfs: bool,
 ) -> None:
     from promptsync import fsutil
-    from promptsync.apply import BATCH_WRITE_FROM
+    from promptsync.pull import BATCH_WRITE_FROM
 
     count = BATCH_WRITE_FROM + 5
     prompts = repo_dir / "prompts"
@@ -464,7 +464,7 @@ def test_a_large_pull_killed_between_renames_is_recognised(
     repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from promptsync import fsutil
-    from promptsync.apply import BATCH_WRITE_FROM
+    from promptsync.pull import BATCH_WRITE_FROM
 
     count = BATCH_WRITE_FROM + 5
     prompts = repo_dir / "prompts"
