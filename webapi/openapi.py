@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 description of /api/v1, served at /openapi.json and browsable at /docs."""
+"""The OpenAPI 3.1 description of /api/v1: its operations (schemas in openapi_schemas), served
+at /openapi.json and browsable at /docs."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from typing import Any
 import flask_swagger_ui
 from flask import Flask, Response, abort, jsonify, render_template, send_from_directory
 
+from .openapi_schemas import (
+    BODIES,
+    EXAMPLES,
+    SCHEMAS,
+    SLUG_PATTERN,
+    STR,
+    array,
+    obj,
+    ref,
+)
+
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 DIST_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*){0,7}$"
-ROLE = {"type": "string", "enum": ["viewer", "editor", "admin"]}
-STR, INT, OBJ = {"type": "string"}, {"type": "integer"}, {"type": "object"}
-NULL_STR, NULL_INT = {"type": ["string", "null"]}, {"type": ["integer", "null"]}
 # Who may call: an API key, or a session cookie (which needs the CSRF header to change state).
 Security = list[dict[str, list[str]]]
 KEY: Security = [{"ApiKeyHeader": []}, {"Bearer": []}]
@@ -33,133 +41,6 @@ ERRORS = {
     422: ("Unprocessable", "Invalid prompt source (with problems) or variables (missing/unknown)."),
     429: ("RateLimited", "Too many failed logins; retry after Retry-After seconds."),
     503: ("Unavailable", "The database is unavailable; retry after Retry-After seconds."),
-}
-
-
-def ref(name: str) -> dict[str, str]:
-    """A reference to a component schema."""
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An object schema with required and optional properties (extra properties allowed)."""
-    schema: dict[str, Any] = {"type": "object", "properties": {**required, **(optional or {})}}
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-def array(items: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """An array schema."""
-    return {"type": "array", "items": items, **extra}
-
-
-def page(name: str, item: str, cursor: bool = True) -> dict[str, Any]:
-    """A collection: one named array, plus the `next` cursor where it can grow."""
-    return obj({name: array(ref(item)), **({"next": NULL_STR} if cursor else {})})
-
-
-def nullable(name: str) -> dict[str, Any]:
-    """A reference to a component schema, or null."""
-    return {"oneOf": [ref(name), {"type": "null"}]}
-
-
-SCHEMAS: dict[str, Any] = {
-    "Error": obj(
-        {"error": STR, "detail": STR},
-        {"problems": array(ref("Problem")), "missing": array(STR), "unknown": array(STR),
-         "latest_version": INT, "current_version": NULL_INT},
-    ),
-    "Problem": obj({"message": STR, "line": NULL_INT, "column": NULL_INT}),
-    "User": obj({"id": INT, "email": STR, "created_at": STR}),
-    "Project": obj({"slug": STR, "name": STR, "role": ROLE, "created_at": STR}),
-    "Member": obj({"email": STR, "role": ROLE, "added_at": STR}),
-    "Key": obj({"id": INT, "name": STR, "role": ROLE, "prefix": STR, "created_at": STR,
-                "last_used_at": NULL_STR, "created_by": STR}),
-    "KeyCreated": obj({"id": INT, "name": STR, "role": ROLE, "prefix": STR, "key": STR,
-                       "created_at": STR}),
-    "KeyInfo": obj({"id": INT, "name": STR, "prefix": STR, "role": ROLE, "project": STR}),
-    "Me": obj({"user": nullable("User"), "key": nullable("KeyInfo"),
-               "projects": array(ref("Project"))}),
-    "Event": obj({"id": INT, "action": STR, "slug": NULL_STR, "actor": STR, "details": OBJ,
-                  "created_at": STR}),
-    "Message": obj({"role": {"type": "string", "enum": ["system", "user", "assistant", "tool"]},
-                    "content": STR}),
-    "Version": obj({
-        "project": STR, "slug": STR, "version": INT, "sha256": STR,
-        "type": {"type": "string", "enum": ["text", "chat"]}, "template": NULL_STR,
-        "messages": {"oneOf": [array(ref("Message")), {"type": "null"}]},
-        "model": NULL_STR, "params": OBJ, "variables": OBJ, "description": NULL_STR,
-        "tags": array(STR), "metadata": OBJ, "labels": array(STR), "message": NULL_STR,
-        "author": STR, "created_at": STR, "git": {"type": ["object", "null"]}, "source": STR,
-    }),
-    "PromptSummary": obj(
-        {"slug": STR, "version": INT, "sha256": STR,
-         "labels": {"type": "object", "additionalProperties": INT}, "updated_at": STR},
-        {"author": STR, "source": STR},
-    ),
-    "PushResult": obj(
-        {"slug": STR, "status": {"type": "string",
-                                 "enum": ["created", "unchanged", "conflict", "invalid", "error"]}},
-        {"version": INT, "sha256": STR, "latest_version": INT, "problems": array(ref("Problem")),
-         "error": STR, "detail": STR},
-    ),
-    "Diff": obj({"from": INT, "to": INT, "diff": STR}),
-    "LabelMoved": obj({"slug": STR, "label": STR, "version": INT, "previous": NULL_INT}),
-    "Rendered": obj({"version": INT}, {"text": STR, "messages": array(ref("Message"))}),
-    "Imported": obj({"imported": obj({"prompts": INT, "versions": INT, "labels": INT,
-                                      "events": INT})}),
-    "PromptList": page("prompts", "PromptSummary"),
-    "VersionList": page("versions", "Version"),
-    "EventList": page("events", "Event"),
-    "KeyList": page("keys", "Key", cursor=False),
-    "MemberList": page("members", "Member", cursor=False),
-    "ProjectList": page("projects", "Project", cursor=False),
-}
-PUSH_FIELDS = {"message": STR, "parent_version": {"type": "integer", "minimum": 0},
-               "git": obj({}, {"commit": STR, "branch": STR, "dirty": {"type": "boolean"},
-                               "path": STR})}
-BODIES: dict[str, Any] = {
-    "Credentials": obj({"email": {"type": "string", "format": "email"},
-                        "password": {"type": "string", "minLength": 8, "maxLength": 1024}}),
-    "NewProject": obj({"slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"}},
-                      {"name": {"type": "string", "minLength": 1, "maxLength": 200}}),
-    "PasswordChange": obj({"current_password": STR,
-                           "new_password": {"type": "string", "minLength": 8, "maxLength": 1024}}),
-    "MemberRole": obj({"role": ROLE}),
-    "NewKey": obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "role": ROLE}),
-    "Push": obj({"source": STR}, PUSH_FIELDS),
-    "Batch": obj({"prompts": array(obj({"slug": {"type": "string", "pattern": SLUG_PATTERN},
-                                        "source": STR}, PUSH_FIELDS), maxItems=500)}),
-    "LabelMove": obj({"version": {"type": "integer", "minimum": 1}},
-                     {"expected_version": {"type": "integer", "minimum": 1}}),
-    "Export": obj({"format": {"type": "string", "enum": ["promptsync-export"]},
-                   "format_version": {"type": "integer", "enum": [1]},
-                   "prompts": array(obj({"slug": STR, "versions": array(obj(
-                       {"version": INT, "source": STR, "author": STR, "created_at": STR},
-                       {"sha256": STR, "message": NULL_STR, "git": {"type": ["object", "null"]}})),
-                       "labels": {"type": "object", "additionalProperties": INT}}))},
-                  {"project": OBJ, "exported_at": STR, "events": array(OBJ)}),
-    "Render": obj({}, {"variables": {"type": "object", "additionalProperties": STR},
-                       "version": {"type": "integer", "minimum": 1}, "label": STR}),
-}
-
-SOURCE = "variables:\n  topic: {required: true}\ntemplate: Thanks for asking about {{ topic }}.\n"
-EXAMPLES: dict[str, Any] = {
-    "Credentials": {"email": "ann@example.com", "password": "correct horse battery"},
-    "NewProject": {"slug": "support", "name": "Support"},
-    "PasswordChange": {"current_password": "correct horse battery",
-                       "new_password": "battery staple horse"},
-    "MemberRole": {"role": "editor"},
-    "NewKey": {"name": "ci", "role": "viewer"},
-    "Push": {"source": SOURCE, "message": "Ask about the topic", "parent_version": 2},
-    "Batch": {"prompts": [{"slug": "support/topic", "source": SOURCE, "parent_version": 0}]},
-    "LabelMove": {"version": 1, "expected_version": 1},
-    "Render": {"variables": {"name": "Ann", "topic": "billing"}, "label": "staging"},
-    "Export": {"format": "promptsync-export", "format_version": 1, "prompts": [
-        {"slug": "support/topic", "labels": {"production": 1}, "versions": [
-            {"version": 1, "source": SOURCE, "author": "ann@example.com",
-             "created_at": "2025-01-02T03:04:05.000Z"}]}], "events": []},
 }
 
 
