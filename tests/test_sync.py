@@ -415,6 +415,19 @@ def _many(count: int, word: str) -> dict[str, str]:
             for i in range(count)}
 
 
+def _many_behind(
+    repo_dir: Path, acct: Account, transport: Recorder, count: int
+) -> tuple[SyncEngine, ApiClient]:
+    """Push ``count`` prompts, then have another client push a second version of each."""
+    write_files(repo_dir / "prompts", _many(count, "one"))
+    engine = engine_for(repo_dir, acct, transport)
+    engine.push(engine.plan())
+    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
+    for relpath, source in _many(count, "two").items():
+        other.push("demo", relpath.removesuffix(".yaml"), source)
+    return engine, other
+
+
 @pytest.mark.parametrize("has_syncfs", [True, False])
 def test_a_large_pull_flushes_once_not_per_file(
     repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch,
@@ -425,12 +438,7 @@ def test_a_large_pull_flushes_once_not_per_file(
 
     count = BATCH_WRITE_FROM + 5
     prompts = repo_dir / "prompts"
-    write_files(prompts, _many(count, "one"))
-    engine = engine_for(repo_dir, acct, transport)
-    engine.push(engine.plan())
-    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
-    for relpath, source in _many(count, "two").items():
-        other.push("demo", relpath.removesuffix(".yaml"), source)
+    engine, other = _many_behind(repo_dir, acct, transport, count)
     other.push("demo", "fresh/new", prompt_source("new {{ name }}"))
     (prompts / "team0/p03.yaml").write_text(prompt_source("my edit {{ name }}"))
     if not has_syncfs:
@@ -468,12 +476,7 @@ def test_a_large_pull_killed_between_renames_is_recognised(
 
     count = BATCH_WRITE_FROM + 5
     prompts = repo_dir / "prompts"
-    write_files(prompts, _many(count, "one"))
-    engine = engine_for(repo_dir, acct, transport)
-    engine.push(engine.plan())
-    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
-    for relpath, source in _many(count, "two").items():
-        other.push("demo", relpath.removesuffix(".yaml"), source)
+    engine, _ = _many_behind(repo_dir, acct, transport, count)
     real_replace = os.replace
     renamed: list[str] = []
 
