@@ -43,6 +43,16 @@ class Interrupted(click.ClickException):
         click.echo("\ninterrupted", err=True)
 
 
+def _project(obj: Obj | None) -> str | None:
+    """The project the command acted on, when it is known without raising."""
+    if obj is None:
+        return None
+    try:
+        return obj.settings().project
+    except PromptSyncError:
+        return None
+
+
 def _api_message(exc: ApiError, obj: Obj | None) -> str:
     """The one line for an error answer, saying what to do about it."""
     detail = exc.detail.rstrip(".")
@@ -52,6 +62,11 @@ def _api_message(exc: ApiError, obj: Obj | None) -> str:
             "run promptsync login to get a new one, or set PROMPTSYNC_API_KEY"
         )
     if exc.status == 403:
+        if detail.startswith("This needs the"):
+            project = _project(obj)
+            whose = f"an admin of '{project}'" if project else "an admin of the project"
+            return (f"{detail}: ask {whose} for that role if you lack it, then run "
+                    "promptsync login again (or use a key with that role)")
         return f"{detail}: use a key with enough rights for this project (promptsync login)"
     if exc.status == 404 and detail.startswith("No project"):
         return f"{detail} on the server: check 'project' in promptsync.yaml or --project"

@@ -118,9 +118,10 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
         created = api.create_key(project, name, str(role))
     except ApiError as exc:
         if exc.status == 403:
+            # An older server lets only admins create keys: say what to do there too.
             raise ConfigError(
-                f"{exc.detail.rstrip('.')}: only admins of '{project}' can create API keys; "
-                "ask one for a key and set PROMPTSYNC_API_KEY"
+                f"{exc.detail.rstrip('.')}: this server lets you create no key for '{project}';"
+                " ask one of its admins for a key and set PROMPTSYNC_API_KEY"
             ) from None
         raise
     finally:
@@ -131,6 +132,9 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
     save_credentials(server, project, created["key"])
     echo_err(f"logged in to {server} as {email}: created the {role} key {created['prefix']} "
              f"for '{project}', stored in {credentials_path()}")
+    if role == "viewer":
+        echo_err(f"note: you are a viewer of '{project}': status, pull, get and render work; "
+                 "push and label need the editor role (ask an admin of the project)")
     if obj.api_key or os.environ.get(ENV_API_KEY, "").strip():
         echo_err("note: PROMPTSYNC_API_KEY or --api-key is set and takes precedence")
 

@@ -40,43 +40,44 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 
 # Columns: anonymous, malformed key, unknown key, revoked key, another project's (admin) key,
 # viewer / editor / admin key of the project, session of a user who is not a member, member
-# (admin) session with the CSRF token, the same session without it.
+# (admin) session with the CSRF token, the same session without it, then the sessions (with the
+# CSRF token) of a viewer and of an editor member: a member manages their own keys, no others.
 MATRIX = """
-route              anon  malf  unkn  revk  forn  view  edit  admn  outs  sess  nocsrf
-signup              201   201   201   201   201   201   201   201   201   201   201
-login               200   200   200   200   200   200   200   200   200   200   200
-logout              401   401   401   401   403   403   403   403   204   204   csrf
-password            401   401   401   401   403   403   403   403   204   204   csrf
-me                  401   401   401   401   200   200   200   200   200   200   200
-projects.list       401   401   401   401   200   200   200   200   200   200   200
-projects.create     401   401   401   401   403   403   403   403   201   201   csrf
-members.list        401   401   401   401   403   403   403   200   404   200   200
-members.put         401   401   401   401   403   403   403   200   404   200   csrf
-members.delete      401   401   401   401   403   403   403   204   404   204   csrf
-keys.create         401   401   401   401   403   403   403   201   404   201   csrf
-keys.list           401   401   401   401   403   403   403   200   404   200   200
-keys.delete         401   401   401   401   403   403   403   204   404   204   csrf
-prompts.manifest    401   401   401   401   403   200   200   200   404   200   200
-prompts.batch       401   401   401   401   403   403   200   200   404   200   csrf
-prompt.get          401   401   401   401   403   200   200   200   404   200   200
-prompt.push         401   401   401   401   403   403   201   201   404   201   csrf
-versions            401   401   401   401   403   200   200   200   404   200   200
-diff                401   401   401   401   403   200   200   200   404   200   200
-label.put           401   401   401   401   403   403   200   200   404   200   csrf
-label.delete        401   401   401   401   403   403   204   204   404   204   csrf
-production.put      401   401   401   401   403   403   403   200   404   200   csrf
-production.delete   401   401   401   401   403   403   403   204   404   204   csrf
-render              401   401   401   401   403   200   200   200   404   200   csrf
-events              401   401   401   401   403   200   200   200   404   200   200
-export              401   401   401   401   403   403   403   200   404   200   200
-import              401   401   401   401   403   403   403   409   404   409   csrf
-short.manifest      401   401   401   401   200   200   200   200   400   400   400
-short.get           401   401   401   401   200   200   200   200   400   400   400
-short.batch         401   401   401   401   200   403   200   200   400   400   csrf
-short.push          401   401   401   401   201   403   201   201   400   400   csrf
-short.versions      401   401   401   401   200   200   200   200   400   400   400
-short.production    401   401   401   401   200   403   403   200   400   400   csrf
-short.label.delete  401   401   401   401   204   403   204   204   400   400   csrf
+route              anon  malf  unkn  revk  forn  view  edit  admn  outs  sess  nocsrf  vsess  esess
+signup              201   201   201   201   201   201   201   201   201   201   201    201    201
+login               200   200   200   200   200   200   200   200   200   200   200    200    200
+logout              401   401   401   401   403   403   403   403   204   204   csrf    204    204
+password            401   401   401   401   403   403   403   403   204   204   csrf    204    204
+me                  401   401   401   401   200   200   200   200   200   200   200    200    200
+projects.list       401   401   401   401   200   200   200   200   200   200   200    200    200
+projects.create     401   401   401   401   403   403   403   403   201   201   csrf    201    201
+members.list        401   401   401   401   403   403   403   200   404   200   200    403    403
+members.put         401   401   401   401   403   403   403   200   404   200   csrf    403    403
+members.delete      401   401   401   401   403   403   403   204   404   204   csrf    403    403
+keys.create         401   401   401   401   403   403   403   201   404   201   csrf    201    201
+keys.list           401   401   401   401   403   403   403   200   404   200   200    200    200
+keys.delete         401   401   401   401   403   403   403   204   404   204   csrf    403    403
+prompts.manifest    401   401   401   401   403   200   200   200   404   200   200    200    200
+prompts.batch       401   401   401   401   403   403   200   200   404   200   csrf    403    200
+prompt.get          401   401   401   401   403   200   200   200   404   200   200    200    200
+prompt.push         401   401   401   401   403   403   201   201   404   201   csrf    403    201
+versions            401   401   401   401   403   200   200   200   404   200   200    200    200
+diff                401   401   401   401   403   200   200   200   404   200   200    200    200
+label.put           401   401   401   401   403   403   200   200   404   200   csrf    403    200
+label.delete        401   401   401   401   403   403   204   204   404   204   csrf    403    204
+production.put      401   401   401   401   403   403   403   200   404   200   csrf    403    403
+production.delete   401   401   401   401   403   403   403   204   404   204   csrf    403    403
+render              401   401   401   401   403   200   200   200   404   200   csrf    200    200
+events              401   401   401   401   403   200   200   200   404   200   200    200    200
+export              401   401   401   401   403   403   403   200   404   200   200    403    403
+import              401   401   401   401   403   403   403   409   404   409   csrf    403    403
+short.manifest      401   401   401   401   200   200   200   200   400   400   400    400    400
+short.get           401   401   401   401   200   200   200   200   400   400   400    400    400
+short.batch         401   401   401   401   200   403   200   200   400   400   csrf    400    400
+short.push          401   401   401   401   201   403   201   201   400   400   csrf    400    400
+short.versions      401   401   401   401   200   200   200   200   400   400   400    400    400
+short.production    401   401   401   401   200   403   403   200   400   400   csrf    400    400
+short.label.delete  401   401   401   401   204   403   204   204   400   400   csrf    400    400
 """
 
 
@@ -135,11 +136,12 @@ def world(
     owner = make_account(app, "ann@example.com", "demo")
     other = make_account(app, "olga@example.com", "other")
     web = app.test_client()
-    for email in ("bob@example.com", "carol@example.com", "lena@example.com"):
+    for email in ("bob@example.com", "carol@example.com", "lena@example.com", "dave@example.com"):
         signup(web, email, PASSWORD)
     admin = owner.headers("admin")
-    _ok(web.put("/api/v1/projects/demo/members/bob@example.com", json={"role": "editor"},
-                headers=admin))
+    for email, role in (("bob@example.com", "editor"), ("dave@example.com", "viewer")):
+        _ok(web.put(f"/api/v1/projects/demo/members/{email}", json={"role": role},
+                    headers=admin))
     _ok(web.post(f"/api/v1/projects/demo/prompts/{SLUG}", json={"source": GREETING},
                  headers=admin), 201)
     _ok(web.post(f"/api/v1/projects/demo/prompts/{SLUG}", json={"source": GREETING + "# v2\n"},
@@ -252,7 +254,8 @@ def caller(w: World, name: str) -> tuple[FlaskClient, dict[str, str]]:
         return client, {"X-API-Key": keys[name]}
     if name == "anon":
         return client, {}
-    token = login(client, "olga@example.com" if name == "outs" else "ann@example.com")
+    email = {"outs": "olga", "vsess": "dave", "esess": "bob"}.get(name, "ann") + "@example.com"
+    token = login(client, email, PASSWORD)
     return client, {} if name == "nocsrf" else {"X-CSRF-Token": token}
 
 
