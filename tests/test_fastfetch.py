@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import event, select, update
 
 from webapi.extensions import db
+from webapi.fetchsql import idle_pg_connections
 from webapi.models import ApiKey
 
 BASE = "/api/v1/projects/demo/prompts/support/greeting"
@@ -67,6 +68,11 @@ def statements(app: Flask) -> Iterator[list[str]]:
         else:
             dbapi_connection.set_trace_callback(None)
 
+    # The Postgres fetch keeps its own idle connections between requests (webapi.fetchsql):
+    # those it holds now are recorded too; new ones come from the pool's checkout.
+    idle = idle_pg_connections(engine) if engine.dialect.name == "postgresql" else []
+    for dbapi_connection in idle:
+        checkout(dbapi_connection)
     event.listen(engine.pool, "checkout", checkout)
     event.listen(engine.pool, "checkin", checkin)
     try:
@@ -74,6 +80,9 @@ def statements(app: Flask) -> Iterator[list[str]]:
     finally:
         event.remove(engine.pool, "checkout", checkout)
         event.remove(engine.pool, "checkin", checkin)
+        if engine.dialect.name == "postgresql":
+            for dbapi_connection in idle_pg_connections(engine):
+                checkin(dbapi_connection)
 
 
 @pytest.mark.parametrize("path", [BASE, SHORT])

@@ -11,7 +11,7 @@ from flask import Flask, Request, Response, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from sqlalchemy import text
 
-from . import admin, api, config, database, errors, openapi
+from . import admin, api, config, database, errors, hotpath, openapi
 from .extensions import db, login_manager, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -54,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     admin.register(app)
     _register_cors(app)
     _register_basics(app)
+    hotpath.install(app, [(name, value) for _, name, value in SECURITY_HEADERS])
     return app
 
 

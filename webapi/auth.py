@@ -107,12 +107,12 @@ def check_key(
     return min(key_role, creator_role, key=ROLE_RANK.__getitem__)
 
 
-def touch_due(last_used_at: dt.datetime | None) -> dt.datetime | None:
-    """Now, when the key's last_used_at is older than KEY_TOUCH_SECONDS and is due a write."""
+def touch_due(last_used_at: dt.datetime | None, seconds: float) -> dt.datetime | None:
+    """Now, when the key's last_used_at is older than `seconds` (KEY_TOUCH_SECONDS) and is
+    due a write."""
     # Writing on every fetch would turn reads into writes; minute resolution is enough.
     now = utcnow()
-    window = dt.timedelta(seconds=current_app.config["KEY_TOUCH_SECONDS"])
-    if last_used_at is None or now - last_used_at >= window:
+    if last_used_at is None or now - last_used_at >= dt.timedelta(seconds=seconds):
         return now
     return None
 
@@ -127,7 +127,7 @@ def _principal_from_key(plaintext: str) -> Principal:
     (key_id, name, key_role, secret_hash, revoked_at, last_used_at, project_id, created_by_id,
      project_slug, email, creator_role) = row
     role = check_key(plaintext, secret_hash, revoked_at, key_role, creator_role)
-    now = touch_due(last_used_at)
+    now = touch_due(last_used_at, current_app.config["KEY_TOUCH_SECONDS"])
     if now is not None:
         db.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
         db.session.commit()

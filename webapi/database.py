@@ -10,6 +10,8 @@ from sqlalchemy.engine import Engine
 
 from .extensions import db
 
+POOL_RECYCLE_SECONDS = 1800  # also the age at which webapi.fetchsql retires its connections
+
 
 def engine_options(uri: str) -> dict[str, Any]:
     """SQLAlchemy engine options for the database URI."""
@@ -22,7 +24,7 @@ def engine_options(uri: str) -> dict[str, Any]:
     # 503 + Retry-After, and the next request opens fresh connections: at most one failed
     # request per worker, no restart. pool_recycle retires connections before server or
     # firewall idle timeouts can cut them silently.
-    return {"pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+    return {"pool_size": 5, "max_overflow": 10, "pool_recycle": POOL_RECYCLE_SECONDS}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
