@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import accounts, manage, prompts
+from . import accounts, activity, manage, prompts
 from .common import bp
 
-__all__ = ["accounts", "manage", "prompts", "register"]
+__all__ = ["accounts", "activity", "manage", "prompts", "register"]
 
 
 def register(app: Flask) -> None:
