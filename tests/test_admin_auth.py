@@ -19,7 +19,8 @@ def team(app: Flask) -> Team:
 # --- anonymous visitors, login, signup, logout --------------------------------------------
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/p/demo/", PAGE, f"{PAGE}/-/diff",
-                                  "/admin/p/demo/keys", "/admin/p/demo/members"])
+                                  "/admin/p/demo/keys", "/admin/p/demo/members",
+                                  "/admin/p/demo/activity", "/admin/p/demo/new"])
 def test_anonymous_pages_redirect_to_login_with_next(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302

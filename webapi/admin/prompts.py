@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from ..auth import ProjectRef
+from promptsync.prompts import slug_problem
+
+from ..auth import Principal, ProjectRef
 from ..errors import HttpError
 from ..labels import delete_label, set_label
 from ..models import PromptVersion
@@ -26,6 +28,77 @@ def prompt_list(p: str) -> Any:
     rows, more = prompt_rows(project, q)
     return render_template("admin/prompt_list.html", project=project, role=role, q=q,
                            groups=group_by_folder(rows), count=len(rows), more=more)
+
+
+def _new_page(project: ProjectRef, role: str, status: int = 200, **form: Any) -> Any:
+    context = {"slug": "", "source": "", "message": "", "slug_error": None, "exists": None,
+               "save_error": None, "problems": None, **form}
+    return render_template("admin/new_prompt.html", project=project, role=role,
+                           **context), status
+
+
+def _slug_error(slug: str) -> str | None:
+    """Why a typed slug cannot be used, worded for the form; None when it is fine."""
+    for ext in (".yaml", ".yml"):
+        if slug.endswith(ext) and slug_problem(slug[: -len(ext)]) is None:
+            return (f"Leave out the '{ext}' extension: the slug of {slug} "
+                    f"is '{slug[: -len(ext)]}'.")
+    problem = slug_problem(slug)
+    return None if problem is None else f"That slug cannot be used: {problem}."
+
+
+@bp.get("/p/<p>/new")
+def new_prompt(p: str) -> Any:
+    """The form for a new prompt: slug, YAML source and message (editors and admins)."""
+    project, role, _ = member_of(p, "editor")
+    return _new_page(project, role)
+
+
+@bp.post("/p/<p>/new")
+def create_prompt(p: str) -> Any:
+    """Store version 1 of a new prompt through the API's push path; nothing saved on an error."""
+    project, role, principal = member_of(p, "editor")
+    slug = request.form.get("slug", "").strip()
+    source = request.form.get("source", "").replace("\r\n", "\n")
+    message = request.form.get("message", "").strip() or None
+    kept = {"slug": slug, "source": source, "message": message or ""}
+    slug_error = _slug_error(slug)
+    if slug_error is not None:
+        return _new_page(project, role, 400, slug_error=slug_error, **kept)
+    message_error = _message_error(message)
+    if message_error is not None:
+        return _new_page(project, role, 400, save_error=message_error, **kept)
+    return _create_first(project, role, principal, kept)
+
+
+def _message_error(message: str | None) -> str | None:
+    if message is None:
+        return None
+    if len(message) > MAX_MESSAGE:
+        return "The message is longer than 10,000 characters."
+    if "\x00" in message:  # Postgres refuses NUL in text: a clear error, not a 500
+        return "The message contains a NUL character; remove it."
+    return None
+
+
+def _create_first(project: ProjectRef, role: str, principal: Principal,
+                  kept: dict[str, Any]) -> Any:
+    slug = kept["slug"]
+    try:
+        # parent_version=0: "new", so an existing prompt is a 409, never a silent version 2.
+        status, version = create_version(project, slug, kept["source"], principal,
+                                         kept["message"] or None, 0)
+    except HttpError as exc:
+        if exc.status == 409:
+            return _new_page(project, role, 409, exists=exc.extra.get("latest_version"), **kept)
+        if exc.status not in (400, 404, 422):
+            raise
+        return _new_page(project, role, exc.status, save_error=exc.detail,
+                         problems=exc.extra.get("problems") or [], **kept)
+    if status != 201:  # the same bytes as its latest version: it exists already
+        return _new_page(project, role, 409, exists=version["version"], **kept)
+    flash(f"Created {slug} as version 1.", "success")
+    return redirect(url_for("admin.prompt_page", p=project.slug, slug=slug))
 
 
 def curl_lines(project: ProjectRef, slug: str, number: int, labels: dict[str, int]) -> list[str]:
@@ -79,9 +152,10 @@ def save(p: str, slug: str) -> Any:
     rebase = request.form.get("rebase", "")
     base = int(rebase) if rebase.isdigit() and len(rebase) < 10 else parent
     kept = {"source": source, "message": message or "", "parent_version": parent}
-    if message is not None and len(message) > MAX_MESSAGE:
+    message_error = _message_error(message)
+    if message_error is not None:
         return _page(project, role, slug, get_version(project, slug, parent), 400,
-                     save_error="The message is longer than 10,000 characters.", **kept)
+                     save_error=message_error, **kept)
     try:
         status, version = create_version(project, slug, source, principal, message, base)
     except HttpError as exc:
