@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from admin_team import PAGE, Team, html, make_team
+from admin_team import PAGE, SLUG, Team, html, make_team
 from conftest import signup
 from flask import Flask
 from flask.testing import FlaskClient
@@ -84,7 +84,8 @@ def test_members_add_change_remove_and_last_admin(team: Team) -> None:
 # --- page hygiene -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/p/demo/", PAGE, f"{PAGE}/-/diff",
-                                  "/admin/p/demo/keys", "/admin/p/demo/members"])
+                                  "/admin/p/demo/keys", "/admin/p/demo/members",
+                                  "/admin/p/demo/activity", "/admin/p/demo/new"])
 def test_pages_have_no_inline_script_and_are_not_cached(team: Team, path: str) -> None:
     response = team.admin.client.get(path)
     assert response.status_code == 200
@@ -95,6 +96,25 @@ def test_pages_have_no_inline_script_and_are_not_cached(team: Team, path: str) -
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     for form in re.findall(r'<form method="post".*?</form>', page, re.S):
         assert 'name="csrf_token"' in form
+
+
+@pytest.mark.parametrize("method, path, form", [
+    ("GET", "/admin/p/demo/?q=a%00", None),
+    ("GET", f"{PAGE}/-/diff?from=x%00&to=1", None),
+    ("GET", "/admin/p/demo/activity?cursor=%00", None),
+    ("POST", "/admin/p/demo/keys", {"name": "ci\x00", "role": "viewer"}),
+    ("POST", "/admin/projects", {"slug": "nul", "name": "N\x00"}),
+    ("POST", "/admin/p/demo/new", {"slug": "a\x00b", "source": "template: hi\n"}),
+    ("POST", f"{PAGE}/-/labels", {"label": "x\x00", "version": "1"}),
+])
+def test_a_nul_anywhere_is_a_400_on_every_backend(team: Team, method: str, path: str,
+                                                  form: dict[str, str] | None) -> None:
+    if method == "GET":
+        response = team.admin.client.get(path)
+    else:
+        response = team.admin.post(path, form)
+    assert response.status_code == 400 and "NUL character" in html(response)
+    assert team.slugs() == [SLUG] and len(team.events()) == 7
 
 
 def test_static_files_are_served_to_anyone(client: FlaskClient) -> None:

@@ -31,6 +31,8 @@ bp = Blueprint("admin", __name__, static_folder=str(STATIC), static_url_path="/s
 
 # Pages anyone may open; everything else under /admin needs a signed-in user.
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.signup", "admin.static"})
+# Form fields whose routes report a NUL themselves, keeping what the user typed.
+FREE_TEXT = frozenset({"source", "message"})
 
 
 def csrf_token() -> str:
@@ -59,9 +61,22 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def reject_nul() -> None:
+    """400 for a NUL in the path, a query argument or a form field: Postgres refuses NUL in
+    text (a 500 there) while SQLite stores it. The prompt forms check their own free text, to
+    show the error beside the kept text (the parser names the source's line and column)."""
+    fields = [*request.args.items(multi=True)]
+    if request.method == "POST":
+        fields += [(k, v) for k, v in request.form.items(multi=True) if k not in FREE_TEXT]
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in fields):
+        raise HttpError(400, "The form or link contains a NUL character, which no field "
+                             "accepts; remove it and try again.")
+
+
 @bp.before_request
 def require_login() -> Response | None:
     """Redirect anonymous visitors to the login page; admin pages never take API keys."""
+    reject_nul()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.headers.get("X-API-Key") or request.headers.get("Authorization"):
