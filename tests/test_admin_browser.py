@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,64 +14,29 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from browser_kit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FAREWELL,
+    GREETING_V1,
+    GREETING_V2,
+    LOCAL_HOSTS,
+    REFUND,
+    api_account,
+    assert_styled,
+    browser_unavailable,
+    free_port,
+    push,
+    shot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-DOCS_SHOTS = ROOT / "docs" / "screenshots"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-
-GREETING_V1 = """\
-description: Greets a customer by name and topic
-model: gpt-4o-mini
-params: {temperature: 0.2, max_tokens: 300}
-variables:
-  name: {description: customer first name, default: there}
-  topic: {description: what they asked about, required: true}
-template: |
-  Hello {{ name }}, thanks for asking about {{ topic }}.
-  A support agent will reply within one business day.
-tags: [support, onboarding]
-"""
-GREETING_V2 = GREETING_V1.replace(
-    "  A support agent will reply within one business day.\n",
-    "  We have opened a ticket; a specialist will reply within four hours.\n"
-    "  Reply to this message to add details.\n",
-).replace("temperature: 0.2", "temperature: 0.3")
-REFUND = """\
-description: Drafts a refund answer
-model: gpt-4o
-messages:
-  - {role: system, content: "You are a careful billing assistant."}
-  - {role: user, content: "Order {{ order }}: {{ question }}"}
-"""
-
-
-def _browser_unavailable() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is missing (pip install playwright; no 'playwright install')"
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`flask --app webapi run` on a loopback port over a migrated SQLite file."""
-    reason = _browser_unavailable()
+    reason = browser_unavailable()
     if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(f"CI needs the browser tests: {reason}")
@@ -80,7 +44,7 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     workdir = tmp_path_factory.mktemp("browser-server")
     database = workdir / "admin.db"
     shutil.copyfile(sqlite_template, database)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "PROMPTSYNC_ENV": "development",
            "SECRET_KEY": "browser-test-secret", "BCRYPT_ROUNDS": "4", "FLASK_DEBUG": "0"}
     log = (workdir / "server.log").open("wb")
@@ -145,46 +109,9 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def shot(page: Any, name: str, docs: str | None = None, full: bool = False) -> None:
-    """Save a screenshot to test-artifacts; also to docs/ with PROMPTSYNC_UPDATE_SCREENSHOTS=1."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full)
-    # Only on request, so that an ordinary test run leaves the committed images alone.
-    if docs and os.environ.get("PROMPTSYNC_UPDATE_SCREENSHOTS"):
-        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, DOCS_SHOTS / docs)
-
-
-def assert_styled(page: Any) -> None:
-    """The local stylesheet and script loaded although every outside request is blocked."""
-    color = page.eval_on_selector(".topbar", "el => getComputedStyle(el).backgroundColor")
-    assert color == "rgb(22, 27, 38)"
-    assert page.blocked == []
-
-
-def api_account(base: str, email: str, project: str) -> str:
-    """Sign up, create a project and an admin key through the JSON API; returns the key."""
-    with httpx.Client(base_url=f"{base}/api/v1", timeout=10) as api:
-        credentials = {"email": email, "password": "correct horse battery"}
-        assert api.post("/auth/signup", json=credentials).status_code == 201
-        csrf = {"X-CSRF-Token": api.post("/auth/login", json=credentials).json()["csrf_token"]}
-        assert api.post("/projects", json={"slug": project}, headers=csrf).status_code == 201
-        response = api.post(f"/projects/{project}/keys", json={"name": "cli", "role": "admin"},
-                            headers=csrf)
-        return str(response.json()["key"])
-
-
-def push(base: str, key: str, slug: str, source: str, message: str) -> dict[str, Any]:
-    """Push a version through the JSON API as the CLI does (the key names the project)."""
-    response = httpx.post(f"{base}/api/v1/prompts/{slug}",
-                          json={"source": source, "message": message, "parent_version": 0},
-                          headers={"X-API-Key": key}, timeout=10)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
 def test_full_admin_journey(server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
     # Sign up (the login redirect first), then create a project.
     page.goto(f"{server}/admin/p/demo/")
     assert "/admin/login?next=" in page.url
@@ -271,6 +198,34 @@ def test_full_admin_journey(server: str, page: Any) -> None:
                          headers={"X-API-Key": key}, timeout=10)
     assert response.status_code == 401
     assert_styled(page)
+
+    # A new prompt from the admin: a broken source first (kept, with its line), then version 1.
+    page.click("nav.sidebar >> text=Prompts")
+    page.click("a:has-text('New prompt')")
+    page.fill("#new-slug", "support/farewell")
+    page.fill("#source-editor", FAREWELL.replace("template:", "templat:"))
+    page.fill("#message", "Close the conversation")
+    page.click("button:has-text('Create v1')")
+    expect(page.locator("#save-status")).to_contain_text("unknown key 'templat'")
+    expect(page.locator("#save-status")).to_contain_text("line 2")
+    assert page.input_value("#source-editor") == FAREWELL.replace("template:", "templat:")
+    assert page.input_value("#message") == "Close the conversation"
+    page.fill("#source-editor", FAREWELL)
+    page.click("button:has-text('Create v1')")
+    expect(page.locator(".alert-success")).to_have_text("Created support/farewell as version 1.")
+    assert page.input_value("#source-editor") == FAREWELL
+
+    # Its event, and the ones before it, on the activity page, newest first.
+    page.click("nav.sidebar >> text=Activity")
+    rows = page.locator("tbody tr")
+    expect(rows.first).to_contain_text("Saved support/farewell v1")
+    expect(rows.first).to_contain_text("ann@example.com")
+    expect(rows.nth(1)).to_contain_text("Revoked API key “cli”")
+    expect(page.locator("main")).to_contain_text("Set label production on support/greeting to v2")
+    assert_styled(page)
+    shot(page, "08-activity", docs="activity.png")
+    rows.first.locator("a:has-text('support/farewell v1')").click()
+    expect(page.locator("h1")).to_contain_text("farewell")
 
 
 def test_stale_edit_in_two_tabs_keeps_the_text(server: str, browser: Any) -> None:
