@@ -5,35 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptsync.apiclient import ApiClient
 from promptsync.cli_context import Obj, display, echo_err, pass_obj
 from promptsync.errors import ApiError, ConfigError, PromptSyncError
+
+if TYPE_CHECKING:
+    from promptsync.apiclient import ApiClient
 
 FORMAT = "promptsync-export"
 # An export holds every version of every prompt: allow for a slow server on a large project.
 TIMEOUT = 300.0
-
-
-class BackupApi(ApiClient):
-    """The two backup routes on top of the usual client."""
-
-    def export_project(self, project: str) -> dict[str, Any]:
-        """GET /projects/{p}/export as a dict."""
-        data = self._get_json(f"/projects/{quote(project, safe='')}/export")
-        _check_format(data, f"the server's export of '{project}'")
-        return data
-
-    def import_project(self, project: str, document: bytes) -> dict[str, Any]:
-        """POST /projects/{p}/import with the document's bytes as they are."""
-        response = self._send("POST", f"/projects/{quote(project, safe='')}/import",
-                              content=document)
-        answer = response.json()
-        return dict(answer.get("imported") or {}) if isinstance(answer, dict) else {}
 
 
 def _check_format(data: object, what: str) -> None:
@@ -41,15 +25,12 @@ def _check_format(data: object, what: str) -> None:
         raise ConfigError(f"{what} is not a promptsync export (no \"format\": \"{FORMAT}\")")
 
 
-def _api(obj: Obj) -> BackupApi:
+def _api(obj: Obj) -> ApiClient:
     server = obj.require_server()
-    key = obj.settings().api_key
-    if not key:
+    if not obj.settings().api_key:
         raise ConfigError(f"no API key for {server}: run promptsync login, or set "
                           "PROMPTSYNC_API_KEY (backups need an admin key)")
-    api = BackupApi(server, key, transport=obj.transport, timeout=TIMEOUT)
-    obj._clients.append(api)  # closed with the others when the command ends
-    return api
+    return obj.client(timeout=TIMEOUT)
 
 
 def _summary(data: dict[str, Any]) -> str:
@@ -68,6 +49,7 @@ def backup(obj: Obj, output: str) -> None:
 
     project = obj.require_project()
     data = _api(obj).export_project(project)
+    _check_format(data, f"the server's export of '{project}'")
     body = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
     if output == "-":
         sys.stdout.buffer.write(body)

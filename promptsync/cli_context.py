@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptsync.config import RepoConfig, Settings, resolve_settings
 from promptsync.errors import ConfigError
 
 if TYPE_CHECKING:
     import httpx
 
-    from promptsync.client import ApiClient
+    from promptsync.apiclient import ApiClient
+    from promptsync.config import RepoConfig, Settings
     from promptsync.sync import SyncEngine
 
 
@@ -35,6 +35,8 @@ class Obj:
     def settings(self) -> Settings:
         """Arguments > environment > promptsync.yaml > stored credentials, resolved once."""
         if self._settings is None:
+            from promptsync.config import resolve_settings  # PyYAML: only when settings are used
+
             self._settings = resolve_settings(self.server, self.project, self.api_key)
         return self._settings
 
@@ -68,27 +70,27 @@ class Obj:
             )
         return project
 
-    def client(self, *, with_key: bool = True) -> ApiClient:
+    def client(self, *, with_key: bool = True, timeout: float | None = None) -> ApiClient:
         """An ApiClient for the server (with the API key unless ``with_key`` is False)."""
-        from promptsync.client import ApiClient  # httpx costs ~0.1 s: only for online commands
-
         server = self.require_server()
         key = self.settings().api_key if with_key else None
         if with_key and not key:
             raise ConfigError(
                 f"no API key for {server}: run promptsync login, or set PROMPTSYNC_API_KEY"
             )
-        api = ApiClient(server, key, transport=self.transport, timeout=self.timeout)
+        from promptsync.apiclient import ApiClient  # httpx costs ~0.1 s: only when it is used
+
+        api = ApiClient(server, key, transport=self.transport, timeout=timeout or self.timeout)
         self._clients.append(api)
         return api
 
     def engine(self) -> SyncEngine:
         """The sync engine for this repository, its project and the server."""
-        from promptsync.sync import SyncEngine
-
         repo = self.repo()
         project = self.require_project()
         api = self.client()
+        from promptsync.sync import SyncEngine
+
         return SyncEngine(repo, api, project, api.server)
 
     def close(self) -> None:

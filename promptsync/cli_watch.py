@@ -13,14 +13,6 @@ from typing import TYPE_CHECKING
 import click
 
 from promptsync.cli_context import Obj, display, echo_err, pass_obj
-from promptsync.config import (
-    CONFIG_FILENAME,
-    DEFAULT_DIR,
-    find_repo_root,
-    read_repo_config,
-    save_credentials,
-    write_repo_config,
-)
 
 if TYPE_CHECKING:
     from promptsync.daemon import WatchDaemon
@@ -121,6 +113,14 @@ def _example(engine: object) -> tuple[str, int] | None:
 def dev(obj: Obj, port: int) -> None:
     """Run the local stack: API on SQLite in .promptsync/, a local account, push and watch."""
     from promptsync.apiclient import ApiClient
+    from promptsync.config import (
+        CONFIG_FILENAME,
+        DEFAULT_DIR,
+        find_repo_root,
+        read_repo_config,
+        save_credentials,
+        write_repo_config,
+    )
     from promptsync.devstack import DEFAULT_PROJECT, KEY_FILE, DevServer, bootstrap
     from promptsync.state import SyncState
     from promptsync.sync import SyncEngine
