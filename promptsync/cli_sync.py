@@ -28,7 +28,7 @@ def _where(path: Path | str | None, problem: Problem) -> str:
     return f"{spot}: {problem.message}"
 
 
-def _gitignore(root: Path) -> bool:
+def gitignore_state(root: Path) -> bool:
     """Add ``.promptsync/`` to the root .gitignore; True when it was added."""
     path = root / ".gitignore"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -60,7 +60,7 @@ def init(obj: Obj, server_opt: str | None, project_opt: str | None, dir_opt: str
     repo = read_repo_config(root)
     repo.dir.mkdir(parents=True, exist_ok=True)
     ensure_state_dir(repo.state_dir)
-    _gitignore(repo.root)
+    gitignore_state(repo.root)
     verb = "updated" if existing else "wrote"
     echo_err(f"{verb} {display(repo.path)} (server: {server or 'not set'}, project: "
              f"{project or 'not set'}, prompts in {display(repo.dir)}/)")

@@ -15,6 +15,7 @@ import click
 from promptsync.cli_context import Obj, display, echo_err, pass_obj
 
 if TYPE_CHECKING:
+    from promptsync.config import RepoConfig
     from promptsync.daemon import WatchDaemon
     from promptsync.errors import PromptSyncError
 
@@ -106,44 +107,91 @@ def _example(engine: object) -> tuple[str, int] | None:
     return slug, entries[slug].version
 
 
+def _point_repo(root: Path, server: str, project: str) -> RepoConfig:
+    """promptsync.yaml written, or pointed at the dev server when that is ours to change."""
+    from promptsync.cli_sync import gitignore_state
+    from promptsync.config import CONFIG_FILENAME, DEFAULT_DIR, read_repo_config, write_repo_config
+    from promptsync.devconfig import is_local, update_repo_config
+
+    if not (root / CONFIG_FILENAME).exists():
+        write_repo_config(root, server, project, DEFAULT_DIR)
+        ignored = " and git-ignored .promptsync/" if gitignore_state(root) else ""
+        repo = read_repo_config(root)
+        echo_err(f"wrote {display(repo.path)} (server {server}, project {project}){ignored}")
+        return repo
+    repo = read_repo_config(root)
+    changes = {}
+    # A remote server in the committed file is the team's setting: not ours to change.
+    if repo.server != server and (repo.server is None or is_local(repo.server)):
+        changes["server"] = server
+    if repo.project is None:
+        changes["project"] = project
+    if not changes:
+        return repo
+    update_repo_config(repo, **changes)
+    echo_err(f"updated {display(repo.path)}: " + ", ".join(
+        f"{key} {getattr(repo, key) or '(none)'} -> {value}" for key, value in changes.items()))
+    return read_repo_config(root)
+
+
+def _reach(obj: Obj, repo: RepoConfig, server: str, project: str) -> list[str]:
+    """How commands in other terminals reach the dev server, and what would make them miss it."""
+    where = display(repo.path)
+    if repo.server != server:
+        return [f"  other terminals: {where} names {repo.server} (left as it is); reach this "
+                f"server with PROMPTSYNC_SERVER={server} or --server {server}"]
+    lines = [f"  other terminals: status, push, pull, log ... in this repository use this server"
+             f" ({where} names it)"]
+    if obj.server and obj.server.rstrip("/") != server:
+        lines.append(f"note: --server or PROMPTSYNC_SERVER is set to {obj.server}, which wins "
+                     f"over {where}: unset it to reach this server")
+    if repo.project != project:
+        lines.append(f"note: serving project '{project}' (--project or PROMPTSYNC_PROJECT); "
+                     f"{where} names '{repo.project}'")
+    if obj.api_key:
+        lines.append("note: --api-key or PROMPTSYNC_API_KEY is set and wins over the dev key "
+                     "stored for this server")
+    return lines
+
+
 @click.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True,
-              help="Port of the local API server on 127.0.0.1.")
+@click.option("--port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Port of the local API server on 127.0.0.1 [default: the port of the local "
+                   "server in promptsync.yaml, else 5000]. promptsync.yaml is updated to it.")
 @pass_obj
-def dev(obj: Obj, port: int) -> None:
-    """Run the local stack: API on SQLite in .promptsync/, a local account, push and watch."""
+def dev(obj: Obj, port: int | None) -> None:
+    """Run the local stack: API on SQLite in .promptsync/, a local account, push and watch.
+
+    Other commands in this repository reach the stack through promptsync.yaml, which dev points
+    at it (unless the file names a remote server, which is left alone).
+    """
     from promptsync.apiclient import ApiClient
     from promptsync.config import (
-        CONFIG_FILENAME,
-        DEFAULT_DIR,
         find_repo_root,
-        read_repo_config,
+        load_repo_config,
         save_credentials,
-        write_repo_config,
     )
-    from promptsync.devstack import DEFAULT_PROJECT, KEY_FILE, DevServer, bootstrap
+    from promptsync.devconfig import default_port
+    from promptsync.devstack import DEFAULT_PROJECT, KEY_FILE, DevServer, bootstrap, remember_server
     from promptsync.state import SyncState
     from promptsync.sync import SyncEngine
 
     started = time.monotonic()
-    server = f"http://127.0.0.1:{port}"
     root = find_repo_root() or Path.cwd()
-    repo = read_repo_config(root) if (root / CONFIG_FILENAME).exists() else None
-    project = obj.project or (repo.project if repo else None) or DEFAULT_PROJECT
-    if repo is None:
-        write_repo_config(root, server, project, DEFAULT_DIR)
-        repo = read_repo_config(root)
-        echo_err(f"wrote {display(repo.path)} (server {server}, project {project})")
-    elif repo.server != server:
-        echo_err(f"note: {display(repo.path)} names {repo.server or 'no server'}; other "
-                 f"commands reach this one with PROMPTSYNC_SERVER={server}")
-    repo.dir.mkdir(parents=True, exist_ok=True)
-    stack = DevServer(repo.state_dir, port)
+    configured = load_repo_config(root)
+    if port is None:
+        port = default_port(obj.server or (configured.server if configured else None))
+    server = f"http://127.0.0.1:{port}"
+    project = obj.project or (configured.project if configured else None) or DEFAULT_PROJECT
+    stack = DevServer(root / ".promptsync", port)
     fresh = not stack.database.exists()
-    stack.start()
+    stack.start()  # before promptsync.yaml changes: a port in use leaves it as it was
     api: ApiClient | None = None
     try:
+        repo = _point_repo(root, server, project)
+        repo.dir.mkdir(parents=True, exist_ok=True)
         account, created = bootstrap(server, project, repo.state_dir)
+        account = remember_server(repo.state_dir, account, server, project, fresh)
         stored = save_credentials(server, project, account.key)
         if created:
             echo_err(f"created a local account (shown once): {account.email} / "
@@ -168,6 +216,8 @@ def dev(obj: Obj, port: int) -> None:
             echo_err(f"ready in {time.monotonic() - started:.1f} s: API {server}/api/v1, admin "
                      f"{server}/admin, docs {server}/docs")
             echo_err(f"  curl -H \"X-API-Key: {key_file}\" '{target}'")
+            for line in _reach(obj, repo, server, project):
+                echo_err(line)
             echo_err(f"watching {display(engine.dir)}/: every save is a new version; "
                      "Ctrl-C to stop")
 

@@ -7,6 +7,8 @@ sessions survive restarts), development mode (cookies over plain http), its log 
 admin API key through the API, and keeps them in `.promptsync/dev-account.json` and the key
 alone in `.promptsync/dev-api-key` (mode 0600, in the git-ignored folder beside the database
 they unlock) so that later runs, on any port, reuse them.
+
+Other commands find the dev server through `server` in promptsync.yaml (see devconfig.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import stat
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -27,7 +29,7 @@ import httpx
 from promptsync.apiclient import ApiClient
 from promptsync.errors import ApiError, ConfigError
 from promptsync.fsutil import atomic_write
-from promptsync.state import ensure_state_dir
+from promptsync.state import SyncState, ensure_state_dir
 
 DEV_DB = "dev.db"
 SECRET_FILE = "dev-secret-key"
@@ -49,6 +51,7 @@ class DevAccount:
     password: str
     project: str
     key: str
+    server: str | None = None  # the URL the database was last served on
 
 
 def _read_private(path: Path) -> str | None:
@@ -211,3 +214,26 @@ def bootstrap(url: str, project: str, state_dir: Path) -> tuple[DevAccount, bool
     account = DevAccount(email, password, project, str(key))
     save_account(state_dir, account)
     return account, True
+
+
+# --- the URL the database is served on ---------------------------------------------------
+
+
+def remember_server(state_dir: Path, account: DevAccount, server: str, project: str,
+                    fresh: bool) -> DevAccount:
+    """Record that the database is now served on ``server``; carry the sync state over.
+
+    The sync state is kept per server URL: after a run on another port, what was in sync (and
+    any save still in the journal) belongs to this same database, so it moves with it.
+    """
+    previous = account.server
+    if not fresh and previous and previous != server:
+        state = SyncState.load(state_dir, previous, project)
+        if state.entries or state.journal:
+            state.server = server
+            state.save()
+    if previous != server:
+        account = replace(account, server=server)
+        save_account(state_dir, account)
+    return account
+
