@@ -178,14 +178,15 @@ def _paths() -> dict[str, Any]:
                          "members", ANY_WRITE, {204: None}, (404, 409), p + (email,)),
         },
         "/projects/{project}/keys": {
-            "get": op("list_keys", "Active keys, without secrets (admin)", "keys", ANY_READ,
-                      {200: "KeyList"}, (404,), p),
-            "post": op("create_key", "Create a key, shown once (admin)", "keys",
+            "get": op("list_keys", "Active keys, without secrets (admin: all; member session: "
+                      "their own)", "keys", ANY_READ, {200: "KeyList"}, (404,), p),
+            "post": op("create_key", "Create a key, shown once (admin: any role; member session: "
+                       "their own, up to their role)", "keys",
                        ANY_WRITE, {201: "KeyCreated"}, (404,), p, "NewKey"),
         },
         "/projects/{project}/keys/{key_id}": {"delete": op(
-            "revoke_key", "Revoke a key at once (admin)", "keys", ANY_WRITE, {204: None}, (404,),
-            p + (key_id,))},
+            "revoke_key", "Revoke a key at once (admin: any; member session: their own)", "keys",
+            ANY_WRITE, {204: None}, (404,), p + (key_id,))},
         "/projects/{project}/export": {"get": op(
             "export_project", "Every prompt, version, label and event as JSON (admin)",
             "backup", ANY_READ, {200: "Export"}, (404,), p)},
