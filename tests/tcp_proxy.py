@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-HEAD_LIMIT = 8192  # bytes read to find a request line before giving up on matching it
+HEAD_LIMIT = 65536  # bytes of a held request kept to read its headers
 HOLD_LIMIT = 120.0  # seconds a held connection waits to be cut before the proxy drops it
 
 
@@ -91,14 +91,16 @@ class TcpProxy:
             self._holds.append(hold)
         return hold
 
-    def _claim(self, head: bytes, link: _Link) -> Hold | None:
+    def _claim(self, head: bytes, link: _Link) -> tuple[bool, Hold | None]:
+        """(told, the Hold) for a request starting with ``head``; not told while more bytes
+        are needed to tell (any protocol goes straight through while no hold is asked for)."""
         with self._lock:
             for hold in self._holds:
                 if head.startswith(hold.prefix):
                     self._holds.remove(hold)
-                    hold.head, hold.upstream_port = head, link.upstream_port
-                    return hold
-        return None
+                    hold.upstream_port = link.upstream_port
+                    return True, hold
+            return not any(hold.prefix.startswith(head) for hold in self._holds), None
 
     def _accept(self) -> None:
         while not self._closing.is_set():
@@ -133,12 +135,14 @@ class TcpProxy:
             while data := src.recv(65536):
                 if link.request_starts:
                     head += data
-                    if b"\r\n" not in head and len(head) < HEAD_LIMIT:
-                        continue  # the request line is not complete yet
+                    told, link.hold = self._claim(head, link)
+                    if not told:
+                        continue  # too short yet to tell whether it is a held request
                     data, head = head, b""
                     link.request_starts = False
-                    link.hold = self._claim(data, link)
                 hold = link.hold
+                if hold is not None and b"\r\n\r\n" not in hold.head:
+                    hold.head = (hold.head + data)[:HEAD_LIMIT]  # for content_length
                 if hold is not None and hold.upload is not None:
                     room = hold.upload - hold.uploaded
                     if len(data) >= room:
