@@ -145,9 +145,9 @@ def cli(ctx: click.Context, server: str | None, project: str | None, api_key: st
 
 
 def _register() -> None:
-    from promptsync import cli_backup, cli_remote, cli_sync, cli_watch
+    from promptsync import cli_backup, cli_login, cli_remote, cli_sync, cli_watch
 
-    for module in (cli_sync, cli_remote, cli_watch, cli_backup):
+    for module in (cli_sync, cli_login, cli_remote, cli_watch, cli_backup):
         for command in module.COMMANDS:
             cli.add_command(command)
 
