@@ -1,14 +1,22 @@
-"""``promptsync login``: sign in, create this machine's API key, store it privately."""
+"""``promptsync login``: sign in, create this machine's API key, store it privately.
+
+Logging in again on a machine replaces the key login stored there before for the same server and
+project (see ``loginkey``), so keys do not pile up on the server.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from promptsync.cli_context import Obj, echo_err, pass_obj
 from promptsync.errors import ApiError, ConfigError, PromptSyncError
+
+if TYPE_CHECKING:
+    from promptsync.apiclient import ApiClient
 
 
 @click.command()
@@ -16,13 +24,20 @@ from promptsync.errors import ApiError, ConfigError, PromptSyncError
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @pass_obj
 def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
-    """Sign in, create an API key for this machine and project, store it privately."""
+    """Sign in, create an API key for this machine and project, store it privately.
+
+    Logging in again replaces the key login stored before for this server and project: it is
+    revoked once the new one is stored (only a key login made for you; others are left alone).
+    """
     import socket
 
-    from promptsync.config import ENV_API_KEY, credentials_path, save_credentials
+    from promptsync.config import ENV_API_KEY, credentials_path, stored_project_key
+    from promptsync.loginkey import login_key_name, revoke_previous
 
     server = obj.require_server()
     project = obj.require_project()
+    # Read before signing in: an unreadable credentials file stops here, before a key is made.
+    previous = stored_project_key(server, project)
     if not email:
         email = click.prompt("Email", err=True)
     if password_stdin:
@@ -33,11 +48,40 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, err=True)
     api = obj.client(with_key=False)
     try:
-        api.login(email, password)
+        signed_in = api.login(email, password)
     except ApiError as exc:
         if exc.status == 401:
             raise ConfigError(f"wrong email or password for {server}") from None
         raise
+    user = signed_in.get("user")
+    me = str(user["email"]) if isinstance(user, dict) and user.get("email") else email
+    try:
+        role = _member_role(api, server, project, me)
+        created = _create_key(api, project, login_key_name(socket.gethostname()), role)
+        _store(api, server, project, created)
+        # Only now, with the new key safely stored, may the one it replaces go.
+        replaced = revoke_previous(api, project, previous, me) if previous else None
+    finally:
+        try:
+            api.logout()  # the key is all we keep; end the session
+        except PromptSyncError:
+            pass
+    echo_err(f"logged in to {server} as {me}: created the {role} key {created['prefix']} "
+             f"for '{project}', stored in {credentials_path()}")
+    if replaced is not None and replaced.revoked:
+        echo_err(f"revoked {replaced.prefix}, the key login stored here before")
+    elif replaced is not None:
+        echo_err(f"warning: could not revoke {replaced.prefix}, the key login stored here "
+                 f"before: {replaced.reason}; revoke it on {server}/admin/p/{project}/keys")
+    if role == "viewer":
+        echo_err(f"note: you are a viewer of '{project}': status, pull, get and render work; "
+                 "push and label need the editor role (ask an admin of the project)")
+    if obj.api_key or os.environ.get(ENV_API_KEY, "").strip():
+        echo_err("note: PROMPTSYNC_API_KEY or --api-key is set and takes precedence")
+
+
+def _member_role(api: ApiClient, server: str, project: str, email: str) -> str:
+    """The signed-in user's role in ``project``; ConfigError when they are not a member."""
     try:
         projects = api.projects()
     except ApiError as exc:
@@ -53,9 +97,12 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
     if role is None:
         raise ConfigError(f"{email} is not a member of project '{project}' on {server}: "
                           "ask one of its admins to add you, or check --project")
-    name = f"promptsync on {socket.gethostname()}"[:100]
+    return str(role)
+
+
+def _create_key(api: ApiClient, project: str, name: str, role: str) -> dict[str, Any]:
     try:
-        created = api.create_key(project, name, str(role))
+        return api.create_key(project, name, role)
     except ApiError as exc:
         if exc.status == 403:
             # An older server lets only admins create keys: say what to do there too.
@@ -64,19 +111,20 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
                 " ask one of its admins for a key and set PROMPTSYNC_API_KEY"
             ) from None
         raise
-    finally:
+
+
+def _store(api: ApiClient, server: str, project: str, created: dict[str, Any]) -> None:
+    """Store the new key; when that fails, revoke it (no use to anyone) and keep the old one."""
+    from promptsync.config import save_credentials
+
+    try:
+        save_credentials(server, project, created["key"])
+    except (PromptSyncError, OSError):
         try:
-            api.logout()  # the key is all we keep; end the session
+            api.delete_key(project, created["id"])
         except PromptSyncError:
-            pass
-    save_credentials(server, project, created["key"])
-    echo_err(f"logged in to {server} as {email}: created the {role} key {created['prefix']} "
-             f"for '{project}', stored in {credentials_path()}")
-    if role == "viewer":
-        echo_err(f"note: you are a viewer of '{project}': status, pull, get and render work; "
-                 "push and label need the editor role (ask an admin of the project)")
-    if obj.api_key or os.environ.get(ENV_API_KEY, "").strip():
-        echo_err("note: PROMPTSYNC_API_KEY or --api-key is set and takes precedence")
+            pass  # the storage error is the one to report
+        raise
 
 
 COMMANDS = [login]

@@ -224,6 +224,15 @@ def save_credentials(server: str, project: str | None, api_key: str) -> Path:
     return path
 
 
+def stored_project_key(server: str, project: str) -> str | None:
+    """The key stored for exactly ``server`` and ``project`` (no fallback); raises ConfigError
+    when the credentials file cannot be read, so login fails before it makes a key."""
+    entry = _read_credentials(credentials_path()).get("servers", {}).get(normalize_server(server))
+    keys = entry.get("keys") if isinstance(entry, dict) else None
+    candidate = keys.get(project) if isinstance(keys, dict) else None
+    return candidate if isinstance(candidate, str) and candidate else None
+
+
 def load_api_key(server: str, project: str | None = None) -> str | None:
     """Return the stored key for ``server`` and ``project``; None when nothing is stored."""
     try:
