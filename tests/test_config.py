@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -243,12 +244,23 @@ def test_atomic_write_failure_leaves_old_file_and_no_temp(
 ) -> None:
     target = tmp_path / "a.yaml"
     target.write_bytes(b"old")
+    real_replace = os.replace
+    attempts: list[str] = []
 
-    def boom(src: str, dst: str) -> None:
+    def boom(src: str, dst: str, *args: Any, **kwargs: Any) -> None:
+        # Only this write fails. os.replace is process-wide: a blanket patch also broke any
+        # other thread of the pytest worker renaming a file meanwhile (an xdist worker runs
+        # this after arbitrary tests), and pytest turns that thread's error into a failure.
+        if Path(dst) != target:
+            real_replace(src, dst, *args, **kwargs)
+            return
+        attempts.append(str(src))
         raise OSError("disk on fire")
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk on fire"):
         atomic_write(target, b"new")
+    monkeypatch.undo()
+    assert len(attempts) == 1 and Path(attempts[0]).parent == tmp_path  # the temp beside it
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml"]
