@@ -276,3 +276,41 @@ def test_works_without_javascript(server: str, browser: Any) -> None:
     tab.click("button:has-text('Move label')")
     tab.wait_for_selector("text=Label 'production' now points at v1")
     context.close()
+
+
+def test_an_editor_manages_their_own_keys_without_javascript(server: str, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    admin_key = api_account(server, "lead@example.com", "ownkeys")
+    member = {"email": "dev@example.com", "password": "correct horse battery"}
+    assert httpx.post(f"{server}/api/v1/auth/signup", json=member, timeout=10).status_code == 201
+    added = httpx.put(f"{server}/api/v1/projects/ownkeys/members/dev@example.com",
+                      json={"role": "editor"}, headers={"X-API-Key": admin_key}, timeout=10)
+    assert added.status_code == 200, added.text
+    context = browser.new_context(java_script_enabled=False)
+    context.route("**/*", lambda route: route.continue_()
+                  if urlsplit(route.request.url).hostname in LOCAL_HOSTS else route.abort())
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    tab.goto(f"{server}/admin/p/ownkeys/")
+    tab.fill("#email", member["email"])
+    tab.fill("#password", member["password"])
+    tab.click("button:has-text('Log in')")
+    tab.click("nav.sidebar >> text=API keys")
+    expect(tab.locator("h2", has_text="Your active keys")).to_be_visible()
+    expect(tab.locator("#key-role option")).to_have_text(["viewer", "editor"])
+    expect(tab.locator("main")).not_to_contain_text(admin_key[:12])  # the admin's key
+    tab.fill("#key-name", "build box")
+    tab.select_option("#key-role", "editor")
+    tab.click("button:has-text('Create key')")
+    expect(tab.locator("#new-key")).to_contain_text("psk_")
+    key = tab.inner_text("#new-key").strip()
+    shot(tab, "09-member-keys")
+    me = httpx.get(f"{server}/api/v1/me", headers={"X-API-Key": key}, timeout=10).json()
+    assert me["key"]["role"] == "editor" and me["user"]["email"] == member["email"]
+    tab.click("button[aria-label='Revoke key build box']")  # no confirm() without script
+    expect(tab.locator(".alert-success")).to_contain_text("Key revoked")
+    expect(tab.locator("main")).to_contain_text("You have no active keys")
+    gone = httpx.get(f"{server}/api/v1/me", headers={"X-API-Key": key}, timeout=10)
+    assert gone.status_code == 401
+    context.close()

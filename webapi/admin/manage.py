@@ -1,4 +1,8 @@
-"""Admin pages for a project's API keys and members (project admins only)."""
+"""Admin pages for a project's API keys (every member: their own; admins: all) and members.
+
+The keys pages go through the API's own rules (``api.keys``): who may open them, which keys a
+member sees and may revoke, and which roles a new key may have.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from ..api.keys import create_key, list_keys, revoke_key
+from ..api.keys import creatable_roles, create_key, key_manager, revoke_key, visible_keys
 from ..api.projects import member_dicts, remove_member, set_member
 from ..errors import HttpError
 from ..models import ROLES
@@ -14,21 +18,22 @@ from .common import bp, flash_error, member_of
 
 
 def _keys_page(p: str, status: int = 200, **extra: Any) -> Any:
-    project, role, _ = member_of(p, "admin")
-    return render_template("admin/keys.html", project=project, role=role, roles=ROLES,
-                           keys=list_keys(project), **extra), status
+    project, role, principal = key_manager(p)
+    return render_template("admin/keys.html", project=project, role=role,
+                           roles=creatable_roles(role), keys=visible_keys(project, role, principal),
+                           **extra), status
 
 
 @bp.get("/p/<p>/keys")
 def keys(p: str) -> Any:
-    """The project's active keys (prefix, role, created, last used) and the create form."""
+    """Active keys (prefix, role, created, last used) and the create form; a member's own only."""
     return _keys_page(p)
 
 
 @bp.post("/p/<p>/keys")
 def new_key(p: str) -> Any:
     """Mint a key and show its plaintext in this response only (never stored, never redirected)."""
-    project, role, principal = member_of(p, "admin")
+    project, role, principal = key_manager(p)
     name = request.form.get("name", "").strip()
     key_role = request.form.get("role", "")
     try:
@@ -42,17 +47,18 @@ def new_key(p: str) -> Any:
     return _keys_page(p, 201, created=created)
 
 
-@bp.post("/p/<p>/keys/<int:key_id>/revoke")
+# max: a larger id overflows the INTEGER column (a 500 on SQLite); beyond it is a plain 404.
+@bp.post("/p/<p>/keys/<int(max=2147483647):key_id>/revoke")
 def revoke(p: str, key_id: int) -> Any:
-    """Revoke a key; it is refused from the next request on."""
-    project, _, principal = member_of(p, "admin")
+    """Revoke a key (a member only one they created); it is refused from the next request on."""
+    project, role, principal = key_manager(p)
     try:
-        revoke_key(project, principal, key_id)
+        revoke_key(project, principal, key_id, role)
         flash("Key revoked: requests with it now get 401.", "success")
     except HttpError as exc:
-        if exc.status != 404:
+        if exc.status not in (403, 404):
             raise
-        flash_error(exc)
+        flash_error(exc)  # another member's key, or gone already (a second tab): say so
     return redirect(url_for("admin.keys", p=p))
 
 

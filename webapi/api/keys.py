@@ -30,6 +30,11 @@ def _a(role: str) -> str:
     return f"an {role}" if role[0] in "aeiou" else f"a {role}"
 
 
+def creatable_roles(caller_role: str) -> list[str]:
+    """The roles a caller with ``caller_role`` may give a key: their own and those below."""
+    return [r for r in ROLES if ROLE_RANK[r] <= ROLE_RANK[caller_role]]
+
+
 def create_key(
     project: ProjectRef, principal: Principal, caller_role: str, name: object, role: object
 ) -> dict[str, Any]:
@@ -39,7 +44,7 @@ def create_key(
     if role not in ROLES:
         raise HttpError(400, "'role' must be one of viewer, editor, admin.")
     assert isinstance(role, str)
-    if ROLE_RANK[role] > ROLE_RANK[caller_role]:
+    if role not in creatable_roles(caller_role):
         raise HttpError(
             403, f"You are {_a(caller_role)} of '{project.slug}': a key you create can have at "
                  f"most the {caller_role} role, not {role}."
@@ -71,9 +76,13 @@ def list_keys(project: ProjectRef, created_by_id: int | None = None) -> list[dic
     return [k.to_dict() for k in db.session.scalars(query)]
 
 
-def revoke_key(
-    project: ProjectRef, principal: Principal, key_id: int, caller_role: str = "admin"
-) -> None:
+def visible_keys(project: ProjectRef, caller_role: str, principal: Principal
+                 ) -> list[dict[str, Any]]:
+    """The active keys the caller may see: every key for an admin, else the ones they created."""
+    return list_keys(project, created_by_id=None if caller_role == "admin" else principal.user_id)
+
+
+def revoke_key(project: ProjectRef, principal: Principal, key_id: int, caller_role: str) -> None:
     """Revoke a key of this project, effective on the next request; a non-admin only their own."""
     key = db.session.scalar(
         select(ApiKey).where(
@@ -93,8 +102,10 @@ def revoke_key(
     db.session.commit()
 
 
-def _key_manager(p: str) -> tuple[ProjectRef, str, Principal]:
-    """Any member signed in as a user, or an admin API key; 401/403/404 otherwise."""
+def key_manager(p: str) -> tuple[ProjectRef, str, Principal]:
+    """Any member signed in as a user, or an admin API key; 401/403/404 otherwise.
+
+    The admin's API keys page goes through here too, so both answer to the same rules."""
     project, role, principal = project_role(p, "viewer")
     if principal.is_key and role != "admin":
         raise HttpError(
@@ -106,21 +117,20 @@ def _key_manager(p: str) -> tuple[ProjectRef, str, Principal]:
 
 @bp.post("/projects/<p>/keys")
 def post_key(p: str) -> Any:
-    project, role, principal = _key_manager(p)
+    project, role, principal = key_manager(p)
     body = json_body()
     return jsonify(create_key(project, principal, role, body.get("name"), body.get("role"))), 201
 
 
 @bp.get("/projects/<p>/keys")
 def get_keys(p: str) -> Any:
-    project, role, principal = _key_manager(p)
-    mine = None if role == "admin" else principal.user_id
-    return jsonify(keys=list_keys(project, created_by_id=mine))
+    project, role, principal = key_manager(p)
+    return jsonify(keys=visible_keys(project, role, principal))
 
 
 # max: a larger id overflows the INTEGER column (a 500 on SQLite); beyond it is a plain 404.
 @bp.delete("/projects/<p>/keys/<int(max=2147483647):key_id>")
 def delete_key(p: str, key_id: int) -> Any:
-    project, role, principal = _key_manager(p)
+    project, role, principal = key_manager(p)
     revoke_key(project, principal, key_id, role)
     return "", 204
