@@ -192,3 +192,21 @@ variables:
 template: |
   Hello {{ name }}, thanks for asking about {{ topic }}.
 """
+
+
+GREETING_URL = "/api/v1/projects/demo/prompts/support/greeting"
+
+
+@pytest.fixture
+def seeded(app: Flask, account: Account) -> Account:
+    """demo/support/greeting at versions 1..3, production and staging on version 2."""
+    client = app.test_client()
+    for n in (1, 2, 3):
+        created = client.post(GREETING_URL, json={"source": GREETING + f"# {n}\n"},
+                              headers=account.headers("editor"))
+        assert created.status_code == 201
+    for label in ("production", "staging"):
+        moved = client.put(f"{GREETING_URL}/-/labels/{label}", json={"version": 2},
+                           headers=account.headers("admin"))
+        assert moved.status_code == 200
+    return account

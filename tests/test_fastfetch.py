@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg2.extensions
 import pytest
-from conftest import GREETING, Account, login
+from conftest import Account, login
 from flask import Flask
 from sqlalchemy import event, select, update
 
@@ -24,21 +24,6 @@ SHORT = "/api/v1/prompts/support/greeting"
 QUERIES = ["", "?version=2", "?label=production"]
 HEADERS = ["Content-Type", "ETag", "Cache-Control", "Vary", "X-Content-Type-Options",
            "Referrer-Policy", "X-Frame-Options", "Content-Security-Policy"]
-
-
-@pytest.fixture
-def seeded(app: Flask, account: Account) -> Account:
-    """demo/support/greeting at versions 1..3, production and staging on version 2."""
-    client = app.test_client()
-    for n in (1, 2, 3):
-        created = client.post(BASE, json={"source": GREETING + f"# {n}\n"},
-                              headers=account.headers("editor"))
-        assert created.status_code == 201
-    for label in ("production", "staging"):
-        moved = client.put(f"{BASE}/-/labels/{label}", json={"version": 2},
-                           headers=account.headers("admin"))
-        assert moved.status_code == 200
-    return account
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import GREETING, Account, make_app
+from conftest import Account, make_app
 from flask import Flask
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -29,21 +29,6 @@ class Counting:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         self.calls += 1
         return self.general(environ, start_response)
-
-
-@pytest.fixture
-def seeded(app: Flask, account: Account) -> Account:
-    """demo/support/greeting at versions 1..3, production and staging on version 2."""
-    client = app.test_client()
-    for n in (1, 2, 3):
-        created = client.post(BASE, json={"source": GREETING + f"# {n}\n"},
-                              headers=account.headers("editor"))
-        assert created.status_code == 201
-    for label in ("production", "staging"):
-        moved = client.put(f"{BASE}/-/labels/{label}", json={"version": 2},
-                           headers=account.headers("admin"))
-        assert moved.status_code == 200
-    return account
 
 
 @pytest.fixture
