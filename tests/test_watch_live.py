@@ -4,6 +4,7 @@ where installed, and the command as a subprocess for SIGKILL, SIGINT and SIGTERM
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from conftest import Account, make_account, make_app
 from flask import Flask
+from held_clock import HeldClock
 from helpers import no_thread_leaks, wait_until
 from live import free_port, make_prompt_repo, prompt_source, tool
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -62,16 +64,36 @@ class ThreadServer:
         self._server = self._thread = None
 
 
-class SlowPosts:
-    """WSGI middleware: every POST waits ``delay`` s first (an upload is surely in flight)."""
+class PostGate:
+    """WSGI middleware: while closed, every POST is read whole and then waits at the gate, so
+    the server demonstrably holds the upload (``held`` counts them) until ``open()``."""
 
-    def __init__(self, app: Flask, delay: float = 0.0) -> None:
+    LIMIT = 30.0  # seconds a held POST waits before it goes on anyway (a test that forgot)
+
+    def __init__(self, app: Flask) -> None:
         self.app = app
-        self.delay = delay
+        self._open = threading.Event()
+        self._open.set()
+        self._lock = threading.Lock()
+        self.held = 0
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ["REQUEST_METHOD"] == "POST" and self.delay:
-            time.sleep(self.delay)
+        if environ["REQUEST_METHOD"] == "POST" and not self._open.is_set():
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
+            with self._lock:
+                self.held += 1
+            try:
+                self._open.wait(self.LIMIT)
+            finally:
+                with self._lock:
+                    self.held -= 1
         return self.app(environ, start_response)
 
 
@@ -81,7 +103,7 @@ class Stack:
     def __init__(self, root: Path, app: Flask, account: Account) -> None:
         self.app = app
         self.account = account
-        self.wsgi = SlowPosts(app)
+        self.wsgi = PostGate(app)
         self.server = ThreadServer(self.wsgi).start()
         self.root = root
         self.prompts = make_prompt_repo(root, self.server.url, account.project,
@@ -127,6 +149,7 @@ class Stack:
         return self.daemon
 
     def close(self) -> None:
+        self.wsgi.open()
         if self.daemon is not None:
             self.daemon.stop()
         if self.api is not None:
@@ -197,13 +220,23 @@ EDITED = prompt_source("Hi {{ name }}.")
 
 @pytest.mark.parametrize("writer", WRITERS, ids=lambda w: w.__name__)
 def test_each_writer_makes_exactly_one_version_with_the_final_bytes(
-    stack: Stack, writer: Callable[[Path, str], None]
+    monkeypatch: pytest.MonkeyPatch, stack: Stack, writer: Callable[[Path, str], None]
 ) -> None:
     first = stack.path.read_text()
+    # Debounce time passes only once the save is over: a loaded machine may pause a writer
+    # between its steps for longer than `quiet`, and the half-written file is then rightly
+    # read (and reported, or uploaded if it parses), which is not what this test is about.
+    held = HeldClock(monkeypatch)
     stack.watch()
     writer(stack.path, EDITED)
     assert stack.path.read_text() == EDITED
-    wait_until(lambda: stack.latest() == EDITED, 5, "the save as the latest version")
+
+    def delivered() -> bool:
+        held.advance()
+        return stack.latest() == EDITED
+
+    wait_until(delivered, 5, "the save as the latest version")
+    held.advance()  # any event of the save the watcher took late: the same bytes, no version
     time.sleep(SETTLE)
     assert stack.sources() == [first, EDITED]
     assert not [line for line in stack.lines if "deleted" in line or "invalid" in line]
@@ -319,22 +352,23 @@ def test_sigkill_mid_upload_then_restart_loses_nothing_and_duplicates_nothing(
     watch = Watch(stack.root, stack.account.keys["editor"])
     try:
         wait_until(lambda: stack.sources() == [first], 10, "the start-up push")
-        stack.wsgi.delay = 0.4  # every upload now stays in flight for a while
+        stack.wsgi.close()  # uploads now stay at the server until the gate opens
         saves = [prompt_source(f"Hello {{{{ name }}}}, save {n}.") for n in range(4)]
         os_replace(stack.path, saves[0])
-        wait_until(lambda: len(_journal(stack.root)) == 1, 5, "save 0 queued and in flight")
+        wait_until(lambda: stack.wsgi.held == 1, 10, "save 0's upload held by the server")
         os_replace(stack.path, saves[1])
-        wait_until(lambda: len(_journal(stack.root)) == 2, 5, "save 1 queued")
+        wait_until(lambda: len(_journal(stack.root)) == 2, 10, "save 1 queued behind it")
         watch.process.kill()  # SIGKILL while save 0 is being uploaded
         watch.kill()
+        stack.wsgi.open()  # save 0 lands while the daemon is dead: it never hears of it
+        wait_until(lambda: stack.sources() == [first, saves[0]], 10, "save 0 stored")
         os_replace(stack.path, saves[2])  # saved while nothing watches
         os_replace(stack.path, saves[3])
-        stack.wsgi.delay = 0.0
         watch = Watch(stack.root, stack.account.keys["editor"])
         wait_until(lambda: stack.latest() == saves[3], 10, lambda: f"the last save: {watch.lines}")
         time.sleep(SETTLE)
-        # Save 0 reached the server while the daemon was dead, or was sent again after the
-        # restart: either way once. Saves 2 and 3 were made offline: the file holds the last.
+        # The restarted daemon recognises save 0 by its hash instead of sending it again, sends
+        # save 1 from its journal, and the last offline save (the file) after it.
         assert stack.sources() == [first, saves[0], saves[1], saves[3]]
         assert _journal(stack.root) == []
         assert watch.end(signal.SIGTERM) == 0
