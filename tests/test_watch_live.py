@@ -410,8 +410,11 @@ def test_dev_runs_the_stack_on_a_copy_of_the_examples(tmp_path: Path) -> None:
         line.rstrip("\n") for line in process.stderr or []), name="dev-stderr")
     reader.start()
     try:
-        wait_until(lambda: any(line.startswith("ready in") for line in lines), 30,
-                   lambda: f"the ready line: {lines}")
+        # "watching" is the last line of the start-up block ("ready in", curl, ...): waiting for
+        # "ready in" alone raced the reader thread for the lines after it.
+        wait_until(lambda: any(line.startswith("watching") for line in lines), 30,
+                   lambda: f"the start-up lines: {lines}")
+        assert any(line.startswith("ready in") for line in lines), lines
         assert time.monotonic() - started < 30
         curl = next(line for line in lines if line.strip().startswith("curl"))
         assert "support/greeting?version=1" in curl
