@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 
-from promptsync.prompts import source_sha256
+from promptsync.format.prompt import source_sha256
 
 from .common import Options, Table, log
 from .scale import (

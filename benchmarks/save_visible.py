@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from promptsync.prompts import source_sha256
+from promptsync.format.prompt import source_sha256
 
 from .common import GREETING, Account, Options, Table, database, log, product_server, seed_account
 from .editors import in_place, jetbrains, os_replace, truncate_then_write, vim_rename

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from promptsync.client import Client
+    from promptsync.client.sdk import Client
 
 __all__ = ["Client"]
 
@@ -13,7 +13,7 @@ __all__ = ["Client"]
 def __getattr__(name: str) -> Any:
     """Import the SDK on first use: httpx costs ~0.1 s, which `promptsync lint` need not pay."""
     if name == "Client":
-        from promptsync.client import Client
+        from promptsync.client.sdk import Client
 
         return Client
     raise AttributeError(f"module 'promptsync' has no attribute {name!r}")

@@ -11,8 +11,10 @@ from flask import Flask, Request, Response, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from sqlalchemy import text
 
-from . import admin, api, config, database, errors, hotpath, openapi
-from .extensions import db, login_manager, migrate
+from webapi import admin, api, config, database, errors
+from webapi.extensions import db, login_manager, migrate
+from webapi.fetch import middleware
+from webapi.openapi.document import register_docs
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -50,11 +52,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     database.configure(app)
     errors.register_error_handlers(app)
     api.register(app)
-    openapi.register_docs(app)
+    register_docs(app)
     admin.register(app)
     _register_cors(app)
     _register_basics(app)
-    hotpath.install(app, [(name, value) for _, name, value in SECURITY_HEADERS])
+    middleware.install(app, [(name, value) for _, name, value in SECURITY_HEADERS])
     return app
 
 

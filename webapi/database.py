@@ -8,9 +8,9 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .extensions import db
+from webapi.extensions import db
 
-POOL_RECYCLE_SECONDS = 1800  # also the age at which webapi.fetchsql retires its connections
+POOL_RECYCLE_SECONDS = 1800  # also the age at which webapi.fetch.sql retires its connections
 
 
 def engine_options(uri: str) -> dict[str, Any]:

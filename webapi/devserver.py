@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
-    from . import create_app
+    from webapi import create_app
 
     app = create_app()
     with app.app_context():

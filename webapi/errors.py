@@ -100,7 +100,7 @@ def register_error_handlers(app: Flask) -> None:
         ):
             return handle_unexpected(exc)
         log.warning("database unavailable: %s", type(exc).__name__)
-        from .extensions import db
+        from webapi.extensions import db
 
         db.session.rollback()
         if not _wants_json():

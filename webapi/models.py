@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from webapi.extensions import db
 
 ROLES = ("viewer", "editor", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import accounts, activity, manage, prompts
-from .common import bp
+from webapi.admin import accounts, activity, manage, prompts
+from webapi.admin.common import bp
 
 __all__ = ["accounts", "activity", "manage", "prompts", "register"]
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
-from ..api.accounts import (
+from webapi.admin.common import bp, check_anonymous_csrf, flash_error, safe_next
+from webapi.api.accounts import (
     authenticate,
     create_user,
     end_sessions,
@@ -14,11 +15,10 @@ from ..api.accounts import (
     projects_of,
     start_session,
 )
-from ..api.projects import create_project
-from ..auth import require_user
-from ..errors import HttpError
-from ..extensions import db
-from .common import bp, check_anonymous_csrf, flash_error, safe_next
+from webapi.api.projects import create_project
+from webapi.auth.access import require_user
+from webapi.errors import HttpError
+from webapi.extensions import db
 
 
 @bp.route("/login", methods=["GET", "POST"])

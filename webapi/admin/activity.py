@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import render_template
 
-from ..api.inputs import encode_cursor, int_arg, int_cursor_arg
-from ..api.projects import event_page
-from ..errors import HttpError
-from ..models import Event
-from .common import bp, member_of
+from webapi.admin.common import bp, member_of
+from webapi.api.inputs import encode_cursor, int_arg, int_cursor_arg
+from webapi.api.projects import event_page
+from webapi.errors import HttpError
+from webapi.models import Event
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

@@ -20,11 +20,11 @@ from flask import (
 )
 from flask_login import current_user
 
-from ..auth import Principal, ProjectRef, current_principal, project_role
-from ..errors import HttpError
-from ..extensions import db
-from ..models import ROLE_RANK
-from ..security import tokens_match
+from webapi.auth.access import Principal, ProjectRef, current_principal, project_role
+from webapi.auth.secrets import tokens_match
+from webapi.errors import HttpError
+from webapi.extensions import db
+from webapi.models import ROLE_RANK
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "admin"
 bp = Blueprint("admin", __name__, static_folder=str(STATIC), static_url_path="/static")

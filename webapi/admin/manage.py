@@ -10,11 +10,11 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from ..api.keys import creatable_roles, create_key, key_manager, revoke_key, visible_keys
-from ..api.projects import member_dicts, remove_member, set_member
-from ..errors import HttpError
-from ..models import ROLES
-from .common import bp, flash_error, member_of
+from webapi.admin.common import bp, flash_error, member_of
+from webapi.api.keys import creatable_roles, create_key, key_manager, revoke_key, visible_keys
+from webapi.api.projects import member_dicts, remove_member, set_member
+from webapi.errors import HttpError
+from webapi.models import ROLES
 
 
 def _keys_page(p: str, status: int = 200, **extra: Any) -> Any:

@@ -6,16 +6,22 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from promptsync.prompts import slug_problem
-
-from ..auth import Principal, ProjectRef
-from ..errors import HttpError
-from ..labels import delete_label, set_label
-from ..models import PromptVersion
-from ..pushes import create_version
-from ..versions import PROTECTED_LABELS, diff_versions, get_version
-from .common import bp, flash_error, form_int, member_of
-from .queries import diff_lines, group_by_folder, history, label_map, pretty, prompt_rows
+from promptsync.format.prompt import slug_problem
+from webapi.admin.common import bp, flash_error, form_int, member_of
+from webapi.admin.queries import (
+    diff_lines,
+    group_by_folder,
+    history,
+    label_map,
+    pretty,
+    prompt_rows,
+)
+from webapi.auth.access import Principal, ProjectRef
+from webapi.errors import HttpError
+from webapi.models import PromptVersion
+from webapi.services.labels import delete_label, set_label
+from webapi.services.pushes import create_version
+from webapi.services.versions import PROTECTED_LABELS, diff_versions, get_version
 
 MAX_MESSAGE = 10_000
 

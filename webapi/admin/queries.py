@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
-from ..auth import ProjectRef
-from ..catalog import PromptSummary, list_prompts
-from ..extensions import db
-from ..models import Label, PromptVersion
+from webapi.auth.access import ProjectRef
+from webapi.extensions import db
+from webapi.models import Label, PromptVersion
+from webapi.services.catalog import PromptSummary, list_prompts
 
 LIST_LIMIT = 2000
 HISTORY_LIMIT = 200

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from . import accounts, backup, keys, projects, prompts
-from .inputs import reject_nul
+from webapi.api import accounts, backup, keys, projects, prompts
+from webapi.api.inputs import reject_nul
 
 PREFIX = "/api/v1"
 

@@ -11,18 +11,18 @@ from flask_login import login_user, logout_user
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ..auth import require_principal, require_user
-from ..errors import HttpError
-from ..extensions import db
-from ..models import LoginThrottle, Membership, Project, User, iso, utcnow
-from ..security import (
+from webapi.api.inputs import field, json_body
+from webapi.auth.access import require_principal, require_user
+from webapi.auth.secrets import (
     check_password,
     dummy_check,
     hash_password,
     new_csrf_token,
     password_problem,
 )
-from .inputs import field, json_body
+from webapi.errors import HttpError
+from webapi.extensions import db
+from webapi.models import LoginThrottle, Membership, Project, User, iso, utcnow
 
 bp = Blueprint("accounts", __name__)
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")

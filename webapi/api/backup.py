@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from ..auth import project_role
-from ..backup import export_project, import_project
-from .inputs import json_body
+from webapi.api.inputs import json_body
+from webapi.auth.access import project_role
+from webapi.services.backup import export_project, import_project
 
 bp = Blueprint("backup", __name__)
 

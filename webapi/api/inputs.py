@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from flask import request
 
-from ..errors import HttpError
+from webapi.errors import HttpError
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 100

@@ -15,13 +15,13 @@ from flask import Blueprint, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..auth import Principal, ProjectRef, project_role
-from ..errors import HttpError
-from ..extensions import db
-from ..models import ROLE_RANK, ROLES, ApiKey, iso, utcnow
-from ..security import new_api_key
-from ..versions import log_event
-from .inputs import json_body
+from webapi.api.inputs import json_body
+from webapi.auth.access import Principal, ProjectRef, project_role
+from webapi.auth.secrets import new_api_key
+from webapi.errors import HttpError
+from webapi.extensions import db
+from webapi.models import ROLE_RANK, ROLES, ApiKey, iso, utcnow
+from webapi.services.versions import log_event
 
 bp = Blueprint("keys", __name__)
 

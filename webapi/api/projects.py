@@ -9,13 +9,13 @@ from flask import Blueprint, jsonify
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..auth import ProjectRef, project_role, require_principal, require_user
-from ..errors import HttpError
-from ..extensions import db
-from ..models import ROLES, Event, Membership, Project, User, iso
-from ..versions import log_event
-from .accounts import normalise_email, projects_of
-from .inputs import encode_cursor, int_cursor_arg, json_body, limit_arg
+from webapi.api.accounts import normalise_email, projects_of
+from webapi.api.inputs import encode_cursor, int_cursor_arg, json_body, limit_arg
+from webapi.auth.access import ProjectRef, project_role, require_principal, require_user
+from webapi.errors import HttpError
+from webapi.extensions import db
+from webapi.models import ROLES, Event, Membership, Project, User, iso
+from webapi.services.versions import log_event
 
 bp = Blueprint("projects", __name__)
 PROJECT_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -10,24 +10,8 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from promptsync.errors import RenderError
-from promptsync.prompts import parse_prompt
-
-from .. import fastfetch
-from ..auth import ProjectRef, key_project_slug, presented_key, project_role
-from ..catalog import list_prompts
-from ..errors import HttpError
-from ..extensions import db
-from ..labels import delete_label, set_label
-from ..models import Label, PromptVersion, iso
-from ..pushes import PushItem, PushOutcome, create_version, push_versions
-from ..versions import (
-    diff_versions,
-    fetch_version,
-    find_prompt_id,
-    get_version,
-    version_dict,
-)
-from .inputs import (
+from promptsync.format.prompt import parse_prompt
+from webapi.api.inputs import (
     cursor_arg,
     encode_cursor,
     field,
@@ -35,6 +19,21 @@ from .inputs import (
     int_cursor_arg,
     json_body,
     limit_arg,
+)
+from webapi.auth.access import ProjectRef, key_project_slug, presented_key, project_role
+from webapi.errors import HttpError
+from webapi.extensions import db
+from webapi.fetch import lookup
+from webapi.models import Label, PromptVersion, iso
+from webapi.services.catalog import list_prompts
+from webapi.services.labels import delete_label, set_label
+from webapi.services.pushes import PushItem, PushOutcome, create_version, push_versions
+from webapi.services.versions import (
+    diff_versions,
+    fetch_version,
+    find_prompt_id,
+    get_version,
+    version_dict,
 )
 
 bp = Blueprint("prompts", __name__)
@@ -101,7 +100,7 @@ def _push_fields(body: dict[str, Any]) -> tuple[str | None, int | None, dict | N
 
 
 def _fetch(project: ProjectRef, slug: str) -> Response:
-    # The general path (sessions, and every error of a key fetch); keys take webapi.fastfetch.
+    # The general path (sessions, and every error of a key fetch); keys take webapi.fetch.lookup.
     version = int_arg("version", 1)
     label = request.args.get("label")
     if version is not None and label is not None:
@@ -111,10 +110,10 @@ def _fetch(project: ProjectRef, slug: str) -> Response:
     found = fetch_version(project, slug, version, label, full=not revalidating)
     pinned = version is not None
     if revalidating and request.if_none_match.contains(found.sha256):
-        return fastfetch.fetch_response(project.slug, slug, found, pinned, not_modified=True)
+        return lookup.fetch_response(project.slug, slug, found, pinned, not_modified=True)
     if not found.full:
         found = fetch_version(project, slug, version, label)
-    return fastfetch.fetch_response(project.slug, slug, found, pinned)
+    return lookup.fetch_response(project.slug, slug, found, pinned)
 
 
 def _push(project: ProjectRef, slug: str) -> Any:
@@ -210,7 +209,7 @@ def _dispatch(p: str, rest: str) -> Any:
         error.headers["Allow"] = ", ".join(sorted(allowed))
         raise error
     if handler is _fetch and (key := presented_key()) is not None:
-        fast = fastfetch.fetch(key, p, slug)
+        fast = lookup.fetch(key, p, slug)
         if fast is not None:
             return fast
     project, _, _ = project_role(p, "viewer")
@@ -229,7 +228,7 @@ def prompt_item(p: str, rest: str) -> Any:
 def key_prompt_item(rest: str) -> Any:
     slug, _, sub = rest.partition("/-/")
     if not sub and request.method == "GET" and (key := presented_key()) is not None:
-        fast = fastfetch.fetch(key, None, slug)  # the key's own project, in the same statement
+        fast = lookup.fetch(key, None, slug)  # the key's own project, in the same statement
         if fast is not None:
             return fast
     return _dispatch(key_project_slug(), rest)

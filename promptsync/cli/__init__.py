@@ -1,0 +1,76 @@
+"""The ``promptsync`` command: a thin click layer over the library; errors translated once here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from promptsync.cli import backup, login, remote, sync, watch
+from promptsync.cli.context import Obj
+from promptsync.cli.errors import Failure, Interrupted, describe, describe_os_error
+from promptsync.errors import PromptSyncError
+
+if TYPE_CHECKING:
+    import httpx
+
+class PromptSyncGroup(click.Group):
+    """A group whose invoke is the ONE place library errors and Ctrl-C become exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; translate PromptSyncError (exit 1) and Ctrl-C (exit 130)."""
+        try:
+            return super().invoke(ctx)
+        except PromptSyncError as exc:
+            # Looked up now: the group callback creates the Obj and reads --debug.
+            obj = ctx.find_object(Obj)
+            if obj is not None and obj.debug:
+                raise
+            raise Failure(describe(exc, obj)) from exc
+        except OSError as exc:
+            # A full disk, a read-only .promptsync/, a permission: one line, not a traceback.
+            obj = ctx.find_object(Obj)
+            if obj is not None and obj.debug:
+                raise
+            raise Failure(describe_os_error(exc)) from exc
+        except (KeyboardInterrupt, click.Abort) as exc:
+            obj = ctx.find_object(Obj)
+            if obj is not None and obj.debug:
+                raise
+            raise Interrupted() from exc
+        finally:
+            obj = ctx.find_object(Obj)
+            if obj is not None:
+                obj.close()
+
+
+@click.group(cls=PromptSyncGroup, context_settings={"auto_envvar_prefix": "PROMPTSYNC"})
+@click.option("--server", metavar="URL", help="API server, e.g. http://127.0.0.1:5000.")
+@click.option("--project", metavar="SLUG", help="Project on the server.")
+@click.option("--api-key", metavar="KEY", help="API key (default: stored by promptsync login).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="promptsync")
+@click.pass_context
+def cli(ctx: click.Context, server: str | None, project: str | None, api_key: str | None,
+        debug: bool) -> None:
+    """File-first prompt repository: push YAML prompt files as numbered versions."""
+    obj = ctx.ensure_object(Obj)
+    obj.server = server or obj.server
+    obj.project = project or obj.project
+    obj.api_key = api_key or obj.api_key
+    obj.debug = debug or obj.debug
+
+
+for _module in (sync, login, remote, watch, backup):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main(args: Sequence[str] | None = None, *, transport: httpx.BaseTransport | None = None
+         ) -> NoReturn:
+    """Console-script entry point; ``transport`` lets tests run the app in-process."""
+    cli.main(args=list(args) if args is not None else None, prog_name="promptsync",
+             obj=Obj(transport=transport))
+    sys.exit(0)  # pragma: no cover - click's standalone mode exits itself

@@ -1,0 +1,92 @@
+"""CLI errors: every library error becomes one readable line and an exit code, here only."""
+
+from __future__ import annotations
+
+import re
+from typing import IO, Any
+
+import click
+
+from promptsync.cli.context import Obj, display
+from promptsync.errors import ApiError, PromptSyncError, ServerUnreachable
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+_UNREACHABLE_RE = re.compile(r"^cannot reach (\S+): (.+)$")
+
+
+class Failure(click.ClickException):
+    """A one-line error (``error: …`` on stderr) and exit 1."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``error: message`` (no usage text, no "Error:" prefix)."""
+        click.echo(f"error: {self.message}", err=True)
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: exit 130 like a shell does."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``interrupted``."""
+        click.echo("\ninterrupted", err=True)
+
+
+def _project(obj: Obj | None) -> str | None:
+    """The project the command acted on, when it is known without raising."""
+    if obj is None:
+        return None
+    try:
+        return obj.settings().project
+    except PromptSyncError:
+        return None
+
+
+def _api_message(exc: ApiError, obj: Obj | None) -> str:
+    """The one line for an error answer, saying what to do about it."""
+    detail = exc.detail.rstrip(".")
+    if exc.status == 401:
+        return (
+            f"the server refused the API key ({detail}): the key is wrong or revoked; "
+            "run promptsync login to get a new one, or set PROMPTSYNC_API_KEY"
+        )
+    if exc.status == 403:
+        if detail.startswith("This needs the"):
+            project = _project(obj)
+            whose = f"an admin of '{project}'" if project else "an admin of the project"
+            return (f"{detail}: ask {whose} for that role if you lack it, then run "
+                    "promptsync login again (or use a key with that role)")
+        return f"{detail}: use a key with enough rights for this project (promptsync login)"
+    if exc.status == 404 and detail.startswith("No project"):
+        return f"{detail} on the server: check 'project' in promptsync.yaml or --project"
+    if exc.status == 429:
+        wait = exc.body.get("retry_after")
+        return f"{detail}: try again" + (f" in {wait} s" if wait else " later")
+    if exc.status >= 500:
+        return f"the server failed ({exc.status} {exc.code}): {detail}; try again later"
+    return detail
+
+
+def describe(exc: PromptSyncError, obj: Obj | None = None) -> str:
+    """Turn any library error into one readable line (without the ``error:`` prefix)."""
+    if isinstance(exc, ServerUnreachable):
+        match = _UNREACHABLE_RE.match(str(exc))
+        if match:
+            return f"cannot reach {match[1]} ({match[2]}): is the server running?"
+        return f"{exc}: is the server running?"
+    if isinstance(exc, ApiError):
+        return _api_message(exc, obj)
+    return str(exc)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``path: reason`` for a failed file operation (the destination of a rename)."""
+    where = exc.filename2 if exc.filename2 is not None else exc.filename
+    reason = exc.strerror or str(exc)
+    return f"{display(str(where))}: {reason}" if where is not None else reason

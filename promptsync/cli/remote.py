@@ -1,0 +1,192 @@
+"""CLI commands for versions on the server: log, diff, get, label, render, export."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from promptsync.cli.context import Obj, display, echo_err, pass_obj
+from promptsync.errors import ConfigError, PromptSyncError
+
+LOCAL = "local"
+
+
+def _version_option(func: Any) -> Any:
+    func = click.option("--label", metavar="LABEL", help="A labelled version.")(func)
+    return click.option("--version", "version", type=click.IntRange(min=1), metavar="N",
+                        help="A version number.")(func)
+
+
+def _one_of(version: int | None, label: str | None) -> None:
+    if version is not None and label is not None:
+        raise click.UsageError("pass --version or --label, not both")
+
+
+@click.command()
+@click.argument("slug")
+@pass_obj
+def log(obj: Obj, slug: str) -> None:
+    """Version history: version, time, author, message, labels (newest first)."""
+    for item in obj.client().versions(obj.require_project(), slug):
+        when = str(item.get("created_at") or "").replace("T", " ")[:16]
+        labels = ", ".join(item.get("labels") or [])
+        line = f"v{item['version']:<4} {when:<16}  {item.get('author') or '-':<24}"
+        if labels:
+            line += f" [{labels}]"
+        message = (item.get("message") or "").splitlines()
+        click.echo(f"{line} {message[0] if message else ''}".rstrip())
+
+
+def _local_file(obj: Obj, slug: str) -> Path:
+    """The file of ``slug`` in the prompts dir (.yaml or .yml)."""
+    from promptsync.sync.state import SyncState
+    from promptsync.sync.writes import relpath_for
+
+    repo = obj.repo()
+    entry = SyncState.load(repo.state_dir).get(slug)
+    candidates = [entry.path if entry else None, slug + ".yaml", slug + ".yml"]
+    for candidate in candidates:
+        if candidate and (repo.dir / candidate).is_file():
+            return repo.dir / relpath_for(slug, candidate)
+    raise ConfigError(f"no local file for {slug} in {display(repo.dir)}/")
+
+
+def _server_source(obj: Obj, slug: str, ref: str | None) -> tuple[str, str]:
+    """(label for the diff header, source) of a server ref: number, label or latest."""
+    api, project = obj.client(), obj.require_project()
+    if ref is None or ref == "latest":
+        data = api.get_version(project, slug)
+    elif ref.isdigit():
+        data = api.get_version(project, slug, version=int(ref))
+    else:
+        data = api.get_version(project, slug, label=ref)
+    assert data is not None
+    return f"{slug}@v{data['version']}", str(data["source"])
+
+
+@click.command()
+@click.argument("slug")
+@click.argument("refs", nargs=-1, metavar="[REF [REF]]")
+@pass_obj
+def diff(obj: Obj, slug: str, refs: tuple[str, ...]) -> None:
+    """Unified diff; REF is a version, a label or 'local' (default: server latest vs local)."""
+    if len(refs) > 2:
+        raise click.UsageError("diff takes at most two REFs")
+    ref_from = refs[0] if refs else None
+    ref_to = refs[1] if len(refs) == 2 else LOCAL
+    if ref_from != LOCAL and ref_to != LOCAL:
+        data = obj.client().diff(obj.require_project(), slug, ref_from, ref_to)
+        click.echo(data.get("diff", ""), nl=False)
+        return
+    sides = []
+    for ref in (ref_from, ref_to):
+        if ref == LOCAL:
+            path = _local_file(obj, slug)
+            sides.append((display(path), path.read_bytes().decode("utf-8", "replace")))
+        else:
+            sides.append(_server_source(obj, slug, ref))
+    (from_name, a), (to_name, b) = sides
+    lines = difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
+                                 fromfile=from_name, tofile=to_name)
+    click.echo("".join(lines), nl=False)
+
+
+@click.command()
+@click.argument("slug")
+@_version_option
+@click.option("--json", "as_json", is_flag=True, help="The API's JSON instead of the YAML source.")
+@pass_obj
+def get(obj: Obj, slug: str, version: int | None, label: str | None, as_json: bool) -> None:
+    """Print a version: the YAML source exactly as stored, or the API JSON."""
+    _one_of(version, label)
+    data = obj.client().get_version(obj.require_project(), slug, version=version, label=label)
+    assert data is not None
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    # Bytes, not text: click writes them to the binary stream, no newline added or translated.
+    click.echo(str(data["source"]).encode("utf-8"), nl=False)
+
+
+@click.command()
+@click.argument("slug")
+@click.argument("label_name", metavar="LABEL")
+@click.argument("version", type=click.IntRange(min=1), required=False)
+@pass_obj
+def label(obj: Obj, slug: str, label_name: str, version: int | None) -> None:
+    """Point LABEL at VERSION (default: the latest version)."""
+    api, project = obj.client(), obj.require_project()
+    if version is None:
+        latest = api.get_version(project, slug)
+        assert latest is not None
+        version = int(latest["version"])
+    moved = api.set_label(project, slug, label_name, version)
+    previous = moved.get("previous")
+    was = f" (was v{previous})" if previous else ""
+    echo_err(f"{slug}: {label_name} -> v{moved.get('version', version)}{was}")
+
+
+def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"-v expects NAME=VALUE, got {pair!r}")
+        values[name] = value
+    return values
+
+
+@click.command()
+@click.argument("slug")
+@_version_option
+@click.option("-v", "--var", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="A variable (repeatable).")
+@pass_obj
+def render(obj: Obj, slug: str, version: int | None, label: str | None,
+           pairs: tuple[str, ...]) -> None:
+    """Print the filled template (JSON messages for chat prompts); strict about variables."""
+    _one_of(version, label)
+    result = obj.client().render(obj.require_project(), slug, _variables(pairs),
+                                 version=version, label=label)
+    if "messages" in result:
+        click.echo(json.dumps(result["messages"], indent=2, ensure_ascii=False))
+    else:
+        text = str(result.get("text", ""))
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@click.command()
+@click.option("--label", metavar="LABEL", help="Export the version with this label [latest].")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Bundle file to write.")
+@pass_obj
+def export(obj: Obj, label: str | None, output: str) -> None:
+    """Write a bundle of every prompt at LABEL (or latest) for the client's offline fallback."""
+    from promptsync.client.bundle import write_bundle
+
+    api, project = obj.client(), obj.require_project()
+    versions = []
+    for item in api.manifest(project, include_source=True):
+        if label is None:
+            versions.append(item)
+            continue
+        number = (item.get("labels") or {}).get(label)
+        if number is None:
+            continue
+        if number == item.get("version"):
+            versions.append(item)
+        else:
+            older = api.get_version(project, item["slug"], version=number)
+            if older is None:
+                raise PromptSyncError(f"{item['slug']}: the server sent no v{number}")
+            versions.append(older)
+    bundle = write_bundle(output, project, label, versions)
+    what = f"labelled '{label}'" if label else "latest"
+    echo_err(f"wrote {len(bundle['prompts'])} prompts ({what}) to {display(output)}")
+
+
+COMMANDS = [log, diff, get, label, render, export]

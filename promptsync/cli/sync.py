@@ -1,0 +1,237 @@
+"""CLI commands that tie the prompts dir to the server: init, status, push, pull, lint."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from promptsync.cli.context import Obj, display, echo_err, pass_obj
+from promptsync.errors import ConfigError, Problem
+
+# Modules are imported inside the commands that use them: `promptsync --help` and every other
+# command load this module, and the config (PyYAML) and the HTTP client (httpx) cost ~0.1 s.
+
+PROGRESS_FROM = 50  # show a progress bar when pushing at least this many files
+LIST_UP_TO = 50  # name each pushed file up to this many; beyond, a summary line
+
+
+def _where(path: Path | str | None, problem: Problem) -> str:
+    """``file:line:col: message`` (line and column when known)."""
+    spot = display(path)
+    if problem.line is not None:
+        spot += f":{problem.line}"
+        if problem.column is not None:
+            spot += f":{problem.column}"
+    return f"{spot}: {problem.message}"
+
+
+def gitignore_state(root: Path) -> bool:
+    """Add ``.promptsync/`` to the root .gitignore; True when it was added."""
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = {line.strip() for line in text.splitlines()}
+    if lines & {".promptsync", ".promptsync/", "/.promptsync", "/.promptsync/"}:
+        return False
+    prefix = "" if not text or text.endswith("\n") else "\n"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"{prefix}# promptsync sync state (local to this checkout)\n.promptsync/\n")
+    return True
+
+
+@click.command()
+@click.option("--server", "server_opt", metavar="URL", help="API server URL.")
+@click.option("--project", "project_opt", metavar="SLUG", help="Project slug on the server.")
+@click.option("--dir", "dir_opt", metavar="DIR", help="Prompts directory [prompts].")
+@pass_obj
+def init(obj: Obj, server_opt: str | None, project_opt: str | None, dir_opt: str | None) -> None:
+    """Write promptsync.yaml here, create the prompts dir, git-ignore .promptsync/."""
+    from promptsync.config import CONFIG_FILENAME, DEFAULT_DIR, read_repo_config, write_repo_config
+    from promptsync.sync.state import ensure_state_dir
+
+    root = Path.cwd()
+    existing = read_repo_config(root) if (root / CONFIG_FILENAME).exists() else None
+    server = server_opt or obj.server or (existing.server if existing else None)
+    project = project_opt or obj.project or (existing.project if existing else None)
+    directory: str | Path = dir_opt or (existing.dir if existing else DEFAULT_DIR)
+    write_repo_config(root, server, project, directory)
+    repo = read_repo_config(root)
+    repo.dir.mkdir(parents=True, exist_ok=True)
+    ensure_state_dir(repo.state_dir)
+    gitignore_state(repo.root)
+    verb = "updated" if existing else "wrote"
+    echo_err(f"{verb} {display(repo.path)} (server: {server or 'not set'}, project: "
+             f"{project or 'not set'}, prompts in {display(repo.dir)}/)")
+    if not server or not project:
+        echo_err("next: promptsync init --server URL --project SLUG")
+    else:
+        echo_err("next: promptsync login, then promptsync push")
+
+
+_DETAIL = {"new": "not on the server yet", "invalid": "cannot be uploaded"}
+
+
+def _shown(slug: str) -> str:
+    """A slug from the server as printed: escaped when it holds control or invisible characters."""
+    # A hostile server must not move the cursor, clear the screen or fake extra lines.
+    return slug if slug.isprintable() else repr(slug)
+
+
+def _status_line(action: object) -> str:
+    from promptsync.sync.engine import Action, Status
+
+    assert isinstance(action, Action)
+    where = display(action.path) if action.path else action.relpath or ""
+    remote = action.remote_version
+    detail = {
+        Status.NEW: f"{where}: not on the server yet",
+        Status.MODIFIED: f"{where}: changed since v{action.base_version}",
+        Status.BEHIND: (f"v{remote} on the server, your file is v{action.base_version}"
+                        if action.base_version else f"v{remote} on the server, no file yet"),
+        Status.CONFLICT: (f"{where}: changed since v{action.base_version}, server at v{remote}"
+                          if action.base_version else
+                          f"{where}: differs from v{remote} on the server (never synced here)"),
+        Status.DELETED: f"{action.relpath} deleted here, v{remote} on the server",
+    }.get(action.status, "")
+    return f"{action.status.value:<9} {_shown(action.slug):<30} {detail}".rstrip()
+
+
+@click.command()
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything is out of sync (for CI).")
+@click.argument("paths", nargs=-1, type=click.Path())
+@pass_obj
+def status(obj: Obj, exit_code: bool, paths: tuple[str, ...]) -> None:
+    """List prompts that are new, modified, behind, in conflict, deleted or invalid."""
+    from promptsync.sync.engine import Status
+
+    plan = obj.engine().plan(paths)
+    for action in plan.out_of_sync:
+        if action.status == Status.INVALID:
+            for problem in action.problems:
+                click.echo(f"{'invalid':<9} {_where(action.path, problem)}")
+        else:
+            click.echo(_status_line(action))
+    counts = plan.counts()
+    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    echo_err(summary or "no prompts yet")
+    if exit_code and plan.out_of_sync:
+        sys.exit(1)
+
+
+def _rejected_line(result: object) -> str:
+    from promptsync.sync.push import PushResult
+
+    assert isinstance(result, PushResult)
+    latest = f"v{result.latest_version}" if result.latest_version else "a newer version"
+    base = f"v{result.base_version}" if result.base_version else "no server version"
+    return (f"rejected: {result.slug} is at {latest} on the server, your file is based on "
+            f"{base}: run promptsync pull (or push --force to overwrite)")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("-m", "--message", help="Version message [default: the last commit's subject].")
+@click.option("--dry-run", is_flag=True, help="Show what would be pushed, push nothing.")
+@click.option("--force", is_flag=True, help="Push even where the server moved on (no base check).")
+@pass_obj
+def push(obj: Obj, paths: tuple[str, ...], message: str | None, dry_run: bool,
+         force: bool) -> None:
+    """Upload every changed prompt file as a new version."""
+    from promptsync.sync.engine import Status
+
+    engine = obj.engine()
+    plan = engine.plan(paths)
+    count = len(plan.with_status(Status.NEW, Status.MODIFIED, *([Status.CONFLICT] * force)))
+    if count >= PROGRESS_FROM and not dry_run:
+        with click.progressbar(length=count, label="pushing", file=sys.stderr) as bar:
+            report = engine.push(plan, message=message, force=force, progress=bar.update)
+    else:
+        report = engine.push(plan, message=message, force=force, dry_run=dry_run)
+    created = [r for r in report.results if r.outcome == "created"]
+    for result in report.results:
+        if result.outcome == "would push":
+            click.echo(f"would push {result.slug} ({display(engine.dir / (result.relpath or ''))})")
+        elif result.outcome == "created" and len(created) <= LIST_UP_TO:
+            echo_err(f"{result.slug}: pushed v{result.version}")
+        elif result.outcome == "rejected":
+            echo_err(_rejected_line(result))
+        elif result.outcome == "invalid":
+            path = engine.dir / result.relpath if result.relpath else None
+            for problem in result.problems:
+                echo_err(_where(path, problem))
+        elif result.outcome == "error":
+            echo_err(f"error: {result.slug}: {result.detail}")
+    if len(created) > LIST_UP_TO:
+        echo_err(f"pushed {len(created)} new versions")
+    if report.error is not None:
+        raise report.error
+    if not report.results:
+        echo_err("nothing to push: everything is in sync")
+    if not report.ok:
+        failed = report.failed
+        echo_err(f"{len(failed)} file{'s' * (len(failed) != 1)} not pushed")
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--force", is_flag=True, help="Overwrite local changes with the server's version.")
+@pass_obj
+def pull(obj: Obj, paths: tuple[str, ...], force: bool) -> None:
+    """Write newer server versions into the files, atomically."""
+    engine = obj.engine()
+    report = engine.pull(engine.plan(paths), force=force)
+    for result in report.results:
+        where = display(engine.dir / result.relpath) if result.relpath else result.slug
+        if result.outcome == "pulled":
+            echo_err(f"{result.slug}: pulled v{result.version} into {where}")
+        else:
+            echo_err(f"refused: {_shown(result.slug)}: {result.detail}")
+    if report.error is not None:
+        raise report.error
+    if not report.results:
+        echo_err("already up to date")
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@pass_obj
+def lint(obj: Obj, paths: tuple[str, ...]) -> None:
+    """Validate prompt files offline; every problem as file:line:col."""
+    from promptsync.sync.engine import check_file
+    from promptsync.sync.scan import BadFile, LocalFile, load_file, scan, walk
+
+    repo = obj.settings().repo
+    items: list[LocalFile | BadFile] = []
+    if repo is not None and all(_below(p, repo.dir) for p in paths):
+        scanned, _ = scan(repo.dir, list(paths) or None)
+        items = [*scanned.bad, *scanned.files.values()]
+    elif paths:
+        # Outside a repository: judge the contents; names are judged relative to each folder.
+        for raw in paths:
+            path = Path(raw).absolute()
+            base = path if path.is_dir() else path.parent
+            for file in walk(path) if path.is_dir() else [path]:
+                items.append(load_file(base, file))
+    else:
+        raise ConfigError("not in a promptsync repository: pass the files or folders to lint")
+    failed = 0
+    for item in sorted(items, key=lambda i: str(i.path)):
+        problems = item.problems if isinstance(item, BadFile) else check_file(item)
+        for problem in problems:
+            click.echo(_where(item.path, problem))
+        failed += bool(problems)
+    echo_err(f"{len(items) - failed} ok, {failed} with problems" if items else "no prompt files")
+    if failed:
+        sys.exit(1)
+
+
+def _below(path: str, directory: Path) -> bool:
+    resolved = Path(path).resolve()
+    return resolved == directory or directory in resolved.parents
+
+
+COMMANDS = [init, status, push, pull, lint]

@@ -1,0 +1,1 @@
+"""Talking to the API: the HTTP transport, the typed API client, the SDK Client, offline bundles."""

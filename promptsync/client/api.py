@@ -1,0 +1,250 @@
+"""ApiClient: one method per /api/v1 route, over the plumbing of ``apibase.ApiBase``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from promptsync.client.transport import USER_AGENT, ApiBase, encode_json, json_object, segment
+from promptsync.errors import ApiError, ConfigError
+
+__all__ = ["ApiClient", "USER_AGENT"]
+
+BATCH_MAX_ITEMS = 500
+BATCH_MAX_BYTES = 4 * 1024 * 1024
+MANIFEST_PAGE = 1000
+
+
+def batch_chunks(encoded: list[bytes]) -> Iterator[list[int]]:
+    """Group item indexes so each request holds ≤500 items and its body stays ≤4 MiB."""
+    overhead = len(b'{"prompts":[]}')
+    chunk: list[int] = []
+    size = overhead
+    for index, item in enumerate(encoded):
+        extra = len(item) + (1 if chunk else 0)  # the comma between items
+        if chunk and (len(chunk) >= BATCH_MAX_ITEMS or size + extra > BATCH_MAX_BYTES):
+            yield chunk
+            chunk, size, extra = [], overhead, len(item)
+        # An item too big on its own is still sent alone: the server's 413 says why.
+        chunk.append(index)
+        size += extra
+    if chunk:
+        yield chunk
+
+
+class ApiClient(ApiBase):
+    """Thin typed wrapper over the /api/v1 routes; ``project=None`` uses the key-scoped routes."""
+
+    @staticmethod
+    def _prompts(project: str | None) -> str:
+        return "/prompts" if project is None else f"/projects/{segment(project)}/prompts"
+
+    def _prompt(self, project: str | None, slug: str) -> str:
+        # Slugs keep their "/" unescaped, as the routes expect.
+        return f"{self._prompts(project)}/{quote(slug, safe='/')}"
+
+    # --- accounts, projects, keys --------------------------------------------------------
+
+    def signup(self, email: str, password: str) -> dict[str, Any]:
+        """Create a user; returns ``{"user": {...}}``."""
+        return json_object(
+            self._send("POST", "/auth/signup", body={"email": email, "password": password})
+        )
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        """Sign in; keeps the session cookie and sends the CSRF token on later writes."""
+        response = self._send("POST", "/auth/login", body={"email": email, "password": password})
+        data = json_object(response)
+        if response.url.scheme == "http" and any(
+            "secure" in (attr.strip().lower() for attr in cookie.split(";")[1:])
+            for cookie in response.headers.get_list("Set-Cookie")
+        ):
+            # The cookie jar rightly never sends a Secure cookie over http, so every later call
+            # would fail with a puzzling 401; say what is wrong instead.
+            raise ConfigError(
+                f"{self.server} sets its session cookie for HTTPS only but is reached over "
+                "http://: use https://, or set SESSION_COOKIE_SECURE=0 (or "
+                "PROMPTSYNC_ENV=development) on the server"
+            )
+        token = data.get("csrf_token")
+        self.csrf_token = token if isinstance(token, str) else None
+        return data
+
+    def logout(self) -> None:
+        """End the session (every copy of it, server-side)."""
+        self._send("POST", "/auth/logout")
+        self.csrf_token = None
+        self._http.cookies.clear()
+
+    def me(self) -> dict[str, Any]:
+        """The caller: ``{"user", "key", "projects"}``."""
+        return self._get_json("/me")
+
+    def create_project(self, slug: str, name: str) -> dict[str, Any]:
+        """Create a project; the signed-in user becomes its admin."""
+        return json_object(self._send("POST", "/projects", body={"slug": slug, "name": name}))
+
+    def projects(self) -> list[dict[str, Any]]:
+        """Projects the caller belongs to, with roles."""
+        return self._collect("/projects", "projects")
+
+    def create_key(self, project: str, name: str, role: str) -> dict[str, Any]:
+        """Create an API key; the plaintext ``key`` is in this answer only."""
+        path = f"/projects/{segment(project)}/keys"
+        return json_object(self._send("POST", path, body={"name": name, "role": role}))
+
+    def keys(self, project: str) -> list[dict[str, Any]]:
+        """The project's API keys (no secrets)."""
+        return self._collect(f"/projects/{segment(project)}/keys", "keys")
+
+    def delete_key(self, project: str, key_id: str | int) -> None:
+        """Revoke an API key."""
+        self._send("DELETE", f"/projects/{segment(project)}/keys/{segment(key_id)}")
+
+    def events(self, project: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` audit events, newest first."""
+        params = {"limit": min(limit, 100)}
+        path = f"/projects/{segment(project)}/events"
+        return self._collect(path, "events", params, limit=limit)
+
+    # --- backups -------------------------------------------------------------------------
+
+    def export_project(self, project: str) -> dict[str, Any]:
+        """Every prompt, version, label and event of the project (admin), as a dict."""
+        return self._get_json(f"/projects/{segment(project)}/export")
+
+    def import_project(self, project: str, document: bytes) -> dict[str, Any]:
+        """Restore an export (its bytes as they are) into an empty project; the counts."""
+        response = self._send("POST", f"/projects/{segment(project)}/import", content=document)
+        return dict(json_object(response).get("imported") or {})
+
+    # --- prompts -------------------------------------------------------------------------
+
+    def manifest(self, project: str | None, include_source: bool = False) -> list[dict[str, Any]]:
+        """Every prompt's slug, latest version, sha256, labels and updated_at (all pages)."""
+        params: dict[str, Any] = {"limit": MANIFEST_PAGE}
+        if include_source:
+            params["include"] = "source"
+        return self._collect(self._prompts(project), "prompts", params)
+
+    def get_version(
+        self,
+        project: str | None,
+        slug: str,
+        version: int | None = None,
+        label: str | None = None,
+        etag: str | None = None,
+    ) -> dict[str, Any] | None:
+        """One version (default: latest); None when ``etag`` still matches (304)."""
+        if version is not None and label is not None:
+            raise ValueError("pass version or label, not both")
+        headers = {}
+        if etag:
+            quoted = etag if etag.startswith(('"', "W/")) else f'"{etag}"'
+            headers["If-None-Match"] = quoted
+        response = self._send(
+            "GET",
+            self._prompt(project, slug),
+            params={"version": version, "label": label},
+            headers=headers,
+        )
+        return None if response.status_code == 304 else json_object(response)
+
+    def push(
+        self,
+        project: str | None,
+        slug: str,
+        source: str | bytes,
+        message: str | None = None,
+        parent_version: int | None = None,
+        git: Mapping[str, Any] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """Upload a source: (201, new version) or (200, latest version when nothing changed)."""
+        if isinstance(source, bytes):
+            source = source.decode("utf-8")
+        body: dict[str, Any] = {"source": source}
+        if message is not None:
+            body["message"] = message
+        if parent_version is not None:
+            body["parent_version"] = parent_version
+        if git is not None:
+            body["git"] = dict(git)
+        response = self._send("POST", self._prompt(project, slug), body=body)
+        return response.status_code, json_object(response)
+
+    def push_batch(
+        self, project: str | None, items: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Push many ``{slug, source, ...}`` items in as few requests as limits allow; in order."""
+        encoded = [encode_json(dict(item)) for item in items]
+        results: list[dict[str, Any]] = []
+        for chunk in batch_chunks(encoded):
+            content = b'{"prompts":[' + b",".join(encoded[i] for i in chunk) + b"]}"
+            response = self._send("POST", self._prompts(project), content=content)
+            got = json_object(response).get("results")
+            if not isinstance(got, list) or len(got) != len(chunk):
+                raise ApiError(
+                    response.status_code,
+                    "bad_response",
+                    f"batch push: expected {len(chunk)} results from {response.url}",
+                )
+            results.extend(got)
+        return results
+
+    def versions(self, project: str | None, slug: str) -> list[dict[str, Any]]:
+        """Every version of a prompt, newest first."""
+        return self._collect(f"{self._prompt(project, slug)}/-/versions", "versions")
+
+    def diff(
+        self,
+        project: str | None,
+        slug: str,
+        from_: int | str | None = None,
+        to: int | str | None = None,
+    ) -> dict[str, Any]:
+        """``{"from", "to", "diff"}`` between two refs (default: previous and latest)."""
+        path = f"{self._prompt(project, slug)}/-/diff"
+        return self._get_json(path, {"from": from_, "to": to})
+
+    def set_label(
+        self,
+        project: str | None,
+        slug: str,
+        label: str,
+        version: int,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Point ``label`` at ``version``; 409 when it no longer points at ``expected_version``."""
+        body: dict[str, Any] = {"version": version}
+        if expected_version is not None:
+            body["expected_version"] = expected_version
+        path = f"{self._prompt(project, slug)}/-/labels/{segment(label)}"
+        return json_object(self._send("PUT", path, body=body))
+
+    def delete_label(
+        self,
+        project: str | None,
+        slug: str,
+        label: str,
+        expected_version: int | None = None,
+    ) -> None:
+        """Remove ``label`` from the prompt."""
+        path = f"{self._prompt(project, slug)}/-/labels/{segment(label)}"
+        self._send("DELETE", path, params={"expected_version": expected_version})
+
+    def render(
+        self,
+        project: str | None,
+        slug: str,
+        variables: Mapping[str, Any],
+        version: int | None = None,
+        label: str | None = None,
+    ) -> dict[str, Any]:
+        """Render on the server: ``{"text"}`` or ``{"messages"}``."""
+        body: dict[str, Any] = {"variables": dict(variables)}
+        if version is not None:
+            body["version"] = version
+        if label is not None:
+            body["label"] = label
+        return json_object(self._send("POST", f"{self._prompt(project, slug)}/-/render", body=body))

@@ -1,0 +1,239 @@
+"""`promptsync dev`: the API on SQLite in `.promptsync/`, run as a child process; a local account.
+
+The server is `python -m webapi.devserver` (the CLI never imports Flask): database
+`.promptsync/dev.db`, a SECRET_KEY generated once into `.promptsync/dev-secret-key` (admin
+sessions survive restarts), development mode (cookies over plain http), its log in
+`.promptsync/dev-server.log`. The first run signs up a local user, creates the project and an
+admin API key through the API, and keeps them in `.promptsync/dev-account.json` and the key
+alone in `.promptsync/dev-api-key` (mode 0600, in the git-ignored folder beside the database
+they unlock) so that later runs, on any port, reuse them.
+
+Other commands find the dev server through `server` in promptsync.yaml (see devconfig.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import httpx
+
+from promptsync.client.api import ApiClient
+from promptsync.errors import ApiError, ConfigError
+from promptsync.fsutil import atomic_write
+from promptsync.sync.state import SyncState, ensure_state_dir
+
+DEV_DB = "dev.db"
+SECRET_FILE = "dev-secret-key"
+ACCOUNT_FILE = "dev-account.json"
+KEY_FILE = "dev-api-key"  # the key alone, for the curl line: -H "X-API-Key: $(cat ...)"
+LOG_FILE = "dev-server.log"
+DEV_EMAIL = "dev@promptsync.localhost"  # .localhost is reserved for loopback (RFC 6761)
+DEFAULT_PROJECT = "demo"
+READY_DEADLINE = 30.0
+EXIT_PORT_IN_USE = 3  # webapi.devserver's exit status when it cannot listen
+_PRIVATE = stat.S_IRUSR | stat.S_IWUSR
+
+
+@dataclass(frozen=True)
+class DevAccount:
+    """The local user, its password, the project and the admin key the CLI uses."""
+
+    email: str
+    password: str
+    project: str
+    key: str
+    server: str | None = None  # the URL the database was last served on
+
+
+def _read_private(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def load_account(state_dir: Path) -> DevAccount | None:
+    """The stored dev account, or None when there is none (or it is unreadable)."""
+    text = _read_private(state_dir / ACCOUNT_FILE)
+    if text is None:
+        return None
+    try:
+        return DevAccount(**json.loads(text))
+    except (ValueError, TypeError):
+        return None
+
+
+def save_account(state_dir: Path, account: DevAccount) -> None:
+    """Store the dev account, readable by its owner only."""
+    ensure_state_dir(state_dir)
+    atomic_write(state_dir / ACCOUNT_FILE, json.dumps(asdict(account), indent=1).encode(),
+                 mode=_PRIVATE)
+    atomic_write(state_dir / KEY_FILE, account.key.encode("ascii") + b"\n", mode=_PRIVATE)
+
+
+class DevServer:
+    """`python -m webapi.devserver` on 127.0.0.1:port, with its database in ``state_dir``."""
+
+    def __init__(self, state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
+        self.state_dir = Path(state_dir)
+        self.port = port
+        self.host = host
+        self.url = f"http://{host}:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file."""
+        return self.state_dir / DEV_DB
+
+    @property
+    def log_path(self) -> Path:
+        """Where the server's output goes (migrations, requests, errors)."""
+        return self.state_dir / LOG_FILE
+
+    def _secret_key(self) -> str:
+        path = self.state_dir / SECRET_FILE
+        key = _read_private(path)
+        if key is None:
+            key = secrets.token_hex(32)
+            atomic_write(path, key.encode("ascii"), mode=_PRIVATE)
+        return key
+
+    def start(self, deadline: float = READY_DEADLINE) -> None:
+        """Start the server and wait for /healthz; ConfigError (with its log) when it fails."""
+        ensure_state_dir(self.state_dir)
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{self.database}",
+            "SECRET_KEY": self._secret_key(),
+            "PROMPTSYNC_ENV": "development",
+            "PROMPTSYNC_SIGNUP_OPEN": "1",  # loopback only: the bootstrap signs up through the API
+            "PYTHONUNBUFFERED": "1",
+        }
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "webapi.devserver", "--host", self.host,
+                 "--port", str(self.port), "--parent-pid", str(os.getpid())],
+                cwd=self.state_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop it in order
+            )
+        end = time.monotonic() + deadline
+        with httpx.Client(timeout=1.0) as web:
+            while time.monotonic() < end:
+                code = self.process.poll()
+                if code is not None:
+                    self.process = None
+                    raise self._failed(code)
+                try:
+                    if web.get(self.url + "/healthz").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
+        self.stop()
+        raise ConfigError(f"the dev server did not answer within {deadline:g} s; see "
+                          f"{self.log_path}:\n{self._log_tail()}")
+
+    def _failed(self, code: int) -> ConfigError:
+        if code == EXIT_PORT_IN_USE:
+            return ConfigError(f"port {self.port} is in use: stop what uses it, or run "
+                               f"promptsync dev --port {self.port + 1}")
+        return ConfigError(f"the dev server exited with status {code}:\n{self._log_tail()}")
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, deadline: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and reap it."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=deadline)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+
+def _key_works(url: str, key: str) -> bool:
+    with ApiClient(url, key) as api:
+        try:
+            api.me()
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                return False
+            raise
+    return True
+
+
+def bootstrap(url: str, project: str, state_dir: Path) -> tuple[DevAccount, bool]:
+    """The dev account, created on first use (True) or reused when its key still works."""
+    stored = load_account(state_dir)
+    if stored is not None and stored.project == project and _key_works(url, stored.key):
+        return stored, False
+    email = stored.email if stored is not None else DEV_EMAIL
+    password = stored.password if stored is not None else secrets.token_urlsafe(15)
+    with ApiClient(url) as api:
+        try:
+            api.signup(email, password)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+        try:
+            api.login(email, password)
+        except ApiError as exc:
+            if exc.status == 401:
+                raise ConfigError(
+                    f"{email} exists in {state_dir / DEV_DB} with another password: delete "
+                    "that file to start afresh (its prompts are in your files)"
+                ) from None
+            raise
+        if project not in {p.get("slug") for p in api.projects()}:
+            api.create_project(project, project.replace("-", " ").title())
+        key = api.create_key(project, "promptsync dev", "admin")["key"]
+        try:
+            api.logout()
+        except ApiError:
+            pass  # the key is what we keep
+    account = DevAccount(email, password, project, str(key))
+    save_account(state_dir, account)
+    return account, True
+
+
+# --- the URL the database is served on ---------------------------------------------------
+
+
+def remember_server(state_dir: Path, account: DevAccount, server: str, project: str,
+                    fresh: bool) -> DevAccount:
+    """Record that the database is now served on ``server``; carry the sync state over.
+
+    The sync state is kept per server URL: after a run on another port, what was in sync (and
+    any save still in the journal) belongs to this same database, so it moves with it.
+    """
+    previous = account.server
+    if not fresh and previous and previous != server:
+        state = SyncState.load(state_dir, previous, project)
+        if state.entries or state.journal:
+            state.server = server
+            state.save()
+    if previous != server:
+        account = replace(account, server=server)
+        save_account(state_dir, account)
+    return account
+

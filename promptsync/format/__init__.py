@@ -1,0 +1,1 @@
+"""One prompt file: safe YAML, schema, templates, slugs, hashing (pure; the server uses it)."""

@@ -1,0 +1,162 @@
+"""Parse and validate one prompt file; the CLI and the server both use this, so both judge alike.
+
+The work is done by small modules, one step each: source (bytes to text), safeyaml (text to
+nodes), schema (nodes to a prompt's fields), templates (placeholders) and slugs (file names).
+This module is their public face: everything callers import lives here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptsync.errors import Problem, PromptFileError, RenderError
+from promptsync.format.safeyaml import LOADER, MAX_DEPTH, LoaderClass
+from promptsync.format.schema import MESSAGE_KEYS, NAME_RE, ROLES, TOP_LEVEL_KEYS, VARIABLE_KEYS
+from promptsync.format.schema import PromptChecker as _Checker
+from promptsync.format.slugs import (
+    EXTENSIONS,
+    MAX_SLUG_LENGTH,
+    MAX_SLUG_SEGMENTS,
+    SLUG_SEGMENT_RE,
+    is_valid_slug,
+    slug_for_path,
+    slug_problem,
+)
+from promptsync.format.source import (
+    MAX_FILE_BYTES,
+    MAX_PROBLEMS,
+    normalise_newlines,
+    source_sha256,
+)
+from promptsync.format.source import decode as _decode
+from promptsync.format.templates import PLACEHOLDER_RE as _PLACEHOLDER_RE
+from promptsync.format.templates import render_template
+from promptsync.format.templates import template_syntax as _template_syntax  # noqa: F401 (tests use it)
+
+__all__ = [
+    "EXTENSIONS",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_PROBLEMS",
+    "MAX_SLUG_LENGTH",
+    "MAX_SLUG_SEGMENTS",
+    "MESSAGE_KEYS",
+    "NAME_RE",
+    "ROLES",
+    "SLUG_SEGMENT_RE",
+    "TOP_LEVEL_KEYS",
+    "VARIABLE_KEYS",
+    "Problem",
+    "Prompt",
+    "PromptFileError",
+    "RenderError",
+    "is_valid_slug",
+    "normalise_newlines",
+    "parse_prompt",
+    "render_template",
+    "slug_for_path",
+    "slug_problem",
+    "source_sha256",
+]
+
+# Read at each parse, so tests can swap in PyYAML's pure-Python loader here.
+_Loader: LoaderClass = LOADER
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A validated prompt: a text template or a list of chat messages, plus its settings."""
+
+    type: str
+    template: str | None = None
+    messages: list[dict[str, str]] | None = None
+    model: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def _texts(self) -> list[str]:
+        if self.template is not None:
+            return [self.template]
+        return [m.get("content", "") for m in self.messages or []]
+
+    def placeholders(self) -> list[str]:
+        """Sorted unique placeholder names used in the template or the messages."""
+        return sorted({n for text in self._texts() for n in _PLACEHOLDER_RE.findall(text)})
+
+    def render(
+        self, variables: Mapping[str, object] | None = None, /, **kw: object
+    ) -> str | list[dict[str, str]]:
+        """Fill the placeholders strictly: unknown or missing required variables raise."""
+        given: dict[str, object] = {**(variables or {}), **kw}
+        # Without a variables block every placeholder is required and nothing else is allowed.
+        declared = self.variables or {n: {"required": True} for n in self.placeholders()}
+        unknown = sorted(set(given) - set(declared))
+        values: dict[str, str] = {}
+        missing = []
+        for name, spec in declared.items():
+            default = spec.get("default")
+            if name in given:
+                values[name] = str(given[name])
+            elif default is not None:
+                values[name] = str(default)
+            elif spec.get("required", True):
+                missing.append(name)
+            else:
+                values[name] = ""
+        if missing or unknown:
+            raise RenderError(sorted(missing), unknown)
+        if self.template is not None:
+            return render_template(self.template, values)
+        return [
+            {"role": m["role"], "content": render_template(m["content"], values)}
+            for m in self.messages or []
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, with both template and messages present (one of them None)."""
+        return {
+            "type": self.type,
+            "template": self.template,
+            "messages": copy.deepcopy(self.messages),
+            "model": self.model,
+            "params": copy.deepcopy(self.params),
+            "variables": copy.deepcopy(self.variables),
+            "description": self.description,
+            "tags": list(self.tags),
+            "metadata": copy.deepcopy(self.metadata),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Prompt:
+        """Rebuild a Prompt from to_dict() output or the API's version JSON (extra keys ignored)."""
+        return cls(
+            type=data.get("type") or ("chat" if data.get("messages") is not None else "text"),
+            template=data.get("template"),
+            messages=data.get("messages"),
+            model=data.get("model"),
+            params=dict(data.get("params") or {}),
+            variables=dict(data.get("variables") or {}),
+            description=data.get("description"),
+            tags=list(data.get("tags") or []),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+
+def parse_prompt(data: bytes | str, path: str = "<source>") -> Prompt:
+    """Parse and validate one prompt file; raise PromptFileError listing every problem found."""
+    text, problems = _decode(data)
+    if text is None:
+        raise PromptFileError(path, problems)
+    checker = _Checker(text, _Loader)
+    fields = checker.run()
+    if checker.problems or fields is None:
+        # Stable sort: reading order, problems without a line first.
+        checker.problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise PromptFileError(path, checker.problems)
+    return Prompt(**fields)

@@ -1,0 +1,199 @@
+"""Carry out the push half of a plan: upload in journaled batches, a few in flight at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from promptsync.errors import PromptSyncError
+from promptsync.sync.engine import Action, Plan, Status
+from promptsync.sync.state import Pending, SyncState
+
+if TYPE_CHECKING:
+    from promptsync.client.sdk import ApiClient
+    from promptsync.errors import Problem
+    from promptsync.sync.gitinfo import GitInfo
+
+CHUNK = 500  # items per batch request: the server's limit
+UPLOAD_THREADS = 2  # batch requests in flight at once: the server parses one while storing another
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What happened to one file: created, unchanged, rejected, invalid, error, would push."""
+
+    slug: str
+    outcome: str
+    relpath: str | None = None
+    version: int | None = None
+    base_version: int | None = None
+    latest_version: int | None = None
+    problems: tuple[Problem, ...] = ()
+    detail: str = ""
+
+
+@dataclass
+class PushReport:
+    """Every file's push result, and the error that stopped the push, if one did."""
+
+    results: list[PushResult] = field(default_factory=list)
+    error: PromptSyncError | None = None
+
+    @property
+    def failed(self) -> list[PushResult]:
+        """Results that make the push exit 1."""
+        return [r for r in self.results if r.outcome in ("rejected", "invalid", "error")]
+
+    @property
+    def ok(self) -> bool:
+        """True when every file was uploaded (or unchanged) and nothing stopped the push."""
+        return self.error is None and not self.failed
+
+
+def _rejected(action: Action) -> PushResult:
+    return PushResult(action.slug, "rejected", action.relpath, base_version=action.base_version,
+                      latest_version=action.remote_version)
+
+
+def apply_push(
+    plan: Plan,
+    state: SyncState,
+    api: ApiClient,
+    project: str | None,
+    *,
+    message: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    git: GitInfo | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PushReport:
+    """Upload NEW and MODIFIED files (CONFLICT too with ``force``, without a parent check)."""
+    report = PushReport()
+    todo: list[Action] = []
+    for action in plan.actions:
+        if action.status == Status.INVALID:
+            report.results.append(PushResult(action.slug, "invalid", action.relpath,
+                                             problems=action.problems))
+        elif action.status == Status.CONFLICT and not force:
+            report.results.append(_rejected(action))
+        elif action.status in (Status.NEW, Status.MODIFIED, Status.CONFLICT):
+            todo.append(action)
+    if dry_run:
+        report.results += [PushResult(a.slug, "would push", a.relpath,
+                                      base_version=a.base_version) for a in todo]
+        return report
+    if message is None and git is not None:
+        message = git.subject  # the default message: the last commit's subject
+    pending: list[Pending] = []
+    items: list[dict[str, Any]] = []
+    for action in todo:
+        assert action.local is not None
+        parent = None if force else action.base_version
+        pending.append(Pending(action.slug, action.local.sha256, parent, message,
+                               action.local.relpath))
+        item: dict[str, Any] = {"slug": action.slug, "source": action.local.data.decode("utf-8")}
+        if message is not None:
+            item["message"] = message
+        if parent is not None:
+            item["parent_version"] = parent
+        if git is not None:
+            item["git"] = git.for_file(action.local.path)
+        items.append(item)
+    if not todo:
+        return report
+    # Journal first: a crash after the server stored a version but before we heard back is
+    # recognised next time by the hash (SyncState.resolve_journal) instead of pushed again.
+    superseded = {a.slug for a in todo}
+    state.journal = [p for p in state.journal if p.slug not in superseded]
+    state.journal_add(pending)
+    chunks = [(start, items[start:start + CHUNK]) for start in range(0, len(todo), CHUNK)]
+    done: dict[int, list[PushResult]] = {}
+    try:
+        for start, answers in _upload(api, project, chunks):
+            if isinstance(answers, PromptSyncError):
+                # The journal keeps this chunk and the unsent ones for the next run.
+                report.error = report.error or answers
+                continue
+            chunk = todo[start:start + CHUNK]
+            done[start] = [_record_answer(state, action, answer)
+                           for action, answer in zip(chunk, answers, strict=True)]
+            state.journal_ack(p.id for p in pending[start:start + CHUNK])
+            if progress is not None:
+                progress(len(chunk))
+    finally:
+        # One write for the whole push (not one per chunk): the journal saved before the
+        # first request covers a crash before this point (resolve_journal, by hash).
+        state.save()
+    for start in sorted(done):
+        report.results += done[start]
+    return report
+
+
+def _upload(
+    api: ApiClient, project: str | None, chunks: list[tuple[int, list[dict[str, Any]]]]
+) -> Iterator[tuple[int, list[dict[str, Any]] | PromptSyncError]]:
+    """Send the chunks, UPLOAD_THREADS at a time; yield (start, answers or error) as they end.
+
+    After an error no further chunk is sent (those in flight still report). Chunks hold
+    distinct slugs, so their order on the server does not matter.
+    """
+    if len(chunks) == 1:
+        start, body = chunks[0]
+        try:
+            yield start, api.push_batch(project, body)
+        except PromptSyncError as exc:
+            yield start, exc
+        return
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    waiting = list(reversed(chunks))
+    running: dict[Future[list[dict[str, Any]]], int] = {}
+    failed = False
+    # ApiClient's httpx.Client is documented as safe to share between threads.
+    pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="promptsync-push")
+    try:
+        while True:
+            while waiting and not failed and len(running) < UPLOAD_THREADS:
+                start, body = waiting.pop()
+                running[pool.submit(api.push_batch, project, body)] = start
+            if not running:
+                return
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                start = running.pop(future)
+                try:
+                    answers = future.result()
+                except PromptSyncError as exc:
+                    failed = True
+                    yield start, exc
+                else:
+                    yield start, answers
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _record_answer(state: SyncState, action: Action, answer: dict[str, Any]) -> PushResult:
+    """Turn one batch result into a PushResult, recording uploaded hashes in the state."""
+    assert action.local is not None
+    outcome = answer.get("status")
+    relpath = action.local.relpath
+    if outcome in ("created", "unchanged"):
+        version = int(answer["version"])
+        state.record(action.slug, version, action.local.sha256, relpath)
+        return PushResult(action.slug, str(outcome), relpath, version=version,
+                          base_version=action.base_version)
+    if outcome == "conflict":
+        return PushResult(action.slug, "rejected", relpath, base_version=action.base_version,
+                          latest_version=answer.get("latest_version"),
+                          detail=str(answer.get("detail", "")))
+    if outcome == "invalid":
+        from promptsync.errors import Problem
+
+        problems = tuple(
+            Problem(str(p.get("message")), p.get("line"), p.get("column"))
+            for p in answer.get("problems") or [] if isinstance(p, dict)
+        ) or (Problem(str(answer.get("detail", "invalid prompt"))),)
+        return PushResult(action.slug, "invalid", relpath, problems=problems)
+    return PushResult(action.slug, "error", relpath,
+                      detail=str(answer.get("detail") or f"unexpected result {answer!r}"))

@@ -1,0 +1,313 @@
+"""`promptsync watch`: every save becomes a version, server-side changes reach unmodified files.
+
+Two threads meet in the journal of `.promptsync/state.json`, never in memory:
+- the watcher's worker (`on_change`, `on_rescan`) reads changed files, reports bad ones and
+  queues good ones in the journal with their text (`Outbox.enqueue`); it never touches the net;
+- the sync thread (`step`) reconciles once, sends queued saves in order (`Outbox.flush`) and
+  polls the server; when it cannot reach it, it retries with capped exponential backoff.
+Everything it has to say is one line per event through ``log``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from promptsync.errors import ApiError, PromptFileError, PromptSyncError, ServerUnreachable
+from promptsync.format.prompt import slug_for_path
+from promptsync.sync.engine import Plan, Status, SyncEngine, check_file
+from promptsync.sync.pull import PullReport
+from promptsync.sync.scan import BadFile, LocalFile, load_file
+from promptsync.sync.tree import walk
+from promptsync.watch.eventlog import EventLog, first_problem, plural
+from promptsync.watch.outbox import FlushReport, Outbox, last_hashes
+from promptsync.watch.watcher import PromptWatcher
+
+# One small request (the newest audit event) every POLL_INTERVAL; the manifest only when it
+# moved, and every FULL_POLL_INTERVAL in case an event was missed.
+POLL_INTERVAL = 2.0
+FULL_POLL_INTERVAL = 60.0
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 5.0
+_UNKNOWN = object()
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class WatchDaemon:
+    """The watch loop over one SyncEngine; `start()`, `stop()`, or `step()` from a test."""
+
+    def __init__(
+        self,
+        engine: SyncEngine,
+        *,
+        log: Callable[[str], None] = _stderr,
+        describe: Callable[[PromptSyncError], str] = str,
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval: float = POLL_INTERVAL,
+        full_poll_interval: float = FULL_POLL_INTERVAL,
+        backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
+        watcher_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.outbox = Outbox(engine)
+        self.root = engine.dir
+        self.poll_interval = poll_interval
+        self.full_poll_interval = full_poll_interval
+        self.backoff = backoff
+        self.watcher: PromptWatcher | None = None
+        self._watcher_options = watcher_options or {}
+        self.say = EventLog(log)
+        self._describe = describe
+        self._clock = clock
+        self._seen: dict[str, tuple[int, ...]] = {}  # path -> stat when last judged (rescans)
+        self._reconciled = False
+        self._down = False
+        self._delay = 0.0
+        self._retry_at = -math.inf
+        self._poll_at = -math.inf
+        self._full_poll_at = -math.inf
+        self._last_event: object = _UNKNOWN
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Reconcile (if the server answers), then start watching and the sync thread."""
+        self.step()  # before the watcher: its start-up rescan then finds the state settled
+        self.watcher = PromptWatcher(self.root, self.on_change, on_rescan=self.on_rescan,
+                                     on_error=self._on_error, log=self.say.log,
+                                     **self._watcher_options)
+        self.watcher.start()
+        self._thread = threading.Thread(target=self._run, name="promptsync-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching and syncing; what is queued stays in the journal for the next run."""
+        self._stopping.set()
+        self._wake.set()
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self.step()
+            self._wake.wait(max(0.0, self.next_wake() - self._clock()))
+            self._wake.clear()
+
+    def next_wake(self) -> float:
+        """The clock time of the next step: the poll, or the retry while the server is down."""
+        return self._retry_at if self._down else self._poll_at
+
+    # -- the sync thread ---------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Reconcile once, send what is queued, poll the server when due; never raises."""
+        now = self._clock()
+        if self._down and now < self._retry_at:
+            return
+        try:
+            if not self._reconciled:
+                self._reconcile()
+            self._sent(self.outbox.flush())
+            if now >= self._poll_at:
+                self._poll_at = now + self.poll_interval
+                self._poll(now)
+        except PromptSyncError as exc:
+            self._failed(exc, now)
+            return
+        if self._down:
+            self.say("server reachable again")
+        self._down, self._delay = False, 0.0
+
+    def _failed(self, exc: PromptSyncError, now: float) -> None:
+        first, cap = self.backoff
+        self._delay = min(max(self._delay * 2, first), cap)
+        self._retry_at = now + self._delay
+        if self._down:
+            return  # said once per outage; the retries are silent
+        self._down = True
+        count = self.outbox.count()
+        queued = plural(count, "change") if count else "nothing"
+        if isinstance(exc, ServerUnreachable):
+            self.say(f"server unreachable, {queued} queued; saves wait in the journal")
+        else:
+            self.say(f"error: {self._describe(exc)} ({queued} queued, retrying)")
+
+    def _newest_event(self) -> object:
+        """The id of the project's newest audit event (None if there is none or no feed)."""
+        api = self.engine.api
+        assert api is not None and self.engine.project is not None
+        try:
+            events = api.events(self.engine.project, limit=1)
+        except ApiError as exc:
+            if exc.status in (403, 404):
+                return _UNKNOWN  # no feed for this key or server: read the manifest each time
+            raise
+        return events[0].get("id") if events else None
+
+    def _reconcile(self) -> None:
+        """Queue local changes, report bad files and conflicts, pull what the server has newer."""
+        self._last_event = self._newest_event()  # first: a change after it shows in the poll
+        plan = self.engine.plan()
+        self._full_poll_at = self._clock() + self.full_poll_interval
+        for action in plan.actions:
+            if action.status == Status.INVALID:
+                # Keyed by the file's hash as the rescan is, so one bad file is said once.
+                key = action.local.sha256 if action.local is not None else ""
+                self.say.invalid(action.relpath or action.slug, action.slug, action.problems, key)
+            elif action.status == Status.DELETED:
+                self.say.deleted(action.slug)
+            elif action.status == Status.CONFLICT and action.local is not None:
+                self.say.conflict(action.slug, action.remote_version, action.local.sha256)
+        self._queue([a.local for a in plan.with_status(Status.NEW, Status.MODIFIED) if a.local])
+        self._sent(self.outbox.flush())
+        self._pull(plan)
+        self._reconciled = True
+
+    def _poll(self, now: float) -> None:
+        """Pull server-side changes into unmodified files; one small request when none."""
+        newest = self._newest_event()
+        if newest is not _UNKNOWN and newest == self._last_event and now < self._full_poll_at:
+            return
+        remote = self.engine.remote()
+        self._last_event, self._full_poll_at = newest, now + self.full_poll_interval
+        state = self.engine.reload()
+        waiting = self.outbox.slugs()
+        paths = []
+        for slug, latest in remote.items():
+            entry = state.get(slug)
+            if slug in waiting or (entry is not None and entry.previous is None and (
+                    entry.version, entry.sha256) == (latest.version, latest.sha256)):
+                continue
+            paths.append(self.root / (entry.path if entry is not None else f"{slug}.yaml"))
+        if not paths:
+            return
+        plan = self.engine.plan(paths)
+        for action in plan.with_status(Status.CONFLICT):
+            if action.local is not None:
+                self.say.conflict(action.slug, action.remote_version, action.local.sha256)
+        self._pull(plan)
+
+    def _pull(self, plan: Plan) -> None:
+        waiting = self.outbox.slugs()  # their saves go first; a 409 will tell of a conflict
+        behind = [a for a in plan.with_status(Status.BEHIND) if a.slug not in waiting]
+        if behind:
+            self._pulled(self.engine.pull(Plan(behind)))
+
+    def _pulled(self, report: PullReport) -> None:
+        for result in report.results:
+            if result.outcome == "pulled":
+                self.say.forget(result.slug)
+                self.say(f"{result.slug}: pulled v{result.version}")
+            else:
+                self.say(f"{result.slug}: not pulled: {result.detail}")
+        if report.error is not None:
+            raise report.error
+
+    def _sent(self, report: FlushReport) -> None:
+        for sent in report.results:
+            if sent.outcome == "pushed":
+                self.say.forget(sent.slug)
+                self.say(f"{sent.slug}: pushed v{sent.version}")
+            elif sent.outcome == "conflict":
+                self.say.refused(sent.slug, sent.latest_version, sent.base_version, sent.sha256,
+                                 sent.dropped)
+            elif sent.outcome == "invalid":
+                self.say(f"{sent.slug}: invalid ({first_problem(sent.problems)})")
+            elif sent.outcome == "error":
+                self.say(f"{sent.slug}: not pushed: {sent.detail}")
+        if report.error is not None:
+            raise report.error
+
+    # -- the watcher's thread ----------------------------------------------------------------
+
+    def on_change(self, paths: list[Path]) -> None:
+        """Judge the files the watcher delivered; queue the changed, valid ones."""
+        self._judge(paths, stats=False)
+
+    def on_rescan(self) -> None:
+        """Events may have been lost: judge every file changed since it was last judged."""
+        changed: list[Path] = []
+        present: set[str] = set()
+        for path in walk(self.root):
+            key = str(path)
+            present.add(key)
+            if self._seen.get(key) != _stat(path):
+                changed.append(path)
+        for key in set(self._seen) - present:
+            del self._seen[key]
+        self._judge(changed, stats=True)
+        for slug, entry in self.engine.reload().entries.items():
+            if not os.path.lexists(self.root / entry.path):
+                self.say.deleted(slug)
+
+    def _judge(self, paths: Iterable[Path], stats: bool) -> None:
+        latest = last_hashes(self.engine.reload())
+        good: list[LocalFile] = []
+        seen: dict[str, tuple[int, ...]] = {}
+        for path in paths:
+            relpath = path.relative_to(self.root).as_posix()
+            signature = _stat(path)
+            if not signature:
+                self._gone(relpath)
+                continue
+            item = load_file(self.root, path, relpath)
+            seen[str(path)] = signature
+            if isinstance(item, BadFile):
+                self.say.invalid(relpath, item.slug or relpath, item.problems)
+            elif latest.get(item.slug) == item.sha256:
+                self.say.forget(item.slug, relpath)  # touch, no-op save, or our own pull
+            elif self.say.in_conflict(item.slug, item.sha256):
+                pass  # reported already; saving it again (other bytes) tries again
+            elif problems := check_file(item):
+                self.say.invalid(relpath, item.slug, problems, item.sha256)
+            else:
+                good.append(item)
+        self._queue(good)
+        self._seen.update(seen)  # only now: a failed queue must be retried by the next rescan
+
+    def _queue(self, files: list[LocalFile]) -> None:
+        if not files:
+            return
+        added = self.outbox.enqueue(files)
+        for local in added:
+            self.say.forget(local.slug, local.relpath)
+        if added and self._down:
+            self.say(f"server unreachable, {plural(self.outbox.count(), 'change')} queued")
+        self._wake.set()
+
+    def _gone(self, relpath: str) -> None:
+        try:
+            slug = slug_for_path(relpath)
+        except PromptFileError:
+            return
+        state = self.engine.reload()
+        if state.get(slug) is not None:
+            self.say.deleted(slug)
+
+    def _on_error(self, exc: BaseException) -> None:
+        text = self._describe(exc) if isinstance(exc, PromptSyncError) else repr(exc)
+        self.say(f"watch: {text}")
+
+
+def _stat(path: Path) -> tuple[int, ...]:
+    """What changes when a file is written or replaced; () when it is gone."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return ()
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

@@ -1,0 +1,153 @@
+"""`promptsync login` in-process: what happens when replacing the previous key goes wrong.
+
+The happy paths run the installed command against a real server in test_login_e2e.py; here the
+app runs in-process (httpx WSGI transport) so that one request can be made to fail on purpose.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from flask import Flask
+
+from promptsync.cli import cli
+from promptsync.cli.context import Obj
+from tests.support.app import Account, make_account, make_app
+from tests.support.live import make_prompt_repo
+from webapi.extensions import db
+
+SERVER = "http://testserver"
+
+
+class Failing(httpx.BaseTransport):
+    """The app in-process; requests matching ``fail`` (method, path end) get ``answer``."""
+
+    def __init__(self, app: Flask) -> None:
+        self.inner = httpx.WSGITransport(app=app)
+        self.fail: tuple[str, str] | None = None
+        self.answer: httpx.Response | Exception = httpx.Response(503)
+        self.seen: list[tuple[str, str]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, request.url.path))
+        if self.fail and request.method == self.fail[0] and self.fail[1] in request.url.path:
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+        return self.inner.handle_request(request)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PROMPTSYNC_SERVER", "PROMPTSYNC_PROJECT", "PROMPTSYNC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    make_prompt_repo(tmp_path / "repo", SERVER, "demo")
+    monkeypatch.chdir(tmp_path / "repo")
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    application = make_app(sqlite_url, SESSION_COOKIE_SECURE=False)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def acct(app: Flask) -> Account:
+    return make_account(app)
+
+
+@pytest.fixture
+def transport(app: Flask) -> Failing:
+    return Failing(app)
+
+
+def login(transport: Failing, acct: Account) -> Result:
+    return CliRunner().invoke(cli, ["login", "--email", acct.email, "--password-stdin"],
+                              input=acct.password + "\n", obj=Obj(transport=transport))
+
+
+def credentials(tmp_path: Path) -> Path:
+    return tmp_path / "xdg/promptsync/credentials.yaml"
+
+
+def stored(tmp_path: Path) -> str:
+    return str(yaml.safe_load(credentials(tmp_path).read_text())["servers"][SERVER]["keys"]["demo"])
+
+
+def works(app: Flask, key: str) -> bool:
+    return app.test_client().get("/api/v1/me", headers={"X-API-Key": key}).status_code == 200
+
+
+def active_keys(app: Flask, acct: Account) -> list[str]:
+    response = app.test_client().get("/api/v1/projects/demo/keys", headers=acct.headers())
+    return [k["prefix"] for k in response.get_json()["keys"]]
+
+
+@pytest.mark.parametrize("fail, answer", [
+    (("DELETE", "/keys/"), httpx.Response(503)),
+    (("DELETE", "/keys/"), httpx.ConnectError("connection refused")),
+    (("GET", "/keys"), httpx.Response(500)),
+])
+def test_a_failed_revocation_is_one_line_and_the_new_key_is_kept(
+    app: Flask, acct: Account, transport: Failing, tmp_path: Path,
+    fail: tuple[str, str], answer: httpx.Response | Exception,
+) -> None:
+    first = login(transport, acct)
+    assert first.exit_code == 0, first.output
+    old = stored(tmp_path)
+    transport.fail, transport.answer = fail, answer
+    again = login(transport, acct)
+    assert again.exit_code == 0, again.output
+    new = stored(tmp_path)
+    assert new != old and works(app, new) and works(app, old)
+    lines = again.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("logged in to http://testserver as ")
+    assert lines[1].startswith(f"warning: could not revoke {old[:12]}, the key login stored "
+                               "here before: ")
+    assert lines[1].endswith("; revoke it on http://testserver/admin/p/demo/keys")
+    assert ("POST", "/api/v1/auth/logout") in transport.seen  # the session still ends
+
+
+def test_when_the_new_key_cannot_be_stored_it_is_revoked_and_the_old_one_kept(
+    app: Flask, acct: Account, transport: Failing, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert login(transport, acct).exit_code == 0
+    old = stored(tmp_path)
+    before = active_keys(app, acct)
+
+    def full_disk(*args: object) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device", str(credentials(tmp_path)))
+
+    monkeypatch.setattr("promptsync.config.save_credentials", full_disk)
+    again = login(transport, acct)
+    assert again.exit_code == 1
+    assert again.stderr == f"error: {credentials(tmp_path)}: No space left on device\n"
+    assert stored(tmp_path) == old and works(app, old)
+    assert active_keys(app, acct) == before  # the key made for nothing is revoked again
+
+
+@pytest.mark.parametrize("content", ["servers: [not, a, mapping]\n", "servers: {a: b\n"])
+def test_an_unreadable_credentials_file_stops_login_before_a_key_is_made(
+    app: Flask, acct: Account, transport: Failing, tmp_path: Path, content: str,
+) -> None:
+    credentials(tmp_path).parent.mkdir(parents=True)
+    credentials(tmp_path).write_text(content)
+    before = active_keys(app, acct)
+    done = login(transport, acct)
+    assert done.exit_code == 1
+    assert done.stderr.startswith(f"error: {credentials(tmp_path)}: ")
+    assert done.stderr.endswith("; fix or delete it and log in again\n")
+    assert len(done.stderr.splitlines()) == 1
+    assert active_keys(app, acct) == before and not transport.seen  # not even signed in
+    assert credentials(tmp_path).read_text() == content

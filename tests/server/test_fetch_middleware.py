@@ -1,0 +1,179 @@
+"""The fetch answered in front of Flask (webapi/hotpath.py): byte for byte what the Flask view
+answers, and everything else left to Flask."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from tests.support.app import Account, make_app
+from webapi.extensions import db
+from webapi.fetch import middleware as hotpath
+from webapi.fetch.sql import idle_pg_connections
+
+BASE = "/api/v1/projects/demo/prompts/support/greeting"
+SHORT = "/api/v1/prompts/support/greeting"
+
+
+class Counting:
+    """The Flask app behind the fast path, counting the requests that reach it."""
+
+    def __init__(self, general: Any) -> None:
+        self.general, self.calls = general, 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.calls += 1
+        return self.general(environ, start_response)
+
+
+@pytest.fixture
+def flask_side(app: Flask) -> Iterator[Counting]:
+    fast = app.wsgi_app
+    assert isinstance(fast, hotpath.FetchFastPath)
+    counting = Counting(fast.general)
+    fast.general = counting
+    yield counting
+    fast.general = counting.general
+
+
+def call(wsgi: Any, path: str, headers: dict[str, str], method: str = "GET",
+         **builder: Any) -> tuple[str, list[tuple[str, str]], bytes]:
+    environ = EnvironBuilder(path=path, method=method, headers=headers, **builder).get_environ()
+    app_iter, status, response_headers = run_wsgi_app(wsgi, environ, buffered=True)
+    return status, sorted(response_headers.to_wsgi_list()), b"".join(app_iter)
+
+
+PLAIN = [path + query for path in (BASE, SHORT)
+         for query in ("", "?version=2", "?label=production", "?version=1")]
+
+
+def test_the_fast_answer_is_the_flask_answer(
+    app: Flask, seeded: Account, flask_side: Counting
+) -> None:
+    key = seeded.keys["viewer"]
+    for path in PLAIN:
+        for headers in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}):
+            fast = call(app.wsgi_app, path, headers)
+            assert fast == call(flask_side.general, path, headers), path
+            assert fast[0] == "200 OK"
+            etag = {**headers, "If-None-Match": dict(fast[1])["ETag"]}
+            revalidated = call(app.wsgi_app, path, etag)
+            assert revalidated == call(flask_side.general, path, etag), path
+            assert revalidated[0] == "304 NOT MODIFIED" and revalidated[2] == b""
+    assert flask_side.calls == 0, "the fast path left a plain fetch to Flask"
+
+
+NOT_PLAIN: list[tuple[str, dict[str, str], str, dict[str, Any]]] = [
+    ("", {"Cookie": "promptsync_session=x"}, "GET", {}),
+    ("", {}, "HEAD", {}),
+    ("", {}, "GET", {"data": b"{}", "content_type": "application/json"}),
+    ("?version=1&label=production", {}, "GET", {}),
+    ("?versions=1", {}, "GET", {}),
+    ("?label=", {}, "GET", {}),
+    ("?version=0", {}, "GET", {}),
+    ("?version=99999999999", {}, "GET", {}),
+    ("?label=%70roduction", {}, "GET", {}),
+    ("", {"If-None-Match": "*"}, "GET", {}),
+    ("", {"If-None-Match": 'W/"abc"'}, "GET", {}),
+    ("", {"If-None-Match": '"a", "b"'}, "GET", {}),
+]
+
+
+def test_what_is_not_plain_is_left_to_flask(
+    app: Flask, seeded: Account, flask_side: Counting
+) -> None:
+    for calls, (query, headers, method, extra) in enumerate(NOT_PLAIN, start=1):
+        headers = {**seeded.headers("viewer"), **headers}
+        answer = call(app.wsgi_app, BASE + query, headers, method, **extra)
+        assert flask_side.calls == calls, (query, headers, method)
+        assert answer == call(flask_side.general, BASE + query, headers, method, **extra)
+
+
+ERRORS = [
+    BASE + "?version=9", BASE + "?label=nope", "/api/v1/projects/other/prompts/support/greeting",
+    "/api/v1/projects/demo/prompts/no/such", "/api/v1/projects/demo/prompts/Bad_Slug",
+    "/api/v1/projects/demo/prompts/a//b", BASE + "/-/versions", "/api/v1/projects/demo/prompts",
+]
+
+
+def test_every_error_is_the_flask_apps(app: Flask, seeded: Account, flask_side: Counting) -> None:
+    headers = seeded.headers("viewer")
+    for path in ERRORS:
+        answer = call(app.wsgi_app, path, headers)
+        assert answer == call(flask_side.general, path, headers), path
+        assert answer[0][:3] in {"200", "403", "404"}, (path, answer)
+
+
+def test_bad_and_revoked_keys_get_the_general_paths_401(
+    app: Flask, seeded: Account, flask_side: Counting
+) -> None:
+    client = app.test_client()
+    created = client.post("/api/v1/projects/demo/keys", json={"name": "old", "role": "viewer"},
+                          headers=seeded.headers("admin")).get_json()
+    assert call(app.wsgi_app, BASE, {"X-API-Key": created["key"]})[0] == "200 OK"
+    revoked = client.delete(f"/api/v1/projects/demo/keys/{created['id']}",
+                            headers=seeded.headers("admin"))
+    assert revoked.status_code == 204
+    flask_side.calls = 0
+    for bad in [created["key"], "nonsense", "", seeded.keys["viewer"][:-4] + "AAAA"]:
+        status, _, body = call(app.wsgi_app, BASE, {"X-API-Key": bad})
+        assert status.startswith("401"), (bad, body)
+    assert flask_side.calls == 4
+
+
+def test_a_fault_in_the_fast_path_is_answered_by_flask(
+    app: Flask, seeded: Account, flask_side: Counting, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*_: Any) -> None:
+        raise RuntimeError("bug in the fast path")
+
+    monkeypatch.setattr(hotpath, "lookup", broken)
+    with caplog.at_level(logging.ERROR, logger="webapi.fetch.middleware"):
+        status, _, _ = call(app.wsgi_app, BASE, seeded.headers("viewer"))
+    assert status == "200 OK" and flask_side.calls == 1
+    assert "bug in the fast path" in caplog.text
+
+
+def test_the_hooks_the_fast_path_skips_are_the_ones_it_knows(app: Flask) -> None:
+    # A new before/after/teardown hook would not run for fast fetches: when this fails, decide
+    # whether the fast path must do what the hook does (webapi/hotpath.py), then update here.
+    def names(funcs: Any) -> set[str]:
+        return {f"{f.__module__}.{f.__qualname__}" for f in funcs}
+
+    assert names(app.before_request_funcs.get(None, [])) == {
+        "webapi.api.register.<locals>._no_nul_in_api_requests"}
+    assert names(app.after_request_funcs.get(None, [])) == {
+        "webapi._register_basics.<locals>.after_request"}
+    assert set(app.before_request_funcs) | set(app.after_request_funcs) <= {None, "admin"}
+    assert not app.teardown_request_funcs
+    assert names(app.teardown_appcontext_funcs) == {
+        "flask_sqlalchemy.extension.SQLAlchemy._teardown_session"}
+
+
+def test_not_installed_when_cors_needs_flask_on_every_request(sqlite_url: str) -> None:
+    cors = make_app(sqlite_url, CORS_ORIGINS=["https://app.example.com"])
+    assert not isinstance(cors.wsgi_app, hotpath.FetchFastPath)
+    assert isinstance(make_app(sqlite_url).wsgi_app, hotpath.FetchFastPath)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_fetch_connections_are_reused_and_closed_with_the_engine(
+    app: Flask, seeded: Account
+) -> None:
+    # Postgres only: SQLite's fetch runs on a pooled connection (webapi/fetchsql.py).
+    with app.app_context():
+        engine = db.engine
+    for _ in range(5):
+        assert call(app.wsgi_app, BASE, seeded.headers("viewer"))[0] == "200 OK"
+    idle = idle_pg_connections(engine)
+    assert len(idle) == 1  # one request at a time: one connection, used five times
+    engine.dispose()
+    assert idle[0].closed and idle_pg_connections(engine) == []
+    assert call(app.wsgi_app, BASE, seeded.headers("viewer"))[0] == "200 OK"  # a fresh one
+

@@ -1,0 +1,1 @@
+"""What the tests share: live servers, proxies, fakes, clocks, editors, waiting helpers."""

@@ -1,0 +1,122 @@
+"""The real app under test settings, Postgres availability, and accounts made through the API."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from webapi import create_app
+from webapi.extensions import db
+
+PG_ADMIN_URL = os.environ.get("PROMPTSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_CONFIG = {"TESTING": True, "BCRYPT_ROUNDS": 4, "SECRET_KEY": "test-secret-not-for-production"}
+BACKENDS = ["sqlite", "postgres"]
+
+
+def migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def postgres_unavailable() -> str | None:
+    """Why the test Postgres cannot be used, or None."""
+    try:
+        import psycopg2
+
+        psycopg2.connect(PG_ADMIN_URL, connect_timeout=3).close()
+    except Exception as exc:  # any failure means "not available here"
+        return f"Postgres at {PG_ADMIN_URL} is not reachable: {exc}".strip()
+    return None
+
+
+def require_postgres() -> None:
+    """Skip outside CI, fail in CI, when Postgres is missing."""
+    reason = postgres_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs Postgres: {reason}")
+    pytest.skip(reason)
+
+
+def truncate_postgres(url: str) -> None:
+    """Empty every table of a migrated Postgres test database."""
+    import psycopg2
+
+    tables = "events, labels, prompt_versions, prompts, api_keys, memberships, projects, " \
+             "users, login_throttle"
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    conn.close()
+
+
+def make_app(url: str, **overrides: Any) -> Flask:
+    """The real app on the given database with test settings."""
+    return create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url, **overrides})
+
+
+@dataclass
+class Account:
+    """A signed-up user with a project and an API key per role."""
+
+    email: str
+    password: str
+    project: str
+    keys: dict[str, str]
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return {"X-API-Key": self.keys[role]}
+
+
+def signup(client: FlaskClient, email: str, password: str = "correct horse battery") -> None:
+    """Create a user through the API."""
+    response = client.post("/api/v1/auth/signup", json={"email": email, "password": password})
+    assert response.status_code == 201, response.get_json()
+
+
+def login(client: FlaskClient, email: str, password: str = "correct horse battery") -> str:
+    """Log in through the API; returns the CSRF token."""
+    response = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return str(response.get_json()["csrf_token"])
+
+
+def make_account(app: Flask, email: str = "ann@example.com", project: str = "demo") -> Account:
+    """A user who owns a project and holds a viewer, an editor and an admin key for it."""
+    web = app.test_client()
+    signup(web, email)
+    csrf = login(web, email)
+    headers = {"X-CSRF-Token": csrf}
+    response = web.post("/api/v1/projects", json={"slug": project, "name": project.title()},
+                        headers=headers)
+    assert response.status_code == 201, response.get_json()
+    keys = {}
+    for role in ("viewer", "editor", "admin"):
+        response = web.post(f"/api/v1/projects/{project}/keys", json={"name": role, "role": role},
+                            headers=headers)
+        assert response.status_code == 201, response.get_json()
+        keys[role] = response.get_json()["key"]
+    return Account(email, "correct horse battery", project, keys)
+
+
+GREETING = """\
+description: Greets a customer by name
+model: gpt-4o-mini
+variables:
+  name: {description: customer first name, default: there}
+  topic: {required: true}
+template: |
+  Hello {{ name }}, thanks for asking about {{ topic }}.
+"""
+
+
+GREETING_URL = "/api/v1/projects/demo/prompts/support/greeting"

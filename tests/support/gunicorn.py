@@ -1,0 +1,113 @@
+"""A real `gunicorn -w N` server on a loopback port, for tests that need several processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from tests.support.live import START_DEADLINE, LiveServer, free_port, tool
+
+# Each request's worker pid, status and request line: proves which process served what.
+ACCESS_FORMAT = "%(p)s %(s)s %(m)s %(U)s"
+
+
+class Gunicorn(LiveServer):
+    """``gunicorn -w workers "webapi:create_app()"``; a LiveServer with worker pids and RSS."""
+
+    def __init__(self, workdir: Path, database_url: str | None = None, workers: int = 2,
+                 env: dict[str, str] | None = None) -> None:
+        super().__init__(workdir, database_url, {
+            # Every worker must sign and read the same session cookies.
+            "SECRET_KEY": "gunicorn-test-secret", **(env or {})})
+        self.workers = workers
+        self.given_database = database_url
+        self.access_log = self.workdir / "access.log"
+
+    def start(self, migrate: bool = True) -> Gunicorn:
+        """Start gunicorn and wait until /healthz answers."""
+        if migrate:
+            self.migrate()
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [tool("gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+             "--access-logfile", str(self.access_log), "--access-logformat", ACCESS_FORMAT,
+             "--timeout", "60", "--graceful-timeout", "2", "webapi:create_app()"],
+            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + START_DEADLINE
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.log()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200 and len(
+                        self.worker_pids()) == self.workers:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gunicorn not ready within {START_DEADLINE} s: {self.log()}")
+
+    def restart_on_same_port(self) -> Gunicorn:
+        """Start again after a stop or a kill, on the same port and database."""
+        return self.start(migrate=False)
+
+    def kill(self) -> None:
+        """SIGKILL the master and its workers at once (no graceful anything)."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the master's children (the workers)."""
+        if self.process is None:
+            return []
+        try:
+            text = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(pid) for pid in text.split()]
+
+    def rss_kib(self) -> int:
+        """The resident memory of master and workers together, in KiB."""
+        total = 0
+        for pid in [p for p in [self.process.pid if self.process else None] if p] + \
+                self.worker_pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total
+
+    def served_by(self, path: str) -> list[tuple[int, int]]:
+        """(worker pid, status) of every logged request to ``path``, in order."""
+        rows = []
+        if self.access_log.exists():
+            for line in self.access_log.read_text().splitlines():
+                pid, status, _method, url = line.split(" ", 3)
+                pid = pid.strip("<>")
+                if url == path:
+                    rows.append((int(pid), int(status)))
+        return rows
+
+    def __enter__(self) -> Gunicorn:
+        # A database handed in is migrated already (a copied template, or the test Postgres).
+        return self.start(migrate=self.given_database is None)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+__all__ = ["Gunicorn", "free_port"]

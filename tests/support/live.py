@@ -1,0 +1,162 @@
+"""Test helpers: a real API server in a subprocess on a free loopback port, and prompt repos."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+START_DEADLINE = 30.0
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tool(name: str) -> str:
+    """The path of a console script installed beside this Python (the venv's bin)."""
+    candidate = VENV_BIN / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is not installed beside {sys.executable}")
+    return found
+
+
+class LiveServer:
+    """``flask --app webapi run`` on a free port with its own database; a context manager.
+
+    SQLite by default (a file in ``workdir``, migrated first); pass ``database_url`` for
+    Postgres. ``url`` is ready when ``start()`` returns: /healthz answered within the deadline.
+    """
+
+    def __init__(self, workdir: Path, database_url: str | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.database_url = database_url or f"sqlite:///{self.workdir / 'server.db'}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.workdir / "server.log"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "PROMPTSYNC_ENV": "development",  # no SECRET_KEY needed; cookies over plain http
+            "BCRYPT_ROUNDS": "4",
+            "FLASK_DEBUG": "0",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema with the packaged migrations."""
+        subprocess.run(
+            [tool("flask"), "--app", "webapi", "db", "upgrade"],
+            cwd=self.workdir, env=self.env, check=True, capture_output=True, timeout=120,
+        )
+
+    def start(self, migrate: bool = True) -> LiveServer:
+        """Start the server and wait until /healthz answers; raise with its log otherwise."""
+        if migrate:
+            self.migrate()
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [tool("flask"), "--app", "webapi", "run", "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-reload"],
+            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends it and any children
+        )
+        log.close()
+        deadline = time.monotonic() + START_DEADLINE
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server not ready within {START_DEADLINE} s: {self.log()}")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and reap it."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def log(self) -> str:
+        """The server's output so far (for failure messages)."""
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def create_account(url: str, email: str, password: str, project: str) -> None:
+    """Sign up ``email`` on a live server and create ``project`` (the user becomes its admin)."""
+    with httpx.Client(base_url=url + "/api/v1", timeout=10) as web:
+        response = web.post("/auth/signup", json={"email": email, "password": password})
+        assert response.status_code == 201, response.text
+        response = web.post("/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        csrf = response.json()["csrf_token"]
+        response = web.post("/projects", json={"slug": project, "name": project.title()},
+                            headers={"X-CSRF-Token": csrf})
+        assert response.status_code == 201, response.text
+
+
+def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
+    """Write ``{relative path: content}`` under ``root``, creating folders."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        path.write_bytes(data)
+
+
+def make_prompt_repo(root: Path, server: str, project: str,
+                     files: Mapping[str, str | bytes] | None = None) -> Path:
+    """A repository with promptsync.yaml and a prompts/ dir holding ``files``; returns prompts/."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "promptsync.yaml").write_text(
+        f"server: {server}\nproject: {project}\ndir: prompts\n", encoding="utf-8"
+    )
+    prompts = root / "prompts"
+    prompts.mkdir(exist_ok=True)
+    write_files(prompts, files or {})
+    return prompts
+
+
+def prompt_source(text: str = "Hello {{ name }}.", **fields: str) -> str:
+    """A small valid prompt file with one required variable ``name``."""
+    extra = "".join(f"{key}: {value}\n" for key, value in fields.items())
+    return f"{extra}variables:\n  name: {{required: true}}\ntemplate: |\n  {text}\n"

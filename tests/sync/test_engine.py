@@ -1,0 +1,585 @@
+"""Tests for the sync engine: scanning, the pure plan, and push/pull against the real app."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from flask import Flask
+
+from promptsync.client.sdk import ApiClient
+from promptsync.config import read_repo_config
+from promptsync.errors import Problem, ServerUnreachable
+from promptsync.format.prompt import source_sha256
+from promptsync.sync.engine import Action, Plan, Remote, Status, SyncEngine, classify, make_plan
+from promptsync.sync.pull import apply_pull
+from promptsync.sync.scan import LocalFile, Scan, Selection, scan
+from promptsync.sync.state import Entry, SyncState
+from promptsync.sync.writes import UnsafePath, relpath_for, safe_target
+from tests.support.app import Account, make_account, make_app
+from tests.support.live import make_prompt_repo, prompt_source, write_files
+from webapi.extensions import db
+
+SERVER = "http://testserver"
+A, B, C = (source_sha256(x) for x in ("a", "b", "c"))
+
+
+def local(slug: str, sha: str) -> LocalFile:
+    return LocalFile(slug, slug + ".yaml", Path("/p", slug + ".yaml"), sha, b"")
+
+
+# --- the pure plan -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("file_sha", "entry", "remote", "expected"),
+    [
+        (A, None, None, Status.NEW),
+        (A, Entry(1, A, "s.yaml"), None, Status.NEW),  # the server lost it: push it again
+        (A, None, Remote(1, A), Status.IN_SYNC),  # never synced here, but identical
+        (A, Entry(1, A, "s.yaml"), Remote(1, A), Status.IN_SYNC),
+        (B, Entry(1, A, "s.yaml"), Remote(1, A), Status.MODIFIED),
+        (A, Entry(1, A, "s.yaml"), Remote(2, B), Status.BEHIND),
+        (B, Entry(1, A, "s.yaml"), Remote(2, C), Status.CONFLICT),
+        (B, Entry(1, A, "s.yaml"), Remote(2, B), Status.IN_SYNC),  # both made the same edit
+        (B, None, Remote(3, A), Status.CONFLICT),  # never known to agree: do not guess
+        (None, Entry(1, A, "s.yaml"), Remote(1, A), Status.DELETED),
+        (None, Entry(1, A, "s.yaml"), Remote(2, B), Status.DELETED),
+        (None, None, Remote(2, B), Status.BEHIND),  # new on the server: pull creates it
+        (None, Entry(1, A, "s.yaml"), None, None),  # gone everywhere: nothing to do
+        # A pull interrupted between recording v2 and renaming: the file still holds v1.
+        (A, Entry(2, B, "s.yaml", (1, A)), Remote(2, B), Status.BEHIND),
+        (B, Entry(2, B, "s.yaml", (1, A)), Remote(2, B), Status.IN_SYNC),
+        (C, Entry(2, B, "s.yaml", (1, A)), Remote(2, B), Status.CONFLICT),
+        (None, Entry(2, B, "s.yaml", (0, "")), Remote(2, B), Status.BEHIND),
+    ],
+)
+def test_classify(file_sha: str | None, entry: Entry | None, remote: Remote | None,
+                  expected: Status | None) -> None:
+    file = local("s", file_sha) if file_sha else None
+    assert classify("s", file, entry, remote) == expected
+
+
+def test_plan_validates_only_what_would_be_uploaded() -> None:
+    checked: list[str] = []
+
+    def check(file: LocalFile) -> tuple[Problem, ...]:
+        checked.append(file.slug)
+        return (Problem("bad", 1, 2),) if file.slug == "bad" else ()
+
+    scanned = Scan(files={s: local(s, sha) for s, sha in
+                          [("same", A), ("edited", B), ("bad", C), ("fresh", A)]})
+    entries = {"same": Entry(1, A, "same.yaml"), "edited": Entry(1, A, "edited.yaml"),
+               "bad": Entry(1, A, "bad.yaml")}
+    remote = {"same": Remote(1, A), "edited": Remote(1, A), "bad": Remote(1, A),
+              "theirs": Remote(4, B)}
+    plan = make_plan(scanned, entries, remote, check=check)
+    assert {a.slug: a.status for a in plan.actions} == {
+        "bad": Status.INVALID, "edited": Status.MODIFIED, "fresh": Status.NEW,
+        "same": Status.IN_SYNC, "theirs": Status.BEHIND,
+    }
+    assert sorted(checked) == ["bad", "edited", "fresh"]  # unchanged files are only hashed
+    assert [a.slug for a in plan.out_of_sync] == ["bad", "edited", "fresh", "theirs"]
+    assert plan.with_status(Status.MODIFIED)[0].base_version == 1
+    assert plan.counts()[Status.IN_SYNC] == 1
+
+
+def test_plan_respects_a_selection() -> None:
+    scanned = Scan(files={"a/x": local("a/x", A)})
+    remote = {"a/y": Remote(1, B), "b/z": Remote(1, C)}
+    plan = make_plan(scanned, {}, remote, selection=Selection(prefixes=("a/",), everything=False),
+                     check=lambda f: ())
+    assert [a.slug for a in plan.actions] == ["a/x", "a/y"]
+
+
+# --- scanning ------------------------------------------------------------------------------
+
+
+def test_scan_skips_editor_noise_and_reports_bad_files(tmp_path: Path) -> None:
+    root = tmp_path / "prompts"
+    write_files(root, {
+        "support/greeting.yaml": "x", "support/.greeting.yaml.swp": "x", "support/a.yaml~": "x",
+        ".#lock.yaml": "x", "4913": "x", "notes.txt": "x", ".git/x.yaml": "x",
+        ".hidden/y.yaml": "x", "tmp.yaml.tmp": "x", "Bad Name.yaml": "x",
+        "dup.yaml": "1", "dup.yml": "2", "ok.yml": "x",
+    })
+    (root / "link.yaml").symlink_to(root / "ok.yml")
+    scanned, selection = scan(root)
+    assert selection.everything
+    assert sorted(scanned.files) == ["ok", "support/greeting"]
+    assert scanned.files["ok"].sha256 == source_sha256(b"x")
+    bad = {b.relpath: b.problems[0].message for b in scanned.bad}
+    assert set(bad) == {"Bad Name.yaml", "dup.yaml", "dup.yml", "link.yaml"}
+    assert "symbolic link" in bad["link.yaml"]
+    assert "both define" in bad["dup.yml"]
+
+
+def test_hash_ignores_newline_style(tmp_path: Path) -> None:
+    root = tmp_path / "prompts"
+    write_files(root, {"a.yaml": b"x: 1\r\ny: 2\r\n", "b.yaml": b"x: 1\ny: 2\n"})
+    files = scan(root)[0].files
+    assert files["a"].sha256 == files["b"].sha256
+
+
+# --- safe pull targets ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["../evil", "/etc/passwd", "a\\b", "a/../../b", "", "A/b", "a//b"])
+def test_unsafe_slugs_from_the_server_are_refused(slug: str) -> None:
+    with pytest.raises(UnsafePath):
+        relpath_for(slug)
+
+
+def test_relpath_keeps_a_known_yml_path_for_the_same_slug() -> None:
+    assert relpath_for("a/b", "a/b.yml") == "a/b.yml"
+    assert relpath_for("a/b", "other.yaml", None) == "a/b.yaml"
+
+
+def test_safe_target_refuses_symlinked_folders(tmp_path: Path) -> None:
+    root = tmp_path / "prompts"
+    outside = tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "sneaky").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafePath, match="symbolic link"):
+        safe_target(root, "sneaky/x.yaml")
+    (root / "file").write_text("x")
+    with pytest.raises(UnsafePath, match="is a file"):
+        safe_target(root, "file/x.yaml")
+    assert safe_target(root, "new/deep/x.yaml") == root.resolve() / "new/deep/x.yaml"
+    assert (root / "new" / "deep").is_dir()
+    assert list(outside.iterdir()) == []
+
+
+# --- against the real app ------------------------------------------------------------------
+
+
+class Recorder(httpx.BaseTransport):
+    """A WSGI transport that records requests and can fail after the server answered."""
+
+    def __init__(self, app: Flask) -> None:
+        self.inner = httpx.WSGITransport(app=app)
+        self.requests: list[tuple[str, str]] = []
+        self.fail_after: Callable[[httpx.Request], bool] | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        self.requests.append((request.method, request.url.path))
+        if self.fail_after is not None and self.fail_after(request):
+            self.fail_after = None
+            # The server has stored the upload; we never hear about it.
+            raise httpx.ReadError("connection lost", request=request)
+        return response
+
+
+@pytest.fixture
+def sqlite_app(sqlite_url: str) -> Iterator[Flask]:
+    application = make_app(sqlite_url)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def acct(sqlite_app: Flask) -> Account:
+    return make_account(sqlite_app)
+
+
+@pytest.fixture
+def transport(sqlite_app: Flask) -> Recorder:
+    return Recorder(sqlite_app)
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path, acct: Account) -> Path:
+    make_prompt_repo(tmp_path / "repo", SERVER, acct.project)
+    return tmp_path / "repo"
+
+
+def engine_for(repo_dir: Path, acct: Account, transport: httpx.BaseTransport,
+               role: str = "editor") -> SyncEngine:
+    api = ApiClient(SERVER, acct.keys[role], transport=transport)
+    return SyncEngine(read_repo_config(repo_dir), api, acct.project)
+
+
+def test_push_then_in_sync_with_one_manifest_call_and_one_batch(
+    repo_dir: Path, acct: Account, transport: Recorder
+) -> None:
+    write_files(repo_dir / "prompts", {f"p/n{i}.yaml": prompt_source(f"v{i} {{{{ name }}}}")
+                                      for i in range(30)})
+    engine = engine_for(repo_dir, acct, transport)
+    plan = engine.plan()
+    assert transport.requests == [("GET", "/api/v1/projects/demo/prompts")]
+    assert len(plan.with_status(Status.NEW)) == 30
+    report = engine.push(plan, message="first")
+    assert report.ok, report
+    assert transport.requests[1:] == [("POST", "/api/v1/projects/demo/prompts")]
+    assert {r.outcome for r in report.results} == {"created"}
+    again = engine_for(repo_dir, acct, transport).plan()
+    assert again.out_of_sync == []
+    assert SyncState.load(repo_dir / ".promptsync", SERVER, "demo").get("p/n3").version == 1
+
+
+def test_stale_base_is_rejected_and_force_overwrites(
+    repo_dir: Path, acct: Account, transport: Recorder
+) -> None:
+    prompts = repo_dir / "prompts"
+    write_files(prompts, {"a.yaml": prompt_source("one {{ name }}")})
+    engine = engine_for(repo_dir, acct, transport)
+    assert engine.push(engine.plan()).ok
+    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
+    other.push("demo", "a", prompt_source("theirs {{ name }}"), parent_version=1)
+    write_files(prompts, {"a.yaml": prompt_source("mine {{ name }}")})
+    plan = engine.plan()
+    assert [a.status for a in plan.actions] == [Status.CONFLICT]
+    report = engine.push(plan)
+    assert not report.ok
+    assert report.results[0].outcome == "rejected"
+    assert (report.results[0].base_version, report.results[0].latest_version) == (1, 2)
+    forced = engine.push(plan, force=True)
+    assert forced.ok and forced.results[0].version == 3
+
+
+def test_server_side_409_when_the_manifest_was_stale(
+    repo_dir: Path, acct: Account, transport: Recorder
+) -> None:
+    write_files(repo_dir / "prompts", {"a.yaml": prompt_source("one {{ name }}")})
+    engine = engine_for(repo_dir, acct, transport)
+    engine.push(engine.plan())
+    write_files(repo_dir / "prompts", {"a.yaml": prompt_source("mine {{ name }}")})
+    plan = engine.plan()  # says "modified", based on v1
+    ApiClient(SERVER, acct.keys["editor"], transport=transport).push(
+        "demo", "a", prompt_source("theirs {{ name }}"))
+    report = engine.push(plan)
+    assert report.results[0].outcome == "rejected"
+    assert report.results[0].latest_version == 2
+
+
+def test_crash_after_the_server_stored_it_creates_no_duplicate(
+    repo_dir: Path, acct: Account, transport: Recorder
+) -> None:
+    prompts = repo_dir / "prompts"
+    write_files(prompts, {"a.yaml": prompt_source("one {{ name }}")})
+    engine = engine_for(repo_dir, acct, transport)
+    assert engine.push(engine.plan()).ok
+    write_files(prompts, {"a.yaml": prompt_source("two {{ name }}")})
+    transport.fail_after = lambda r: r.method == "POST"
+    report = engine.push(engine.plan())
+    assert isinstance(report.error, ServerUnreachable)
+    state = SyncState.load(repo_dir / ".promptsync", SERVER, "demo")
+    assert [p.slug for p in state.journal] == ["a"]  # written before sending, never acked
+    assert state.get("a").version == 1
+    # Meanwhile the user edits again: the journal proves v2 was ours, so this is no conflict.
+    write_files(prompts, {"a.yaml": prompt_source("three {{ name }}")})
+    engine = engine_for(repo_dir, acct, transport)
+    plan = engine.plan()
+    assert [(a.status, a.base_version) for a in plan.actions] == [(Status.MODIFIED, 2)]
+    assert engine.push(plan).results[0].version == 3
+    versions = ApiClient(SERVER, acct.keys["viewer"], transport=transport).versions("demo", "a")
+    assert [v["version"] for v in versions] == [3, 2, 1]
+    assert SyncState.load(repo_dir / ".promptsync", SERVER, "demo").journal == []
+
+
+def test_a_large_push_sends_chunks_in_parallel_and_writes_the_state_once(
+    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from promptsync.sync import push, state
+
+    monkeypatch.setattr(push, "CHUNK", 10)
+    files = {f"t{i % 4}/n{i:02d}.yaml": prompt_source(f"v{i} {{{{ name }}}}") for i in range(35)}
+    write_files(repo_dir / "prompts", files)
+    in_flight, most, lock = [0], [0], threading.Lock()
+    real = transport.handle_request
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05 if request.method == "POST" else 0)
+            return real(request)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(transport, "handle_request", handle)
+    saves: list[int] = []
+    real_write = state.atomic_write
+    def counted_write(path: Path, data: bytes) -> None:
+        saves.append(len(data))
+        real_write(path, data)
+
+    monkeypatch.setattr(state, "atomic_write", counted_write)
+    posts = [0]
+
+    def lose_the_second_answer(request: httpx.Request) -> bool:
+        posts[0] += request.method == "POST"
+        return posts[0] == 2
+
+    transport.fail_after = lose_the_second_answer
+    engine = engine_for(repo_dir, acct, transport)
+    report = engine.push(engine.plan())
+    assert isinstance(report.error, ServerUnreachable)
+    assert most[0] == push.UPLOAD_THREADS  # two chunks in flight at once
+    assert len(saves) == 2  # the journal before sending, the results once at the end
+    left = SyncState.load(repo_dir / ".promptsync", SERVER, "demo")
+    assert 0 < len(left.journal) < 35 and len(left.entries) + len(left.journal) == 35
+    assert [r.slug for r in report.results] == sorted(r.slug for r in report.results)
+    again = engine_for(repo_dir, acct, transport)
+    assert again.push(again.plan()).ok
+    assert engine_for(repo_dir, acct, transport).plan().out_of_sync == []
+    api = ApiClient(SERVER, acct.keys["viewer"], transport=transport)
+    assert {m["version"] for m in api.manifest("demo")} == {1}  # nothing stored twice
+    assert len(api.manifest("demo")) == 35
+
+
+def test_invalid_files_are_reported_and_valid_ones_still_push(
+    repo_dir: Path, acct: Account, transport: Recorder
+) -> None:
+    write_files(repo_dir / "prompts", {"good.yaml": prompt_source(), "bad.yaml": "template: [\n",
+                                      "Bad.yaml": prompt_source()})
+    engine = engine_for(repo_dir, acct, transport)
+    report = engine.push(engine.plan())
+    outcomes = {r.slug: r.outcome for r in report.results}
+    assert outcomes == {"good": "created", "bad": "invalid", "Bad.yaml": "invalid"}
+    bad = next(r for r in report.results if r.slug == "bad")
+    assert bad.problems and bad.problems[0].line is not None
+
+
+def test_pull_writes_new_and_changed_files_and_refuses_local_edits(
+    repo_dir: Path, acct: Account, transport: Recorder
+) -> None:
+    prompts = repo_dir / "prompts"
+    write_files(prompts, {"a.yaml": prompt_source("one {{ name }}"),
+                          "b.yml": prompt_source("bee {{ name }}")})
+    engine = engine_for(repo_dir, acct, transport)
+    engine.push(engine.plan())
+    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
+    theirs = "# a comment, kept byte for byte\r\n" + prompt_source("two {{ name }}")
+    other.push("demo", "a", theirs)
+    other.push("demo", "b", prompt_source("bee two {{ name }}"))
+    other.push("demo", "deep/new/c", prompt_source("new {{ name }}"))
+    write_files(prompts, {"b.yml": prompt_source("my edit {{ name }}")})
+    report = engine.pull(engine.plan())
+    outcomes = {r.slug: (r.outcome, r.version) for r in report.results}
+    assert outcomes == {"a": ("pulled", 2), "b": ("refused", None), "deep/new/c": ("pulled", 1)}
+    assert (prompts / "a.yaml").read_bytes() == theirs.encode()
+    assert (prompts / "deep/new/c.yaml").exists()
+    assert "local changes" in next(r.detail for r in report.results if r.slug == "b")
+    assert not report.ok
+    assert [(a.slug, a.status) for a in engine.plan().out_of_sync] == [("b", Status.CONFLICT)]
+    forced = engine.pull(engine.plan(), force=True)
+    assert forced.ok and (prompts / "b.yml").read_text() == prompt_source("bee two {{ name }}")
+    assert engine.plan().out_of_sync == []
+    leftovers = [p.name for p in prompts.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_pull_records_the_hash_before_the_rename(
+    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts = repo_dir / "prompts"
+    write_files(prompts, {"a.yaml": prompt_source("one {{ name }}")})
+    engine = engine_for(repo_dir, acct, transport)
+    engine.push(engine.plan())
+    ApiClient(SERVER, acct.keys["editor"], transport=transport).push(
+        "demo", "a", prompt_source("two {{ name }}"))
+    seen: list[Entry | None] = []
+
+    def crash(target: Path, body: bytes, expected: str | None, *, force: bool) -> None:
+        seen.append(SyncState.load(repo_dir / ".promptsync", SERVER, "demo").get("a"))
+        raise KeyboardInterrupt  # the process dies before the rename
+
+    monkeypatch.setattr("promptsync.sync.pull.write_file", crash)
+    plan = engine.plan()
+    with pytest.raises(KeyboardInterrupt):
+        apply_pull(plan, engine.state, engine.api, "demo", engine.dir)  # type: ignore[arg-type]
+    assert seen[0] is not None and seen[0].version == 2  # on disk before the write started
+    monkeypatch.undo()
+    # The file still holds v1: it is "behind", not a local edit to push over v2.
+    again = engine_for(repo_dir, acct, transport).plan()
+    assert [(a.status, a.base_version) for a in again.actions] == [(Status.BEHIND, 1)]
+
+
+def _many(count: int, word: str) -> dict[str, str]:
+    return {f"team{i % 3}/p{i:02d}.yaml": prompt_source(f"{word} {i} {{{{ name }}}}")
+            for i in range(count)}
+
+
+def _many_behind(
+    repo_dir: Path, acct: Account, transport: Recorder, count: int
+) -> tuple[SyncEngine, ApiClient]:
+    """Push ``count`` prompts, then have another client push a second version of each."""
+    write_files(repo_dir / "prompts", _many(count, "one"))
+    engine = engine_for(repo_dir, acct, transport)
+    engine.push(engine.plan())
+    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
+    for relpath, source in _many(count, "two").items():
+        other.push("demo", relpath.removesuffix(".yaml"), source)
+    return engine, other
+
+
+@pytest.mark.parametrize("has_syncfs", [True, False])
+def test_a_large_pull_flushes_once_not_per_file(
+    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch,
+    has_syncfs: bool,
+) -> None:
+    from promptsync import fsutil
+    from promptsync.sync.pull import BATCH_WRITE_FROM
+
+    count = BATCH_WRITE_FROM + 5
+    prompts = repo_dir / "prompts"
+    engine, other = _many_behind(repo_dir, acct, transport, count)
+    other.push("demo", "fresh/new", prompt_source("new {{ name }}"))
+    (prompts / "team0/p03.yaml").write_text(prompt_source("my edit {{ name }}"))
+    if not has_syncfs:
+        monkeypatch.setattr(fsutil, "_SYNCFS", None)  # not Linux: an fsync per temp file
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    def counted_fsync(fd: int) -> None:
+        fsyncs.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(fsutil.os, "fsync", counted_fsync)
+
+    report = engine.pull(engine.plan())
+
+    outcomes = [(r.slug, r.outcome) for r in report.results]
+    assert ("team0/p03", "refused") in outcomes  # a local edit is never overwritten
+    assert sum(o == "pulled" for _, o in outcomes) == count
+    if has_syncfs:
+        assert len(fsyncs) <= 6  # the state twice (file + folder each), not 2 per prompt
+    for relpath, source in {**_many(count, "two"), "fresh/new.yaml": ""}.items():
+        if relpath != "team0/p03.yaml" and source:
+            assert (prompts / relpath).read_text() == source
+    assert (prompts / "team0/p03.yaml").read_text() == prompt_source("my edit {{ name }}")
+    assert [p.name for p in prompts.rglob("*.tmp")] == []
+    monkeypatch.undo()
+    again = engine_for(repo_dir, acct, transport).plan()
+    assert [(a.slug, a.status) for a in again.out_of_sync] == [("team0/p03", Status.CONFLICT)]
+
+
+def test_a_large_pull_killed_between_renames_is_recognised(
+    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptsync import fsutil
+    from promptsync.sync.pull import BATCH_WRITE_FROM
+
+    count = BATCH_WRITE_FROM + 5
+    prompts = repo_dir / "prompts"
+    engine, _ = _many_behind(repo_dir, acct, transport, count)
+    real_replace = os.replace
+    renamed: list[str] = []
+
+    def replace(src: str, dst: str) -> None:
+        if Path(dst).suffix == ".yaml":
+            if len(renamed) == count // 2:
+                raise KeyboardInterrupt  # the process dies half way through the renames
+            renamed.append(str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "replace", replace)
+    plan = engine.plan()
+    with pytest.raises(KeyboardInterrupt):
+        apply_pull(plan, engine.state, engine.api, "demo", engine.dir)  # type: ignore[arg-type]
+    monkeypatch.undo()
+    assert [p.name for p in prompts.rglob("*.tmp")] == []  # temps of the rest removed
+    # Renamed files are in sync at v2, the others still v1 and behind: nothing to push.
+    again = engine_for(repo_dir, acct, transport).plan()
+    behind = again.with_status(Status.BEHIND)
+    assert len(behind) == count - len(renamed) and all(a.base_version == 1 for a in behind)
+    assert again.with_status(Status.MODIFIED, Status.CONFLICT, Status.NEW) == []
+    engine = engine_for(repo_dir, acct, transport)
+    assert engine.pull(engine.plan()).ok
+    assert engine_for(repo_dir, acct, transport).plan().out_of_sync == []
+    for relpath, source in _many(count, "two").items():
+        assert (prompts / relpath).read_text() == source
+
+
+def test_sync_paths_pushes_only_changed_files_without_a_manifest(
+    repo_dir: Path, acct: Account, transport: Recorder
+) -> None:
+    prompts = repo_dir / "prompts"
+    write_files(prompts, {"a.yaml": prompt_source("one {{ name }}"), "b.yaml": prompt_source()})
+    engine = engine_for(repo_dir, acct, transport)
+    engine.push(engine.plan())
+    write_files(prompts, {"a.yaml": prompt_source("two {{ name }}")})
+    before = len(transport.requests)
+    report = engine.sync_paths([prompts / "a.yaml", prompts / "b.yaml"])
+    assert [(r.slug, r.outcome, r.version) for r in report.results] == [("a", "created", 2)]
+    assert transport.requests[before:] == [("POST", "/api/v1/projects/demo/prompts")]
+    assert engine.sync_paths([prompts / "a.yaml"]).results == []  # our own write: skipped
+    (prompts / "b.yaml").write_text("template: [\n")
+    invalid = engine.sync_paths([prompts / "b.yaml"])
+    assert [r.outcome for r in invalid.results] == ["invalid"]
+
+
+def test_reconcile_pushes_and_pulls(repo_dir: Path, acct: Account, transport: Recorder) -> None:
+    prompts = repo_dir / "prompts"
+    write_files(prompts, {"mine.yaml": prompt_source()})
+    ApiClient(SERVER, acct.keys["editor"], transport=transport).push(
+        "demo", "theirs", prompt_source("t {{ name }}"))
+    plan, pushed, pulled = engine_for(repo_dir, acct, transport).reconcile()
+    assert [r.slug for r in pushed.results] == ["mine"]
+    assert [r.slug for r in pulled.results] == ["theirs"]
+    assert (prompts / "theirs.yaml").exists()
+    assert engine_for(repo_dir, acct, transport).pull_remote_changes().results == []
+
+
+def test_git_provenance_and_default_message(
+    repo_dir: Path, acct: Account, transport: Recorder
+) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo_dir, check=True, env=env, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    write_files(repo_dir / "prompts", {"a.yaml": prompt_source(), "b.yaml": prompt_source()})
+    git("add", ".")
+    git("commit", "-q", "-m", "Add greeting prompts")
+    write_files(repo_dir / "prompts", {"b.yaml": prompt_source("edited {{ name }}")})
+    engine = engine_for(repo_dir, acct, transport)
+    assert engine.push(engine.plan()).ok
+    api = ApiClient(SERVER, acct.keys["viewer"], transport=transport)
+    a, b = api.get_version("demo", "a"), api.get_version("demo", "b")
+    assert a is not None and b is not None
+    assert a["message"] == "Add greeting prompts"
+    assert a["git"]["branch"] == "main" and len(a["git"]["commit"]) == 40
+    assert a["git"]["path"] == "prompts/a.yaml" and a["git"]["dirty"] is False
+    assert b["git"]["dirty"] is True
+
+
+def test_dry_run_sends_nothing(repo_dir: Path, acct: Account, transport: Recorder) -> None:
+    write_files(repo_dir / "prompts", {"a.yaml": prompt_source()})
+    engine = engine_for(repo_dir, acct, transport)
+    report = engine.push(engine.plan(), dry_run=True)
+    assert [(r.slug, r.outcome) for r in report.results] == [("a", "would push")]
+    assert [m for m, _ in transport.requests] == ["GET"]
+    assert SyncState.load(repo_dir / ".promptsync", SERVER, "demo").journal == []
+
+
+def test_action_helpers() -> None:
+    action = Action("a", Status.BEHIND, remote=Remote(3, A))
+    assert action.remote_version == 3
+    assert Plan([action]).with_status(Status.BEHIND) == [action]
+
+
+def test_a_huge_file_is_read_only_up_to_the_limit_and_reported(tmp_path: Path) -> None:
+    root = tmp_path / "prompts"
+    write_files(root, {"big.yaml": b"template: " + b"x" * (300 * 1024) + b"\n"})
+    files = scan(root)[0].files
+    assert len(files["big"].data) == 256 * 1024 + 1
+    plan = make_plan(Scan(files=files), {}, {})
+    assert plan.actions[0].status == Status.INVALID
+    assert "256 KiB" in plan.actions[0].problems[0].message

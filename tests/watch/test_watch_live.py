@@ -1,0 +1,460 @@
+"""`promptsync watch` for real: a real observer on a real directory, the real app served on a
+loopback port (a werkzeug server thread that can be stopped and started again), real editors
+where installed, and the command as a subprocess for SIGKILL, SIGINT and SIGTERM."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from promptsync.client.api import ApiClient
+from promptsync.config import read_repo_config
+from promptsync.sync.engine import SyncEngine
+from promptsync.watch.daemon import WatchDaemon
+from tests.support.app import Account, make_account, make_app
+from tests.support.editors import in_place, jetbrains, os_replace, truncate_then_write
+from tests.support.held_clock import HeldClock
+from tests.support.live import free_port, make_prompt_repo, prompt_source, tool
+from tests.support.waiting import no_thread_leaks, wait_until
+from webapi.extensions import db
+
+REPO = Path(__file__).resolve().parents[2]
+QUIET = 0.15
+SETTLE = QUIET + 0.6  # long enough for a stray second upload to show (a negative check)
+
+
+class ThreadServer:
+    """The app on 127.0.0.1:port in a thread; stop() and start() again on the same port."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ThreadServer:
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, name="test-server")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+        self._server = self._thread = None
+
+
+class PostGate:
+    """WSGI middleware: while closed, every POST is read whole and then waits at the gate, so
+    the server demonstrably holds the upload (``held`` counts them) until ``open()``."""
+
+    LIMIT = 30.0  # seconds a held POST waits before it goes on anyway (a test that forgot)
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._open = threading.Event()
+        self._open.set()
+        self._lock = threading.Lock()
+        self.held = 0
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == "POST" and not self._open.is_set():
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
+            with self._lock:
+                self.held += 1
+            try:
+                self._open.wait(self.LIMIT)
+            finally:
+                with self._lock:
+                    self.held -= 1
+        return self.app(environ, start_response)
+
+
+class Stack:
+    """A server, an account, a prompt repo with a.yaml at v1, and a way to read versions."""
+
+    def __init__(self, root: Path, app: Flask, account: Account) -> None:
+        self.app = app
+        self.account = account
+        self.wsgi = PostGate(app)
+        self.server = ThreadServer(self.wsgi).start()
+        self.root = root
+        self.prompts = make_prompt_repo(root, self.server.url, account.project,
+                                        {"a.yaml": prompt_source("Hello {{ name }}.")})
+        self.path = self.prompts / "a.yaml"
+        self.web = httpx.Client(base_url=f"{self.server.url}/api/v1/projects/"
+                                f"{account.project}/prompts",
+                                headers={"X-API-Key": account.keys["editor"]}, timeout=10)
+        self.daemon: WatchDaemon | None = None
+        self.api: ApiClient | None = None
+        self.lines: list[str] = []
+
+    def sources(self, slug: str = "a") -> list[str]:
+        """Every version's source, oldest first ([] while the server is down or has none)."""
+        try:
+            listed = self.web.get(f"/{slug}/-/versions", params={"limit": 1000})
+            if listed.status_code != 200:
+                return []
+            return [self.web.get(f"/{slug}", params={"version": v["version"]}).json()["source"]
+                    for v in reversed(listed.json()["versions"])]
+        except httpx.HTTPError:
+            return []
+
+    def slugs(self) -> list[str]:
+        """The slugs of every prompt on the server."""
+        manifest = httpx.get(f"{self.server.url}/api/v1/projects/{self.account.project}/prompts",
+                             headers={"X-API-Key": self.account.keys["editor"]}, timeout=10)
+        return [p["slug"] for p in manifest.json()["prompts"]]
+
+    def latest(self, slug: str = "a") -> str | None:
+        response = self.web.get(f"/{slug}")
+        return response.json()["source"] if response.status_code == 200 else None
+
+    def watch(self, **options: Any) -> WatchDaemon:
+        self.api = ApiClient(self.server.url, self.account.keys["editor"])
+        engine = SyncEngine(read_repo_config(self.root), self.api, self.account.project,
+                            self.server.url)
+        watcher = {"quiet": QUIET, "grace": 1.0, **options.pop("watcher", {})}
+        self.daemon = WatchDaemon(engine, log=self.lines.append, poll_interval=0.3,
+                                  backoff=(0.1, 0.4), watcher_options=watcher, **options)
+        self.daemon.start()
+        wait_until(lambda: self.sources() == [self.path.read_text()], 10, "a.yaml pushed at start")
+        return self.daemon
+
+    def close(self) -> None:
+        self.wsgi.open()
+        if self.daemon is not None:
+            self.daemon.stop()
+        if self.api is not None:
+            self.api.close()
+        self.web.close()
+        self.server.stop()
+
+
+@pytest.fixture(params=["outside-tmp"])
+def base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """A directory outside /tmp, where editors make their backups as users see them."""
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="watch-live-", dir=artifacts))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def stack(base: Path, sqlite_url: str) -> Iterator[Stack]:
+    app = make_app(sqlite_url)
+    account = make_account(app)
+    with no_thread_leaks(grace=5.0):
+        live = Stack(base / "repo", app, account)
+        try:
+            yield live
+        finally:
+            live.close()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+# -- writers: each one saves `text` into the file the way an editor does ----------------------
+
+
+def sed_i(path: Path, text: str) -> None:
+    subprocess.run(["sed", "-i", "s/Hello/Hi/", str(path)], check=True, timeout=10)
+
+
+def vim_backupcopy_no(path: Path, text: str) -> None:
+    if shutil.which("vim") is None:
+        pytest.skip("vim is not installed (apt-get install vim)")
+    subprocess.run(
+        ["vim", "-es", "-u", "NONE", "-i", "NONE",
+         "-c", "set backup writebackup backupskip= backupcopy=no",
+         "-c", "%s/Hello/Hi/", "-c", "wq", str(path)],
+        check=True, stdin=subprocess.DEVNULL, timeout=20,
+    )
+
+
+def emacs_save(path: Path, text: str) -> None:
+    if shutil.which("emacs") is None:
+        pytest.skip("emacs is not installed (apt-get install emacs-nox)")
+    subprocess.run(
+        ["emacs", "--batch", "-Q", str(path), "--eval",
+         '(progn (goto-char (point-min)) (replace-string "Hello" "Hi") (save-buffer))'],
+        check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+    )
+
+
+WRITERS = [in_place, truncate_then_write, os_replace, sed_i, jetbrains, vim_backupcopy_no,
+           emacs_save]
+EDITED = prompt_source("Hi {{ name }}.")
+
+
+@pytest.mark.parametrize("writer", WRITERS, ids=lambda w: w.__name__)
+def test_each_writer_makes_exactly_one_version_with_the_final_bytes(
+    monkeypatch: pytest.MonkeyPatch, stack: Stack, writer: Callable[[Path, str], None]
+) -> None:
+    first = stack.path.read_text()
+    # Debounce time passes only once the save is over: a loaded machine may pause a writer
+    # between its steps for longer than `quiet`, and the half-written file is then rightly
+    # read (and reported, or uploaded if it parses), which is not what this test is about.
+    held = HeldClock(monkeypatch)
+    stack.watch()
+    writer(stack.path, EDITED)
+    assert stack.path.read_text() == EDITED
+
+    def delivered() -> bool:
+        held.advance()
+        return stack.latest() == EDITED
+
+    wait_until(delivered, 5, "the save as the latest version")
+    held.advance()  # any event of the save the watcher took late: the same bytes, no version
+    time.sleep(SETTLE)
+    assert stack.sources() == [first, EDITED]
+    assert not [line for line in stack.lines if "deleted" in line or "invalid" in line]
+    # Backups (vim's and emacs' a.yaml~) and temp files never reach the server.
+    assert stack.slugs() == ["a"]
+
+
+def test_touch_and_a_save_without_change_make_no_version(stack: Stack) -> None:
+    first = stack.path.read_text()
+    stack.watch()
+    pushed = len(stack.lines)
+    stack.path.touch()
+    os_replace(stack.path, first)
+    in_place(stack.path, first)
+    time.sleep(SETTLE)
+    assert stack.sources() == [first]
+    assert stack.lines[pushed:] == []
+
+
+def test_pulled_versions_reach_the_file_and_are_not_uploaded_again(stack: Stack) -> None:
+    first = stack.path.read_text()
+    stack.watch()
+    other = prompt_source("From the admin, {{ name }}.")
+    assert stack.web.post("/a", json={"source": other, "parent_version": 1}).status_code == 201
+    wait_until(lambda: stack.path.read_text() == other, 5, "the server's version in the file")
+    time.sleep(SETTLE)
+    assert stack.sources() == [first, other]
+    assert "a: pulled v2" in stack.lines
+
+
+def test_an_invalid_save_then_the_fix_make_exactly_one_version(stack: Stack) -> None:
+    first = stack.path.read_text()
+    stack.watch()
+    os_replace(stack.path, "template: [unclosed\n")
+    wait_until(lambda: any("a: invalid (line" in line for line in stack.lines), 5, "the report")
+    os_replace(stack.path, EDITED)
+    wait_until(lambda: stack.latest() == EDITED, 5, "the fixed save")
+    time.sleep(SETTLE)
+    assert stack.sources() == [first, EDITED]
+
+
+@pytest.mark.slow
+def test_twenty_saves_while_the_server_is_down_all_arrive_in_order(stack: Stack) -> None:
+    first = stack.path.read_text()
+    daemon = stack.watch()
+    stack.server.stop()
+    wait_until(lambda: any("server unreachable" in line for line in stack.lines), 5,
+               "the daemon to notice the outage")
+    saves = [prompt_source(f"Hello {{{{ name }}}}, save {n}.") for n in range(20)]
+    for n, text in enumerate(saves):
+        os_replace(stack.path, text)
+        wait_until(lambda n=n: daemon.outbox.count() == n + 1, 5, f"save {n} queued")
+    stack.server.start()
+    wait_until(lambda: len(stack.sources()) == 21, 15, lambda: f"21 versions; {stack.lines}")
+    assert stack.sources() == [first, *saves]
+    assert stack.latest() == stack.path.read_text()
+    assert "server reachable again" in stack.lines
+
+
+# -- the command as a process -----------------------------------------------------------------
+
+
+class Watch:
+    """`promptsync watch` in a repo, its stderr collected line by line."""
+
+    def __init__(self, root: Path, key: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTSYNC_")}
+        env.update(PROMPTSYNC_API_KEY=key, XDG_CONFIG_HOME=str(root / ".xdg"),
+                   PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            [tool("promptsync"), "watch", "--poll-interval", "0.3"], cwd=root, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, name="watch-stderr")
+        self._reader.start()
+        wait_until(lambda: any(line.startswith("watching") for line in self.lines), 20,
+                   lambda: f"watch to start: {self.lines}")
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def end(self, sig: int) -> int:
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=15)
+        self.kill()  # reaps and closes the pipe
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+def _journal(root: Path) -> list[dict[str, Any]]:
+    try:
+        return list(json.loads((root / ".promptsync" / "state.json").read_text())["journal"])
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+@pytest.mark.slow
+def test_sigkill_mid_upload_then_restart_loses_nothing_and_duplicates_nothing(
+    stack: Stack,
+) -> None:
+    first = stack.path.read_text()
+    watch = Watch(stack.root, stack.account.keys["editor"])
+    try:
+        wait_until(lambda: stack.sources() == [first], 10, "the start-up push")
+        stack.wsgi.close()  # uploads now stay at the server until the gate opens
+        saves = [prompt_source(f"Hello {{{{ name }}}}, save {n}.") for n in range(4)]
+        os_replace(stack.path, saves[0])
+        wait_until(lambda: stack.wsgi.held == 1, 10, "save 0's upload held by the server")
+        os_replace(stack.path, saves[1])
+        wait_until(lambda: len(_journal(stack.root)) == 2, 10, "save 1 queued behind it")
+        watch.process.kill()  # SIGKILL while save 0 is being uploaded
+        watch.kill()
+        stack.wsgi.open()  # save 0 lands while the daemon is dead: it never hears of it
+        wait_until(lambda: stack.sources() == [first, saves[0]], 10, "save 0 stored")
+        os_replace(stack.path, saves[2])  # saved while nothing watches
+        os_replace(stack.path, saves[3])
+        watch = Watch(stack.root, stack.account.keys["editor"])
+        wait_until(lambda: stack.latest() == saves[3], 10, lambda: f"the last save: {watch.lines}")
+        time.sleep(SETTLE)
+        # The restarted daemon recognises save 0 by its hash instead of sending it again, sends
+        # save 1 from its journal, and the last offline save (the file) after it.
+        assert stack.sources() == [first, saves[0], saves[1], saves[3]]
+        assert _journal(stack.root) == []
+        assert watch.end(signal.SIGTERM) == 0
+        assert watch.lines[-1] == "stopped"
+        watch = Watch(stack.root, stack.account.keys["editor"])
+        assert watch.end(signal.SIGINT) == 130
+        assert [line for line in watch.lines if line][-2:] == ["stopped", "interrupted"]
+    finally:
+        watch.kill()
+
+
+# -- promptsync dev ---------------------------------------------------------------------------
+
+
+def _processes_with(text: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.slow
+def test_dev_runs_the_stack_on_a_copy_of_the_examples(tmp_path: Path) -> None:
+    root = tmp_path / "clone"
+    shutil.copytree(REPO / "prompts", root / "prompts")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTSYNC_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "xdg"), PYTHONUNBUFFERED="1")
+    started = time.monotonic()
+    process = subprocess.Popen([tool("promptsync"), "dev", "--port", str(port)], cwd=root,
+                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(
+        line.rstrip("\n") for line in process.stderr or []), name="dev-stderr")
+    reader.start()
+    try:
+        # "watching" is the last line of the start-up block ("ready in", curl, ...): waiting for
+        # "ready in" alone raced the reader thread for the lines after it.
+        wait_until(lambda: any(line.startswith("watching") for line in lines), 30,
+                   lambda: f"the start-up lines: {lines}")
+        assert any(line.startswith("ready in") for line in lines), lines
+        assert time.monotonic() - started < 30
+        curl = next(line for line in lines if line.strip().startswith("curl"))
+        assert "support/greeting?version=1" in curl
+        key = (root / ".promptsync" / "dev-api-key").read_text().strip()
+        base = f"http://127.0.0.1:{port}/api/v1/projects/demo/prompts/support/greeting"
+        with httpx.Client(headers={"X-API-Key": key}, timeout=10) as web:
+            got = web.get(base, params={"version": 1})
+            assert got.status_code == 200, got.text
+            path = root / "prompts" / "support" / "greeting.yaml"
+            assert got.json()["source"] == path.read_text()
+            edited = path.read_text().replace("Hello", "Hi")
+            os_replace(path, edited)
+            wait_until(lambda: web.get(base).json()["version"] == 2, 5, "the save as v2")
+            assert web.get(base).json()["source"] == edited
+        config = (root / "promptsync.yaml").read_text()
+        assert f"server: http://127.0.0.1:{port}" in config and "project: demo" in config
+        assert any(line.startswith("created a local account") for line in lines)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) in (0, 130)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        reader.join(timeout=5)
+        if process.stderr is not None:
+            process.stderr.close()
+    wait_until(lambda: not _processes_with(f"webapi.devserver --host 127.0.0.1 --port {port}"),
+               10, "the dev server to exit")
+
+
+def test_webapi_devserver_reports_a_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
+               "PROMPTSYNC_ENV": "development"}
+        done = subprocess.run([sys.executable, "-m", "webapi.devserver", "--port", str(port)],
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr

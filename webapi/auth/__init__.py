@@ -1,0 +1,1 @@
+"""Who is calling: sessions, API keys, passwords, CSRF tokens, and project roles."""

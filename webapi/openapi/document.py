@@ -1,0 +1,262 @@
+"""The OpenAPI 3.1 description of /api/v1: its operations (schemas in openapi_schemas), served
+at /openapi.json and browsable at /docs."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import flask_swagger_ui
+from flask import Flask, Response, abort, jsonify, render_template, send_from_directory
+
+from webapi.openapi.schemas import (
+    BODIES,
+    EXAMPLES,
+    SCHEMAS,
+    SLUG_PATTERN,
+    STR,
+    array,
+    obj,
+    ref,
+)
+
+SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
+DIST_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
+# Who may call: an API key, or a session cookie (which needs the CSRF header to change state).
+Security = list[dict[str, list[str]]]
+KEY: Security = [{"ApiKeyHeader": []}, {"Bearer": []}]
+ANY_READ: Security = [*KEY, {"Session": []}]
+ANY_WRITE: Security = [*KEY, {"Session": [], "CsrfToken": []}]
+USER_WRITE: Security = [{"Session": [], "CsrfToken": []}]
+ERRORS = {
+    400: ("BadRequest", "Malformed request: bad JSON, a missing or mistyped field or argument."),
+    401: ("Unauthorized", "Missing, invalid or revoked credentials (never a redirect)."),
+    403: ("Forbidden", "Role too low, another project's key, a missing CSRF token, or a wrong "
+          "current password."),
+    404: ("NotFound", "Unknown project, prompt, version, label, member or key."),
+    405: ("MethodNotAllowed", "The method is not allowed on this path (see the Allow header)."),
+    409: ("Conflict", "Conflict: taken, stale parent_version or expected_version, last admin."),
+    413: ("TooLarge", "The request body (or batch) is too large."),
+    422: ("Unprocessable", "Invalid prompt source (with problems) or variables (missing/unknown)."),
+    429: ("RateLimited", "Too many failed logins; retry after Retry-After seconds."),
+    503: ("Unavailable", "The database is unavailable; retry after Retry-After seconds."),
+}
+
+
+def param(name: str, where: str, schema: dict[str, Any], doc: str, **extra: Any) -> dict[str, Any]:
+    """A parameter; path parameters are always required."""
+    return {"name": name, "in": where, "required": where == "path", "schema": schema,
+            "description": doc, **extra}
+
+
+PROJECT = param("project", "path", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+                "Project slug.", example="demo")
+SLUG = param(
+    "slug", "path", {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 200},
+    "Prompt slug: up to 8 segments joined by `/`. Send the `/` as is (`support/greeting`) or "
+    "percent-encoded (`support%2Fgreeting`); both reach the same prompt.",
+    example="support/greeting",
+)
+LABEL = param("label", "path", {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$"},
+              "Label name.", example="staging")
+LIMIT = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
+              "Page size (default 100).")
+CURSOR = param("cursor", "query", STR, "The `next` value of the previous page.")
+VERSION_Q = param("version", "query", {"type": "integer", "minimum": 1}, "A version number.",
+                  example=1)
+LABEL_Q = param("label", "query", STR, "A label name (not together with `version`).")
+REF_DOC = "A version number, a label, or `latest`."
+LABEL_ROLE = " (editor; admin for `production`)"
+ETAG = {"ETag": {"schema": STR, "description": 'The sha256, quoted: "<sha256>".'},
+        "Cache-Control": {"schema": STR, "description": "Immutable by version, no-cache else."}}
+
+
+def op(op_id: str, summary: str, tag: str, security: Security | None,
+       ok: dict[int, Any], errors: tuple[int, ...], params: tuple[dict[str, Any], ...] = (),
+       body: str | None = None) -> dict[str, Any]:
+    """One operation: its success answers, its error answers and who may call it."""
+    responses: dict[str, Any] = {}
+    for status, schema in ok.items():
+        answer: dict[str, Any] = {"description": "Success."}
+        if isinstance(schema, tuple):
+            schema, answer["headers"] = schema
+        if schema is not None:
+            schema = ref(schema) if isinstance(schema, str) else schema
+            answer["content"] = {"application/json": {"schema": schema}}
+        responses[str(status)] = answer
+    codes = {400, 405, 503, *errors, *((401, 403) if security else ())}
+    if body:
+        codes.add(413)
+    for status in sorted(codes):
+        responses[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+    operation: dict[str, Any] = {"operationId": op_id, "summary": summary, "tags": [tag],
+                                 "parameters": list(params), "responses": responses,
+                                 "security": security or []}
+    if body:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref(body), "example": EXAMPLES[body]}}}
+    return operation
+
+
+def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Security,
+                  prefix: str, where: str) -> dict[str, Any]:
+    item = f"{base}/prompts/{{slug}}"
+    in_p = scope + (SLUG,)
+    nf = (404,)
+    return {
+        f"{base}/prompts": {
+            "get": op(f"{prefix}list_prompts", f"Every prompt {where}", "prompts", security,
+                      {200: "PromptList"}, nf, scope + (LIMIT, CURSOR, param(
+                          "include", "query", {"type": "string", "enum": ["source"]},
+                          "`source` adds each latest source."))),
+            "post": op(f"{prefix}push_batch", f"Push many prompts {where} (editor)", "prompts",
+                       security, {200: obj({"results": array(ref("PushResult"))})}, nf + (413,),
+                       scope, "Batch"),
+        },
+        item: {
+            "get": op(f"{prefix}get_prompt", f"One version {where}", "prompts", security,
+                      {200: ("Version", ETAG), 304: (None, ETAG)}, nf, in_p + (
+                          VERSION_Q, LABEL_Q, param("If-None-Match", "header", STR, "An ETag."))),
+            "post": op(f"{prefix}push_prompt", f"Push a new version {where} (editor)", "prompts",
+                       security, {200: "Version", 201: "Version"}, nf + (409, 422), in_p, "Push"),
+        },
+        f"{item}/-/versions": {"get": op(
+            f"{prefix}list_versions", f"Version history, newest first {where}", "prompts",
+            security, {200: "VersionList"}, nf, in_p + (LIMIT, CURSOR))},
+        f"{item}/-/diff": {"get": op(
+            f"{prefix}diff_versions", f"Unified diff between two versions {where}", "prompts",
+            security, {200: "Diff"}, nf,
+            in_p + (param("from", "query", STR, REF_DOC, example="staging"),
+                    param("to", "query", STR, REF_DOC, example="2")))},
+        f"{item}/-/render": {"post": op(
+            f"{prefix}render_prompt", f"Fill the template {where}", "prompts", security,
+            {200: "Rendered"}, nf + (422,), in_p, "Render")},
+        f"{item}/-/labels/{{label}}": {
+            "put": op(f"{prefix}move_label", f"Point a label at a version {where}{LABEL_ROLE}",
+                      "prompts", security, {200: "LabelMoved"}, nf + (409,), in_p + (LABEL,),
+                      "LabelMove"),
+            "delete": op(f"{prefix}delete_label", f"Remove a label {where}{LABEL_ROLE}",
+                         "prompts", security, {204: None}, nf + (409,), in_p + (LABEL, param(
+                             "expected_version", "query", {"type": "integer", "minimum": 0},
+                             "Refuse (409) unless the label points here."))),
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    p = (PROJECT,)
+    email = param("email", "path", {"type": "string", "format": "email"}, "The member's email.")
+    key_id = param("key_id", "path", {"type": "integer", "minimum": 0}, "The key's id.")
+    return {
+        "/auth/signup": {"post": op("signup", "Create an account", "auth", None,
+                                    {201: obj({"user": ref("User")})}, (403, 409), (),
+                                    "Credentials")},
+        "/auth/login": {"post": op("login", "Log in: session cookie and CSRF token", "auth", None,
+                                   {200: obj({"user": ref("User"), "csrf_token": STR})},
+                                   (401, 429), (), "Credentials")},
+        "/auth/logout": {"post": op("logout", "End every copy of the session", "auth",
+                                    USER_WRITE, {204: None}, ())},
+        "/auth/password": {"post": op(
+            "change_password", "Change the password; every other session ends", "auth",
+            USER_WRITE, {204: None}, (429,), (), "PasswordChange")},
+        "/me": {"get": op("me", "The caller and its projects", "auth", ANY_READ, {200: "Me"}, ())},
+        "/projects": {
+            "get": op("list_projects", "Projects the caller belongs to", "projects", ANY_READ,
+                      {200: "ProjectList"}, ()),
+            "post": op("create_project", "Create a project (users only)", "projects", USER_WRITE,
+                       {201: "Project"}, (409,), (), "NewProject"),
+        },
+        "/projects/{project}/members": {"get": op(
+            "list_members", "Members and roles (admin)", "members", ANY_READ, {200: "MemberList"},
+            (404,), p)},
+        "/projects/{project}/members/{email}": {
+            "put": op("set_member", "Add a user or change a role (admin)", "members", ANY_WRITE,
+                      {200: "Member"}, (404, 409), p + (email,), "MemberRole"),
+            "delete": op("remove_member", "Remove a member (admin; never the last admin)",
+                         "members", ANY_WRITE, {204: None}, (404, 409), p + (email,)),
+        },
+        "/projects/{project}/keys": {
+            "get": op("list_keys", "Active keys, without secrets (admin: all; member session: "
+                      "their own)", "keys", ANY_READ, {200: "KeyList"}, (404,), p),
+            "post": op("create_key", "Create a key, shown once (admin: any role; member session: "
+                       "their own, up to their role)", "keys",
+                       ANY_WRITE, {201: "KeyCreated"}, (404,), p, "NewKey"),
+        },
+        "/projects/{project}/keys/{key_id}": {"delete": op(
+            "revoke_key", "Revoke a key at once (admin: any; member session: their own)", "keys",
+            ANY_WRITE, {204: None}, (404,), p + (key_id,))},
+        "/projects/{project}/export": {"get": op(
+            "export_project", "Every prompt, version, label and event as JSON (admin)",
+            "backup", ANY_READ, {200: "Export"}, (404,), p)},
+        "/projects/{project}/import": {"post": op(
+            "import_project", "Restore an export into an empty project (admin)", "backup",
+            ANY_WRITE, {201: "Imported"}, (404, 409, 422), p, "Export")},
+        "/projects/{project}/events": {"get": op(
+            "list_events", "Audit log, newest first (viewer)", "events", ANY_READ,
+            {200: "EventList"}, (404,), p + (LIMIT, CURSOR))},
+        **_prompt_paths("/projects/{project}", p, ANY_WRITE, "", "in a project"),
+        **_prompt_paths("", (), KEY, "key_", "in the API key's project"),
+    }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The whole description, built once per process (treat it as read-only)."""
+    error = {"application/json": {"schema": ref("Error")}}
+    retry = {"Retry-After": {"schema": STR, "description": "Seconds to wait."}}
+    responses = {
+        name: {"description": text, "content": error, **({"headers": retry} if s in {429, 503}
+                                                           else {})}
+        for s, (name, text) in ERRORS.items()
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "promptsync API", "version": "1",
+                 "description": "Prompts as YAML files, pushed as immutable numbered versions."},
+        "servers": [{"url": "/api/v1"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": {**SCHEMAS, **BODIES},
+            "responses": responses,
+            "securitySchemes": {
+                "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                                 "description": "A project API key: psk_<8 hex>_<secret>."},
+                "Bearer": {"type": "http", "scheme": "bearer", "description": "An API key."},
+                "Session": {"type": "apiKey", "in": "cookie", "name": "promptsync_session"},
+                "CsrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                              "description": "From the login answer; for cookie writes."},
+            },
+        },
+    }
+
+
+# Swagger UI sets inline styles and data: images; everything still loads from this server.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'"
+)
+
+
+def register_docs(app: Flask) -> None:
+    """Serve /openapi.json and the offline Swagger UI at /docs."""
+
+    @app.get("/openapi.json")
+    def openapi_json() -> Response:
+        response = jsonify(openapi_document())
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/docs")
+    def docs() -> Response:
+        response = Response(render_template("docs/index.html"), mimetype="text/html")
+        response.headers["Content-Security-Policy"] = DOCS_CSP
+        return response
+
+    @app.get("/docs/assets/<name>")
+    def docs_asset(name: str) -> Response:
+        if name not in DIST_FILES:
+            abort(404)
+        return send_from_directory(SWAGGER_DIST, name, max_age=3600)

@@ -1,0 +1,209 @@
+"""Project export and import: every prompt, version, label and event as one JSON document."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from promptsync.format.prompt import slug_problem
+from webapi.auth.access import Principal, ProjectRef
+from webapi.errors import HttpError
+from webapi.extensions import db
+from webapi.models import Event, Label, Project, Prompt, PromptVersion, iso, utcnow
+from webapi.services.versions import LABEL_RE, validate_source
+
+FORMAT = "promptsync-export"
+FORMAT_VERSION = 1
+
+
+def export_project(project: ProjectRef) -> dict[str, Any]:
+    """The whole project: prompts by slug, their versions in order, labels, events oldest first."""
+    row = db.session.get(Project, project.id)
+    assert row is not None
+    prompts = list(db.session.scalars(
+        select(Prompt).where(Prompt.project_id == project.id, Prompt.latest_version > 0)
+        .order_by(Prompt.slug)))
+    ids = [p.id for p in prompts]
+    versions: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for v in db.session.scalars(select(PromptVersion).where(PromptVersion.prompt_id.in_(ids))
+                                .order_by(PromptVersion.prompt_id, PromptVersion.version)):
+        versions[v.prompt_id].append({
+            "version": v.version, "sha256": v.sha256, "source": v.source, "message": v.message,
+            "author": v.author, "created_at": iso(v.created_at), "git": v.git})
+    labels: dict[int, dict[str, int]] = defaultdict(dict)
+    for label in db.session.scalars(select(Label).where(Label.prompt_id.in_(ids))
+                                    .order_by(Label.name)):
+        labels[label.prompt_id][label.name] = label.version
+    events = [
+        {"action": e.action, "slug": e.slug, "actor": e.actor, "details": e.details,
+         "created_at": iso(e.created_at)}
+        for e in db.session.scalars(select(Event).where(Event.project_id == project.id)
+                                    .order_by(Event.id))
+    ]
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "exported_at": iso(utcnow()),
+        "project": {"slug": row.slug, "name": row.name, "created_at": iso(row.created_at)},
+        "prompts": [
+            {"slug": p.slug, "created_at": iso(p.created_at), "updated_at": iso(p.updated_at),
+             "versions": versions[p.id], "labels": labels[p.id]}
+            for p in prompts
+        ],
+        "events": events,
+    }
+
+
+def _bad(where: str, what: str) -> HttpError:
+    return HttpError(400, f"Not a promptsync export: {where}: {what}.")
+
+
+def _time(value: object, where: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise _bad(where, "created_at must be an ISO 8601 time")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _bad(where, "created_at must be an ISO 8601 time") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _text(value: object, where: str, name: str, limit: int, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise _bad(where, f"{name} must be a string of at most {limit} characters")
+    return value
+
+
+def _object(value: object, where: str, name: str) -> Any:
+    if value is not None and not isinstance(value, dict):
+        raise _bad(where, f"{name} must be an object or null")
+    return value
+
+
+def _version_rows(slug: str, given: object) -> list[dict[str, Any]]:
+    if not isinstance(given, list) or not given:
+        raise _bad(slug, "versions must be a non-empty list")
+    rows = []
+    for number, item in enumerate(given, start=1):
+        where = f"{slug} v{number}"
+        if not isinstance(item, dict) or item.get("version") != number:
+            raise _bad(where, "versions must be numbered 1, 2, 3 ... in order")
+        try:
+            data, sha = validate_source(item.get("source"), slug)
+        except HttpError as exc:
+            raise HttpError(exc.status, f"{where}: {exc.detail}", exc.code, **exc.extra) from None
+        if item.get("sha256") not in (None, sha):
+            raise _bad(where, "the source does not match its sha256")
+        rows.append({
+            "version": number, "sha256": sha, "source": item["source"], "data": data,
+            "message": _text(item.get("message"), where, "message", 100_000, optional=True),
+            "author": _text(item.get("author"), where, "author", 300),
+            "git": _object(item.get("git"), where, "git"),
+            "created_at": _time(item.get("created_at"), where),
+        })
+    return rows
+
+
+def _label_rows(slug: str, given: object, latest: int) -> dict[str, int]:
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise _bad(slug, "labels must be an object of label -> version")
+    for name, version in given.items():
+        if not LABEL_RE.match(name) or not isinstance(version, int) or isinstance(version, bool) \
+                or not 1 <= version <= latest:
+            raise _bad(slug, f"label {name!r} must name one of its versions")
+    return given
+
+
+def _event_rows(given: object) -> list[dict[str, Any]]:
+    if given is None:
+        return []
+    if not isinstance(given, list):
+        raise _bad("events", "must be a list")
+    rows = []
+    for index, item in enumerate(given):
+        where = f"event {index + 1}"
+        if not isinstance(item, dict):
+            raise _bad(where, "must be an object")
+        rows.append({
+            "action": _text(item.get("action"), where, "action", 40),
+            "slug": _text(item.get("slug"), where, "slug", 200, optional=True),
+            "actor": _text(item.get("actor"), where, "actor", 300),
+            "details": _object(item.get("details"), where, "details") or {},
+            "created_at": _time(item.get("created_at"), where),
+        })
+    return rows
+
+
+def _parse(document: dict[str, Any]) -> tuple[list[tuple[str, Any, Any, Any]], list[Any]]:
+    if document.get("format") != FORMAT or document.get("format_version") != FORMAT_VERSION:
+        raise HttpError(400, f"Not a promptsync export: 'format' must be {FORMAT!r} version "
+                             f"{FORMAT_VERSION}.")
+    given = document.get("prompts")
+    if not isinstance(given, list):
+        raise _bad("prompts", "must be a list")
+    prompts, seen = [], set()
+    for item in given:
+        slug = item.get("slug") if isinstance(item, dict) else None
+        if not isinstance(slug, str) or slug in seen:
+            raise _bad("prompts", f"every prompt needs a unique slug (got {slug!r})")
+        seen.add(slug)
+        if slug_problem(slug):
+            raise _bad(slug, slug_problem(slug) or "")
+        rows = _version_rows(slug, item.get("versions"))
+        labels = _label_rows(slug, item.get("labels"), len(rows))
+        created = _time(item.get("created_at", item["versions"][0].get("created_at")), slug)
+        prompts.append((slug, rows, labels, created))
+    return prompts, _event_rows(document.get("events"))
+
+
+def import_project(project: ProjectRef, principal: Principal, document: dict[str, Any]
+                   ) -> dict[str, int]:
+    """Restore an export into this project, which must hold no prompts yet (409 otherwise)."""
+    prompts, events = _parse(document)  # every check before the first write
+    db.session.commit()
+    # A no-op write on the project row: two concurrent imports queue here (row lock on
+    # Postgres, the write lock on SQLite), so the emptiness check below cannot race.
+    db.session.execute(update(Project).where(Project.id == project.id)
+                       .values(name=Project.name))
+    existing = db.session.scalar(select(func.count()).select_from(Prompt)
+                                 .where(Prompt.project_id == project.id))
+    if existing:
+        db.session.rollback()
+        raise HttpError(409, f"Project '{project.slug}' already has prompts: import into an "
+                             "empty project.")
+    now = utcnow()
+    counts = {"prompts": 0, "versions": 0, "labels": 0, "events": len(events)}
+    try:
+        for slug, rows, labels, created in prompts:
+            prompt = Prompt(project_id=project.id, slug=slug, latest_version=len(rows),
+                            created_at=created, updated_at=rows[-1]["created_at"])
+            db.session.add(prompt)
+            db.session.flush()
+            db.session.execute(insert(PromptVersion.__table__),
+                               [{**row, "prompt_id": prompt.id} for row in rows])
+            db.session.add_all(Label(prompt_id=prompt.id, name=name, version=version,
+                                     updated_at=now) for name, version in labels.items())
+            counts["prompts"] += 1
+            counts["versions"] += len(rows)
+            counts["labels"] += len(labels)
+        if events:
+            db.session.execute(insert(Event.__table__),
+                               [{**row, "project_id": project.id} for row in events])
+        db.session.add(Event(project_id=project.id, actor=principal.actor,
+                             action="project.imported", slug=None, details=dict(counts)))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise HttpError(409, "The project changed during the import; nothing was imported.") \
+            from None
+    return counts

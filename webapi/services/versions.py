@@ -1,0 +1,268 @@
+"""Prompt versions and labels: the domain rules, apart from HTTP parsing and routing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from typing import Any, NamedTuple, NoReturn
+
+from sqlalchemy import Select, and_, bindparam, select
+
+from promptsync.errors import PromptFileError
+from promptsync.format.prompt import parse_prompt, slug_problem, source_sha256
+from webapi.auth.access import ProjectRef
+from webapi.errors import HttpError
+from webapi.extensions import db
+from webapi.models import Event, Label, Prompt, PromptVersion, iso
+
+LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+PROTECTED_LABELS = frozenset({"production"})
+
+
+def check_slug(slug: str) -> None:
+    """404 for a slug that cannot exist, so nothing is ever stored under a bad name."""
+    problem = slug_problem(slug)
+    if problem is not None:
+        raise HttpError(404, f"No prompt '{slug}': {problem}.")
+
+
+def check_label_name(label: str) -> None:
+    """400 for a label name outside [a-z0-9][a-z0-9._-]*."""
+    if not LABEL_RE.match(label):
+        raise HttpError(400, f"Bad label name '{label}': use a-z, 0-9, '.', '_' and '-'.")
+
+
+def log_event(project_id: int, actor: str, action: str, slug: str | None, **details: Any) -> None:
+    """Add an audit event to the current transaction."""
+    db.session.add(
+        Event(project_id=project_id, actor=actor, action=action, slug=slug, details=details)
+    )
+
+
+def validate_source(source: object, slug: str) -> tuple[dict[str, Any], str]:
+    """The parsed prompt and its hash, or a 422 listing every problem with its line."""
+    if not isinstance(source, str):
+        raise HttpError(400, "'source' must be a string holding the YAML file.")
+    # The parser enforces the size limit, so the CLI and the API word it the same way.
+    raw = source.encode("utf-8", errors="surrogatepass")
+    try:
+        prompt = parse_prompt(raw, path=slug)
+    except PromptFileError as exc:
+        first = exc.problems[0] if exc.problems else None
+        where = f" (line {first.line})" if first is not None and first.line else ""
+        message = first.message if first is not None else "invalid prompt"
+        raise HttpError(
+            422, f"The source is not a valid prompt{where}: {message}", "invalid_prompt",
+            problems=[p.to_dict() for p in exc.problems],
+        ) from None
+    return prompt.to_dict(), source_sha256(raw)
+
+
+def no_version(slug: str, number: int | str | None) -> HttpError:
+    """The 404 for a version number the prompt does not have."""
+    return HttpError(404, f"'{slug}' has no version {number}.")
+
+
+def no_label(slug: str, label: str) -> HttpError:
+    """The 404 for a label the prompt does not have."""
+    return HttpError(404, f"No label '{label}' on '{slug}'.")
+
+
+def find_prompt_id(project: ProjectRef, slug: str) -> int:
+    """The prompt's id, or 404."""
+    check_slug(slug)
+    prompt_id = db.session.scalar(
+        select(Prompt.id).where(
+            Prompt.project_id == project.id, Prompt.slug == slug, Prompt.latest_version > 0
+        )
+    )
+    if prompt_id is None:
+        raise HttpError(404, f"No prompt '{slug}' in project '{project.slug}'.")
+    return prompt_id
+
+
+def resolve_ref(prompt_id: int, slug: str, ref: str | int | None) -> int:
+    """A version number from a number, a label name, or None (latest); 404 when unknown."""
+    if ref is None or ref == "latest":
+        number = db.session.scalar(select(Prompt.latest_version).where(Prompt.id == prompt_id))
+        assert number is not None
+        return number
+    if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
+        if int(ref) > 2**31 - 1:  # would overflow the INTEGER column (a 500 on SQLite)
+            raise no_version(slug, ref)
+        return int(ref)
+    number = db.session.scalar(
+        select(Label.version).where(Label.prompt_id == prompt_id, Label.name == ref)
+    )
+    if number is None:
+        raise no_label(slug, ref)
+    return number
+
+
+def _not_found(project: ProjectRef, slug: str, version: int | None, label: str | None) -> NoReturn:
+    """404 for no such version: the prompt's own if it is missing, else the number's or label's."""
+    find_prompt_id(project, slug)
+    raise no_label(slug, label) if label is not None else no_version(slug, version)
+
+
+def get_version(
+    project: ProjectRef, slug: str, version: int | None = None, label: str | None = None
+) -> PromptVersion:
+    """One version by number, label or latest, in as few queries as possible."""
+    check_slug(slug)
+    query = (
+        select(PromptVersion)
+        .join(Prompt, Prompt.id == PromptVersion.prompt_id)
+        .where(Prompt.project_id == project.id, Prompt.slug == slug)
+    )
+    if label is not None:
+        query = query.join(
+            Label,
+            and_(Label.prompt_id == Prompt.id, Label.name == label,
+                 Label.version == PromptVersion.version),
+        )
+    elif version is not None:
+        query = query.where(PromptVersion.version == version)
+    else:
+        query = query.where(PromptVersion.version == Prompt.latest_version)
+    found = db.session.scalar(query)
+    if found is None:
+        _not_found(project, slug, version, label)
+    return found
+
+
+class FetchedVersion(NamedTuple):
+    """A version read for the fetch route: plain values, with the labels that point at it."""
+
+    version: int
+    sha256: str
+    data: dict[str, Any] = {}
+    message: str | None = None
+    author: str = ""
+    created_at: dt.datetime | None = None
+    git: dict[str, Any] | None = None
+    source: str = ""
+    labels: list[str] = []
+    full: bool = False  # False: only version and sha256 were read (enough for a 304)
+
+
+_P, _V = Prompt.__table__, PromptVersion.__table__
+_BY_LABEL = Label.__table__.alias("by_label")
+_ON_VERSION = Label.__table__.alias("on_version")
+
+
+def _fetch_statement(ref: str, full: bool) -> Select[Any]:
+    """The one statement of a fetch: prompt, version (by latest, number or label) and labels."""
+    columns = [_V.c.version, _V.c.sha256]
+    joined = _P.join(_V, _V.c.prompt_id == _P.c.id)
+    if ref == "label":
+        joined = joined.join(_BY_LABEL, (_BY_LABEL.c.prompt_id == _P.c.id)
+                             & (_BY_LABEL.c.name == bindparam("label"))
+                             & (_BY_LABEL.c.version == _V.c.version))
+    if full:
+        columns += [_V.c.data, _V.c.message, _V.c.author, _V.c.created_at, _V.c.git,
+                    _V.c.source, _ON_VERSION.c.name]
+        # One row per label on the version (usually 0-2), or one row with NULL.
+        joined = joined.outerjoin(_ON_VERSION, (_ON_VERSION.c.prompt_id == _P.c.id)
+                                  & (_ON_VERSION.c.version == _V.c.version))
+    query = select(*columns).select_from(joined).where(
+        _P.c.project_id == bindparam("project_id"), _P.c.slug == bindparam("slug"))
+    if ref == "version":
+        return query.where(_V.c.version == bindparam("version"))
+    if ref == "latest":
+        return query.where(_V.c.version == _P.c.latest_version)
+    return query
+
+
+# Built once: Core statements over tables, so a fetch skips expression building, the ORM's
+# result machinery and the identity map, and hits SQLAlchemy's compiled cache directly.
+_FETCH_STATEMENTS = {
+    (ref, full): _fetch_statement(ref, full)
+    for ref in ("latest", "version", "label") for full in (True, False)
+}
+
+
+def fetch_version(
+    project: ProjectRef, slug: str, version: int | None = None, label: str | None = None,
+    full: bool = True,
+) -> FetchedVersion:
+    """get_version for the hot fetch route: one query, labels included; full=False reads
+    only the number and hash, enough to answer If-None-Match with a 304."""
+    check_slug(slug)
+    params: dict[str, Any] = {"project_id": project.id, "slug": slug}
+    if label is not None:
+        ref, params["label"] = "label", label
+    elif version is not None:
+        ref, params["version"] = "version", version
+    else:
+        ref = "latest"
+    rows = db.session.execute(_FETCH_STATEMENTS[ref, full], params).all()
+    if not rows:
+        _not_found(project, slug, version, label)
+    first = rows[0]
+    if not full:
+        return FetchedVersion(first[0], first[1])
+    labels = sorted(row[8] for row in rows if row[8] is not None)
+    return FetchedVersion(
+        version=first[0], sha256=first[1], data=first[2], message=first[3], author=first[4],
+        created_at=first[5], git=first[6], source=first[7], labels=labels, full=True,
+    )
+
+
+def labels_of(prompt_id: int, version: int) -> list[str]:
+    """Names of the labels pointing at one version."""
+    return sorted(
+        db.session.scalars(
+            select(Label.name).where(Label.prompt_id == prompt_id, Label.version == version)
+        )
+    )
+
+
+def version_dict(
+    project_slug: str, slug: str, v: PromptVersion | FetchedVersion, labels: list[str]
+) -> dict:
+    """A version as the API shows it."""
+    return {
+        "project": project_slug,
+        "slug": slug,
+        "version": v.version,
+        "sha256": v.sha256,
+        **v.data,
+        "labels": labels,
+        "message": v.message,
+        "author": v.author,
+        "created_at": iso(v.created_at),
+        "git": v.git,
+        "source": v.source,
+    }
+
+
+def diff_versions(project: ProjectRef, slug: str, ref_from: str | None, ref_to: str | None) -> dict:
+    """Unified diff between two versions (default: the one before latest and latest)."""
+    prompt_id = find_prompt_id(project, slug)
+    to_number = resolve_ref(prompt_id, slug, ref_to)
+    from_number = (
+        resolve_ref(prompt_id, slug, ref_from) if ref_from is not None else max(to_number - 1, 0)
+    )
+    sources = {
+        v.version: v.source
+        for v in db.session.scalars(
+            select(PromptVersion).where(
+                PromptVersion.prompt_id == prompt_id,
+                PromptVersion.version.in_([from_number, to_number]),
+            )
+        )
+    }
+    if to_number == 0:
+        raise no_version(slug, 0)
+    for number in (from_number, to_number):
+        if number != 0 and number not in sources:
+            raise no_version(slug, number)
+    diff = difflib.unified_diff(
+        sources.get(from_number, "").splitlines(keepends=True),
+        sources[to_number].splitlines(keepends=True),
+        fromfile=f"{slug}@v{from_number}",
+        tofile=f"{slug}@v{to_number}",
+    )
+    return {"from": from_number, "to": to_number, "diff": "".join(diff)}
