@@ -10,6 +10,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from webapi.extensions import db
+
 log = logging.getLogger(__name__)
 
 CODES = {
@@ -100,8 +102,6 @@ def register_error_handlers(app: Flask) -> None:
         ):
             return handle_unexpected(exc)
         log.warning("database unavailable: %s", type(exc).__name__)
-        from webapi.extensions import db
-
         db.session.rollback()
         if not _wants_json():
             return _page(503, "The database is unavailable; try again shortly.")
