@@ -1,4 +1,4 @@
-"""contention: 8 concurrent pushers on one prompt, then on 8 different prompts (SPEC §8).
+"""contention: 8 concurrent pushers on one prompt, then on 8 different prompts (a product bar).
 
 The server runs `gunicorn -w 2 -k gthread --threads 4`, so all 8 pushes can be inside the
 database at once (sync workers would queue all but two in the socket backlog and hide the

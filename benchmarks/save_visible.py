@@ -1,4 +1,4 @@
-"""save-visible: an editor's save -> the new version returned by the API (SPEC §8).
+"""save-visible: an editor's save -> the new version returned by the API (a product bar).
 
 `promptsync watch` runs as a child process against the real app under gunicorn (SQLite).
 50 saves, one after the other, of one of five prompts, cycling through the ways editors write

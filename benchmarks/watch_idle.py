@@ -1,4 +1,4 @@
-"""watch-idle: `promptsync watch` on 5,000 files doing nothing: CPU and memory (SPEC §8).
+"""watch-idle: `promptsync watch` on 5,000 idle files: its CPU and memory (a product bar).
 
 5,000 prompts in 50 folders, already on the server. After start-up (reconcile and the first
 rescan) settles, the watch process is left alone for 60 s (10 s with --quick) while its CPU
