@@ -1,4 +1,5 @@
-"""Fixtures: the real app on real SQLite and Postgres databases, users, projects and keys."""
+"""Fixtures: the real app on real SQLite and Postgres databases, users, projects and keys; a
+prompt repository on disk, and an environment without the machine user's promptsync settings."""
 
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ from tests.support.app import (
     BACKENDS,
     GREETING,
     GREETING_URL,
+    IN_PROCESS,
     PG_ADMIN_URL,
     Account,
     make_account,
-    make_app,
     migrate,
     require_postgres,
+    running_app,
     truncate_postgres,
 )
-from webapi.extensions import db
+from tests.support.environment import CLIENT_VARIABLES
+from tests.support.live import make_prompt_repo
 
 
 @pytest.fixture(scope="session")
@@ -79,11 +82,15 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
     """The real app on each backend in turn."""
-    application = make_app(database_url)
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with running_app(database_url) as application:
+        yield application
+
+
+@pytest.fixture
+def sqlite_app(sqlite_url: str) -> Iterator[Flask]:
+    """The real app on one SQLite database (for tests that need one backend)."""
+    with running_app(sqlite_url) as application:
+        yield application
 
 
 @pytest.fixture
@@ -111,3 +118,24 @@ def seeded(app: Flask, account: Account) -> Account:
                            headers=account.headers("admin"))
         assert moved.status_code == 200
     return account
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No PROMPTSYNC_* setting of whoever runs the tests reaches the client, and the config home
+    (credentials) is tmp_path/xdg; returns that config home."""
+    for name in CLIENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def repo(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path/repo, the working directory: promptsync.yaml for the in-process server, project
+    demo, and an empty prompts/; returns the repository's root."""
+    root = tmp_path / "repo"
+    make_prompt_repo(root, IN_PROCESS, "demo")
+    monkeypatch.chdir(root)
+    return root

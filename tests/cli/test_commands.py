@@ -18,11 +18,11 @@ from promptsync.client.bundle import load_bundle
 from promptsync.client.sdk import ApiClient
 from promptsync.errors import PromptSyncError
 from promptsync.sync.state import SyncState
-from tests.support.app import GREETING, Account, make_account, make_app
-from tests.support.live import free_port, make_prompt_repo, prompt_source, write_files
-from webapi.extensions import db
+from tests.support.app import GREETING, IN_PROCESS, Account, make_account
+from tests.support.cli import run_cli
+from tests.support.live import free_port, prompt_source, write_files
 
-SERVER = "http://testserver"
+SERVER = IN_PROCESS
 CHAT = """\
 messages:
   - {role: system, content: "You are terse."}
@@ -45,51 +45,26 @@ class Crashing(httpx.BaseTransport):
         return response
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PROMPTSYNC_SERVER", "PROMPTSYNC_PROJECT", "PROMPTSYNC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-
-
-@pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
-    # Plain-http test server: the session cookie must not be Secure-only (login uses it).
-    application = make_app(sqlite_url, SESSION_COOKIE_SECURE=False)
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
-def acct(app: Flask) -> Account:
-    return make_account(app)
-
-
 @pytest.fixture
 def transport(app: Flask) -> Crashing:
     return Crashing(app)
 
 
 @pytest.fixture
-def prompts(tmp_path: Path, acct: Account, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = make_prompt_repo(tmp_path / "repo", SERVER, acct.project)
-    monkeypatch.chdir(tmp_path / "repo")
-    return directory
+def prompts(repo: Path) -> Path:
+    """The prompts folder of the repository the test runs in."""
+    return repo / "prompts"
 
 
 @pytest.fixture
-def run(transport: Crashing, acct: Account) -> Iterator[object]:
+def run(transport: Crashing, account: Account) -> Iterator[object]:
     def invoke(*args: str, key: str | None = "editor", input: str | None = None) -> Result:
-        extra = ["--api-key", acct.keys[key]] if key else []
-        return CliRunner().invoke(cli, [*extra, *args], obj=Obj(transport=transport),
-                                  input=input)
+        return run_cli(transport, *args, api_key=account.keys[key] if key else None, input=input)
     yield invoke
 
 
-def server_api(acct: Account, transport: httpx.BaseTransport) -> ApiClient:
-    return ApiClient(SERVER, acct.keys["editor"], transport=transport)
+def server_api(account: Account, transport: httpx.BaseTransport) -> ApiClient:
+    return ApiClient(SERVER, account.keys["editor"], transport=transport)
 
 
 def test_init_writes_config_creates_dir_and_ignores_state(
@@ -111,31 +86,31 @@ def test_init_writes_config_creates_dir_and_ignores_state(
     assert yaml.safe_load((tmp_path / "promptsync.yaml").read_text())["project"] == "demo"
 
 
-def test_login_stores_a_key_used_by_later_commands(run, prompts: Path, acct: Account) -> None:
-    result = run("login", "--email", acct.email, "--password-stdin", key=None,
-                 input=acct.password + "\n")
+def test_login_stores_a_key_used_by_later_commands(run, prompts: Path, account: Account) -> None:
+    result = run("login", "--email", account.email, "--password-stdin", key=None,
+                 input=account.password + "\n")
     assert result.exit_code == 0, result.output
-    assert "admin key psk_" in result.stderr and acct.password not in result.output
+    assert "admin key psk_" in result.stderr and account.password not in result.output
     write_files(prompts, {"a.yaml": prompt_source()})
     pushed = run("push", key=None)  # no --api-key: the stored one
     assert pushed.exit_code == 0, pushed.output
     assert "a: pushed v1" in pushed.stderr
 
 
-def test_login_with_a_wrong_password_is_one_line(run, prompts: Path, acct: Account) -> None:
-    result = run("login", "--email", acct.email, "--password-stdin", key=None, input="nope\n")
+def test_login_with_a_wrong_password_is_one_line(run, prompts: Path, account: Account) -> None:
+    result = run("login", "--email", account.email, "--password-stdin", key=None, input="nope\n")
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: wrong email or password for http://testserver"
 
 
 def test_status_lists_every_kind_and_exit_code(
-    run, prompts: Path, acct: Account, transport: Crashing
+    run, prompts: Path, account: Account, transport: Crashing
 ) -> None:
     write_files(prompts, {n: prompt_source(f"{n} {{{{ name }}}}")
                           for n in ("same.yaml", "edit.yaml", "both.yaml", "gone.yaml",
                                     "old.yaml")})
     assert run("push").exit_code == 0
-    api = server_api(acct, transport)
+    api = server_api(account, transport)
     api.push("demo", "both", prompt_source("server {{ name }}"))
     api.push("demo", "old", prompt_source("server {{ name }}"))
     api.push("demo", "remote-only", prompt_source())
@@ -178,11 +153,11 @@ def test_push_lists_bad_files_with_lines_and_still_pushes_valid_ones(
 
 
 def test_conflict_is_rejected_with_advice_and_force_overwrites(
-    run, prompts: Path, acct: Account, transport: Crashing
+    run, prompts: Path, account: Account, transport: Crashing
 ) -> None:
     write_files(prompts, {"support/greeting.yaml": GREETING})
     assert run("push").exit_code == 0
-    api = server_api(acct, transport)
+    api = server_api(account, transport)
     for n in range(2, 6):
         api.push("demo", "support/greeting", GREETING + f"# server edit {n}\n")
     write_files(prompts, {"support/greeting.yaml": GREETING + "# mine\n"})
@@ -198,10 +173,10 @@ def test_conflict_is_rejected_with_advice_and_force_overwrites(
 
 
 def test_pull_then_get_gives_back_the_bytes(
-    run, prompts: Path, acct: Account, transport: Crashing
+    run, prompts: Path, account: Account, transport: Crashing
 ) -> None:
     source = "# comment\r\n" + GREETING.replace("\n", "\r\n")
-    server_api(acct, transport).push("demo", "support/greeting", source)
+    server_api(account, transport).push("demo", "support/greeting", source)
     result = run("pull")
     assert result.exit_code == 0, result.output
     assert "support/greeting: pulled v1 into prompts/support/greeting.yaml" in result.stderr
@@ -264,18 +239,17 @@ def test_lint_is_offline_and_reports_every_problem(
     assert only_ok.exit_code == 0, only_ok.output
 
 
-def test_unreachable_server_is_one_line(prompts: Path, acct: Account) -> None:
+def test_unreachable_server_is_one_line(prompts: Path, account: Account) -> None:
     port = free_port()
     result = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{port}", "--api-key",
-                                      acct.keys["editor"], "status"])
+                                      account.keys["editor"], "status"])
     assert result.exit_code == 1
     assert result.stderr == (f"error: cannot reach http://127.0.0.1:{port} (connection "
                              "refused): is the server running?\n")
 
 
 def test_wrong_key_says_how_to_log_in(run, prompts: Path, transport: Crashing) -> None:
-    result = CliRunner().invoke(cli, ["--api-key", "psk_00000000_nope", "push"],
-                                obj=Obj(transport=transport))
+    result = run_cli(transport, "push", api_key="psk_00000000_nope")
     assert result.exit_code == 1
     line = result.stderr.strip()
     assert "\n" not in line and "wrong or revoked" in line and "promptsync login" in line
@@ -285,7 +259,7 @@ def test_unknown_project_and_missing_key(run, prompts: Path, transport: Crashing
     result = run("--project", "nope", "status")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: No project 'nope'")
-    no_key = CliRunner().invoke(cli, ["status"], obj=Obj(transport=transport))
+    no_key = run_cli(transport, "status")
     assert no_key.exit_code == 1
     assert "no API key for http://testserver: run promptsync login" in no_key.stderr
 
@@ -311,7 +285,7 @@ def test_debug_shows_the_real_exception(prompts: Path) -> None:
 
 
 def test_ctrl_c_mid_push_exits_130_and_creates_no_duplicate(
-    run, prompts: Path, acct: Account, transport: Crashing
+    run, prompts: Path, account: Account, transport: Crashing
 ) -> None:
     write_files(prompts, {"a.yaml": prompt_source()})
     transport.crash_on_post = True
@@ -323,7 +297,7 @@ def test_ctrl_c_mid_push_exits_130_and_creates_no_duplicate(
     again = run("push")
     assert again.exit_code == 0, again.output
     assert "nothing to push" in again.stderr
-    versions = server_api(acct, transport).versions("demo", "a")
+    versions = server_api(account, transport).versions("demo", "a")
     assert [v["version"] for v in versions] == [1]
 
 
@@ -337,17 +311,10 @@ def test_large_push_shows_progress_and_a_summary(run, prompts: Path) -> None:
     assert dry.exit_code == 0 and "nothing to push" in dry.stderr
 
 
-def test_login_explains_a_secure_cookie_over_plain_http(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    production_like = make_app(sqlite_url)  # SESSION_COOKIE_SECURE stays on
-    acct = make_account(production_like, email="bo@example.com", project="demo")
-    make_prompt_repo(tmp_path / "repo", SERVER, acct.project)
-    monkeypatch.chdir(tmp_path / "repo")
-    result = CliRunner().invoke(
-        cli, ["login", "--email", acct.email, "--password-stdin"], input=acct.password + "\n",
-        obj=Obj(transport=httpx.WSGITransport(app=production_like)))
+def test_login_explains_a_secure_cookie_over_plain_http(sqlite_app: Flask, repo: Path) -> None:
+    production_like = sqlite_app  # SESSION_COOKIE_SECURE stays on
+    account = make_account(production_like, email="bo@example.com", project="demo")
+    result = run_cli(httpx.WSGITransport(app=production_like), "login", "--email", account.email,
+                     "--password-stdin", input=account.password + "\n")
     assert result.exit_code == 1
     assert "session cookie" in result.stderr and "https" in result.stderr
-    with production_like.app_context():
-        db.engine.dispose()

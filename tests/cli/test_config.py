@@ -24,16 +24,6 @@ from promptsync.errors import ConfigError
 from promptsync.fsutil import atomic_write
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keep every test away from the real environment and the user's credentials."""
-    for name in ("PROMPTSYNC_SERVER", "PROMPTSYNC_PROJECT", "PROMPTSYNC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    xdg = tmp_path / "xdg"
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
-    return xdg
-
-
 def make_repo(tmp_path: Path, text: str) -> Path:
     root = tmp_path / "repo"
     root.mkdir(exist_ok=True)

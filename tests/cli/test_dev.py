@@ -1,13 +1,13 @@
 """`promptsync dev` and the other commands agree on where the dev server is.
 
-Unit tests for devconfig (editing promptsync.yaml in place) and devstack.remember_server (the sync
-state follows the database to a new port); then the installed command end to end: dev on a port,
-`status` in another process, a restart on another port with an edit made while it was down.
+Unit tests for promptsync.dev.config (editing promptsync.yaml in place) and
+promptsync.dev.stack.remember_server (the sync state follows the database to a new port); then
+the installed command end to end: dev on a port, `status` in another process, a restart on
+another port with an edit made while it was down.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -23,13 +23,14 @@ from promptsync.config import read_repo_config
 from promptsync.dev.config import default_port, is_local, update_repo_config
 from promptsync.dev.stack import DevAccount, load_account, remember_server, save_account
 from promptsync.sync.state import Entry, Pending, SyncState
+from tests.support.environment import command_env
 from tests.support.live import REPO_ROOT, free_port, tool
 from tests.support.waiting import wait_until
 
 OLD, NEW = "http://127.0.0.1:5000", "http://127.0.0.1:5001"
 
 
-# --- devconfig: which servers are ours, and the line edit --------------------------------------
+# --- dev.config: which servers are ours, and the line edit -------------------------------------
 
 
 @pytest.mark.parametrize(("url", "local"), [
@@ -90,7 +91,7 @@ def test_shapes_a_line_edit_cannot_handle_are_rewritten_whole(tmp_path: Path, te
     assert (after.server, after.project, after.dir) == (NEW, before.project, before.dir)
 
 
-# --- devstack.remember_server: the sync state moves with the database ----------------------------
+# --- dev.stack.remember_server: the sync state moves with the database -------------------------
 
 
 def _state(state_dir: Path, server: str) -> SyncState:
@@ -177,9 +178,7 @@ def clone(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     root = tmp_path / "clone"
     shutil.copytree(REPO_ROOT / "prompts", root / "prompts")
     shutil.copy(REPO_ROOT / "promptsync.yaml", root / "promptsync.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTSYNC_")}
-    env.update(XDG_CONFIG_HOME=str(tmp_path / "xdg"), PYTHONUNBUFFERED="1")
-    yield root, env
+    yield root, command_env(tmp_path / "xdg", PYTHONUNBUFFERED="1")
 
 
 def _status(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -7,22 +7,19 @@ app runs in-process (httpx WSGI transport) so that one request can be made to fa
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import Result
 from flask import Flask
 
-from promptsync.cli import cli
-from promptsync.cli.context import Obj
-from tests.support.app import Account, make_account, make_app
-from tests.support.live import make_prompt_repo
-from webapi.extensions import db
+from tests.support.app import IN_PROCESS, Account
+from tests.support.cli import run_cli
 
-SERVER = "http://testserver"
+SERVER = IN_PROCESS
+pytestmark = pytest.mark.usefixtures("repo")  # every test runs in a prompt repository
 
 
 class Failing(httpx.BaseTransport):
@@ -43,37 +40,14 @@ class Failing(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PROMPTSYNC_SERVER", "PROMPTSYNC_PROJECT", "PROMPTSYNC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    make_prompt_repo(tmp_path / "repo", SERVER, "demo")
-    monkeypatch.chdir(tmp_path / "repo")
-
-
-@pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
-    application = make_app(sqlite_url, SESSION_COOKIE_SECURE=False)
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
-def acct(app: Flask) -> Account:
-    return make_account(app)
-
-
 @pytest.fixture
 def transport(app: Flask) -> Failing:
     return Failing(app)
 
 
-def login(transport: Failing, acct: Account) -> Result:
-    return CliRunner().invoke(cli, ["login", "--email", acct.email, "--password-stdin"],
-                              input=acct.password + "\n", obj=Obj(transport=transport))
+def login(transport: Failing, account: Account) -> Result:
+    return run_cli(transport, "login", "--email", account.email, "--password-stdin",
+                   input=account.password + "\n")
 
 
 def credentials(tmp_path: Path) -> Path:
@@ -88,8 +62,8 @@ def works(app: Flask, key: str) -> bool:
     return app.test_client().get("/api/v1/me", headers={"X-API-Key": key}).status_code == 200
 
 
-def active_keys(app: Flask, acct: Account) -> list[str]:
-    response = app.test_client().get("/api/v1/projects/demo/keys", headers=acct.headers())
+def active_keys(app: Flask, account: Account) -> list[str]:
+    response = app.test_client().get("/api/v1/projects/demo/keys", headers=account.headers())
     return [k["prefix"] for k in response.get_json()["keys"]]
 
 
@@ -99,14 +73,14 @@ def active_keys(app: Flask, acct: Account) -> list[str]:
     (("GET", "/keys"), httpx.Response(500)),
 ])
 def test_a_failed_revocation_is_one_line_and_the_new_key_is_kept(
-    app: Flask, acct: Account, transport: Failing, tmp_path: Path,
+    app: Flask, account: Account, transport: Failing, tmp_path: Path,
     fail: tuple[str, str], answer: httpx.Response | Exception,
 ) -> None:
-    first = login(transport, acct)
+    first = login(transport, account)
     assert first.exit_code == 0, first.output
     old = stored(tmp_path)
     transport.fail, transport.answer = fail, answer
-    again = login(transport, acct)
+    again = login(transport, account)
     assert again.exit_code == 0, again.output
     new = stored(tmp_path)
     assert new != old and works(app, new) and works(app, old)
@@ -119,35 +93,35 @@ def test_a_failed_revocation_is_one_line_and_the_new_key_is_kept(
 
 
 def test_when_the_new_key_cannot_be_stored_it_is_revoked_and_the_old_one_kept(
-    app: Flask, acct: Account, transport: Failing, tmp_path: Path,
+    app: Flask, account: Account, transport: Failing, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert login(transport, acct).exit_code == 0
+    assert login(transport, account).exit_code == 0
     old = stored(tmp_path)
-    before = active_keys(app, acct)
+    before = active_keys(app, account)
 
     def full_disk(*args: object) -> Path:
         raise OSError(errno.ENOSPC, "No space left on device", str(credentials(tmp_path)))
 
     monkeypatch.setattr("promptsync.config.save_credentials", full_disk)
-    again = login(transport, acct)
+    again = login(transport, account)
     assert again.exit_code == 1
     assert again.stderr == f"error: {credentials(tmp_path)}: No space left on device\n"
     assert stored(tmp_path) == old and works(app, old)
-    assert active_keys(app, acct) == before  # the key made for nothing is revoked again
+    assert active_keys(app, account) == before  # the key made for nothing is revoked again
 
 
 @pytest.mark.parametrize("content", ["servers: [not, a, mapping]\n", "servers: {a: b\n"])
 def test_an_unreadable_credentials_file_stops_login_before_a_key_is_made(
-    app: Flask, acct: Account, transport: Failing, tmp_path: Path, content: str,
+    app: Flask, account: Account, transport: Failing, tmp_path: Path, content: str,
 ) -> None:
     credentials(tmp_path).parent.mkdir(parents=True)
     credentials(tmp_path).write_text(content)
-    before = active_keys(app, acct)
-    done = login(transport, acct)
+    before = active_keys(app, account)
+    done = login(transport, account)
     assert done.exit_code == 1
     assert done.stderr.startswith(f"error: {credentials(tmp_path)}: ")
     assert done.stderr.endswith("; fix or delete it and log in again\n")
     assert len(done.stderr.splitlines()) == 1
-    assert active_keys(app, acct) == before and not transport.seen  # not even signed in
+    assert active_keys(app, account) == before and not transport.seen  # not even signed in
     assert credentials(tmp_path).read_text() == content

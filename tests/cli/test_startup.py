@@ -7,12 +7,13 @@ Each case runs in a fresh interpreter, since this test process has imported ever
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.environment import command_env
 
 HEAVY = ("httpx", "yaml", "watchdog", "promptsync.client.api", "promptsync.sync.engine")
 PROBE = f"""
@@ -28,9 +29,8 @@ sys.exit(code)
 
 
 def loaded(tmp_path: Path, *args: str) -> set[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTSYNC_")}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=tmp_path,
+                          env=command_env(tmp_path / "xdg"),
                           capture_output=True, text=True, timeout=60)
     line = done.stderr.splitlines()[-1]
     assert line.startswith("loaded:"), done.stderr

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
-import socket
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,27 +14,13 @@ from promptsync.client.api import ApiClient
 from promptsync.errors import ApiError, ConfigError, ServerUnreachable
 from promptsync.format.prompt import source_sha256
 from tests.support.fakes import GREETING_V1, GREETING_V2, SERVER, error, version_json
+from tests.support.live import free_port
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may see the real environment, credentials or a promptsync.yaml up the tree."""
-    for name in ("SERVER", "PROJECT", "API_KEY", "BUNDLE"):
-        monkeypatch.delenv(f"PROMPTSYNC_{name}", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.chdir(tmp_path)
-
-
 def api(handler: Handler, api_key: str | None = "psk_test") -> ApiClient:
     return ApiClient(SERVER, api_key, transport=httpx.MockTransport(handler))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- ApiClient: transport and error mapping -------------------------------------------------
@@ -376,29 +360,9 @@ LIVE = "https://ps.test"
 
 
 @pytest.fixture
-def live_app(sqlite_url: str) -> Iterator[Any]:
-    """The real Flask app on a fresh migrated SQLite database."""
-    from webapi import create_app
-    from webapi.extensions import db
-
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": sqlite_url,
-            "BCRYPT_ROUNDS": 4,
-            "SECRET_KEY": "test-secret-not-for-production",
-        }
-    )
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
-def live(live_app: Any) -> Iterator[dict[str, Any]]:
+def live(sqlite_app: Any) -> Iterator[dict[str, Any]]:
     """A user (signed up and logged in through ApiClient) owning project demo, with keys."""
-    transport = httpx.WSGITransport(app=live_app)
+    transport = httpx.WSGITransport(app=sqlite_app)
     # https: the app's session cookie is Secure outside development, as it should be.
     with ApiClient(LIVE, transport=transport) as session:
         assert session.signup("ann@example.com", "correct horse battery")["user"]["email"]
@@ -409,7 +373,8 @@ def live(live_app: Any) -> Iterator[dict[str, Any]]:
         assert keys["editor"]["key"].startswith(keys["editor"]["prefix"] + "_")
         assert [p["slug"] for p in session.projects()] == ["demo"]
         assert session.me()["user"]["email"] == "ann@example.com"
-        yield {"app": live_app, "session": session, "keys": {r: k["key"] for r, k in keys.items()}}
+        yield {"app": sqlite_app, "session": session,
+               "keys": {r: k["key"] for r, k in keys.items()}}
 
 
 def editor(live: dict[str, Any], role: str = "editor") -> ApiClient:
@@ -510,8 +475,8 @@ def test_live_errors_map_to_api_error(live: dict[str, Any]) -> None:
     assert info.value.status == 409
 
 
-def test_live_secure_cookie_over_http_is_a_clear_error(live_app: Any) -> None:
-    with ApiClient(SERVER, transport=httpx.WSGITransport(app=live_app)) as session:
+def test_live_secure_cookie_over_http_is_a_clear_error(sqlite_app: Any) -> None:
+    with ApiClient(SERVER, transport=httpx.WSGITransport(app=sqlite_app)) as session:
         session.signup("bob@example.com", "correct horse battery")
         with pytest.raises(ConfigError, match="HTTPS only but is reached over http://"):
             session.login("bob@example.com", "correct horse battery")

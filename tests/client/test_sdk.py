@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from promptsync.errors import (
     ServerUnreachable,
 )
 from promptsync.format.prompt import source_sha256
-from tests.support.app import make_account, make_app
+from tests.support.app import make_account
 from tests.support.fakes import (
     CHAT,
     GREETING_V1,
@@ -35,15 +34,6 @@ from tests.support.fakes import (
     FakeServer,
     make_bundle,
 )
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may see the real environment, credentials or a promptsync.yaml up the tree."""
-    for name in ("SERVER", "PROJECT", "API_KEY", "BUNDLE"):
-        monkeypatch.delenv(f"PROMPTSYNC_{name}", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
@@ -314,21 +304,9 @@ def test_invalid_source_from_the_server_raises(server: FakeServer, clock: FakeCl
 LIVE = "https://ps.test"
 
 
-@pytest.fixture
-def live_app(sqlite_url: str) -> Iterator[Any]:
-    """The real Flask app on a fresh migrated SQLite database."""
-    from webapi.extensions import db
-
-    app = make_app(sqlite_url)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def test_live_sdk_cache_etag_and_fallback(live_app: Any, tmp_path: Path) -> None:
-    keys = make_account(live_app).keys
-    admin = ApiClient(LIVE, keys["admin"], transport=httpx.WSGITransport(app=live_app))
+def test_live_sdk_cache_etag_and_fallback(sqlite_app: Any, tmp_path: Path) -> None:
+    keys = make_account(sqlite_app).keys
+    admin = ApiClient(LIVE, keys["admin"], transport=httpx.WSGITransport(app=sqlite_app))
     with admin as api_client:
         api_client.push("demo", "support/greeting", GREETING_V1)
         api_client.set_label("demo", "support/greeting", "production", 1)
@@ -340,7 +318,7 @@ def test_live_sdk_cache_etag_and_fallback(live_app: Any, tmp_path: Path) -> None
             if "production" in m["labels"]
         ]
         write_bundle(bundle, "demo", "production", [v for v in versions if v])
-    transport = CountingTransport(live_app)
+    transport = CountingTransport(sqlite_app)
     clock = FakeClock()
     client = Client(
         LIVE,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,8 @@ from webapi.extensions import db
 PG_ADMIN_URL = os.environ.get("PROMPTSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_CONFIG = {"TESTING": True, "BCRYPT_ROUNDS": 4, "SECRET_KEY": "test-secret-not-for-production"}
 BACKENDS = ["sqlite", "postgres"]
+# The base URL of the app served in-process: httpx's WSGI transport answers for any host.
+IN_PROCESS = "http://testserver"
 
 
 def migrate(url: str) -> None:
@@ -62,6 +66,23 @@ def truncate_postgres(url: str) -> None:
 def make_app(url: str, **overrides: Any) -> Flask:
     """The real app on the given database with test settings."""
     return create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url, **overrides})
+
+
+def dispose_app(app: Flask) -> None:
+    """Drop the app's session and its connection pool, so no connection outlives the test."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@contextmanager
+def running_app(url: str, **overrides: Any) -> Iterator[Flask]:
+    """make_app for the length of a block (a fixture's yield), disposed of afterwards."""
+    app = make_app(url, **overrides)
+    try:
+        yield app
+    finally:
+        dispose_app(app)
 
 
 @dataclass

@@ -1,0 +1,25 @@
+"""What every CLI test shares: none of the machine user's promptsync settings, and the app
+in-process on SQLite with a session cookie that works over plain http."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.support.app import running_app
+
+
+@pytest.fixture(autouse=True)
+def _no_user_settings(isolated_env: Path) -> None:
+    """Every test here runs without the PROMPTSYNC_* variables and credentials of the machine."""
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    """The app on one SQLite database, replacing the root `app` (so `account` uses it too); its
+    session cookie is not Secure-only, since `promptsync login` talks to http://testserver."""
+    with running_app(sqlite_url, SESSION_COOKIE_SECURE=False) as application:
+        yield application

@@ -1,0 +1,16 @@
+"""`promptsync` run in this process through click's CliRunner, against an injected transport."""
+
+from __future__ import annotations
+
+import httpx
+from click.testing import CliRunner, Result
+
+from promptsync.cli import cli
+from promptsync.cli.context import Obj
+
+
+def run_cli(transport: httpx.BaseTransport, *args: str, api_key: str | None = None,
+            input: str | None = None) -> Result:
+    """`promptsync [--api-key KEY] ARGS` in this process, its requests sent to ``transport``."""
+    extra = ["--api-key", api_key] if api_key else []
+    return CliRunner().invoke(cli, [*extra, *args], obj=Obj(transport=transport), input=input)
