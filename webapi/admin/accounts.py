@@ -7,16 +7,10 @@ from typing import Any
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from webapi.admin.common import bp, check_anonymous_csrf, flash_error, safe_next
-from webapi.api.accounts import (
-    authenticate,
-    create_user,
-    end_sessions,
-    normalise_email,
-    projects_of,
-    start_session,
-)
+from webapi.api.accounts import authenticate, create_user, normalise_email, projects_of
 from webapi.api.projects import create_project
-from webapi.auth.access import require_user
+from webapi.auth.caller import require_user
+from webapi.auth.sessions import end_sessions, start_session
 from webapi.errors import HttpError
 from webapi.extensions import db
 

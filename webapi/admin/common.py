@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +19,10 @@ from flask import (
 )
 from flask_login import current_user
 
-from webapi.auth.access import Principal, ProjectRef, current_principal, project_role
-from webapi.auth.secrets import tokens_match
+from webapi.auth.caller import current_principal
+from webapi.auth.csrf import session_csrf_token, tokens_match
+from webapi.auth.principal import Principal, ProjectRef
+from webapi.auth.roles import project_role
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK
@@ -33,15 +34,6 @@ bp = Blueprint("admin", __name__, static_folder=str(STATIC), static_url_path="/s
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.signup", "admin.static"})
 # Form fields whose routes report a NUL themselves, keeping what the user typed.
 FREE_TEXT = frozenset({"source", "message"})
-
-
-def csrf_token() -> str:
-    """The session's CSRF token, created on first use (also for the anonymous login form)."""
-    token = session.get("csrf_token")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session["csrf_token"] = token
-    return str(token)
 
 
 def check_anonymous_csrf() -> None:
@@ -100,7 +92,7 @@ def no_store(response: Response) -> Response:
 @bp.app_context_processor
 def template_helpers() -> dict[str, Any]:
     """Helpers every admin template (and the error page) can use."""
-    return {"csrf_token": csrf_token, "when": when, "role_at_least": role_at_least}
+    return {"csrf_token": session_csrf_token, "when": when, "role_at_least": role_at_least}
 
 
 def when(value: dt.datetime | None) -> str:

@@ -16,7 +16,7 @@ from webapi.admin.queries import (
     pretty,
     prompt_rows,
 )
-from webapi.auth.access import Principal, ProjectRef
+from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.models import PromptVersion
 from webapi.services.labels import delete_label, set_label

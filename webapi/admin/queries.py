@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
-from webapi.auth.access import ProjectRef
+from webapi.auth.principal import ProjectRef
 from webapi.extensions import db
 from webapi.models import Label, PromptVersion
 from webapi.services.catalog import PromptSummary, list_prompts

@@ -6,20 +6,14 @@ import datetime as dt
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, session
-from flask_login import login_user, logout_user
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from webapi.api.inputs import field, json_body
-from webapi.auth.access import require_principal, require_user
-from webapi.auth.secrets import (
-    check_password,
-    dummy_check,
-    hash_password,
-    new_csrf_token,
-    password_problem,
-)
+from webapi.auth.caller import require_principal, require_user
+from webapi.auth.passwords import check_password, dummy_check, hash_password, password_problem
+from webapi.auth.sessions import end_sessions, renew_session, start_session
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import LoginThrottle, Membership, Project, User, iso, utcnow
@@ -110,15 +104,6 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
-def start_session(user: User) -> str:
-    """Log the user in on a fresh session and return its CSRF token."""
-    session.clear()  # no state survives from before login (session fixation)
-    login_user(user)
-    token = new_csrf_token()
-    session["csrf_token"] = token
-    return token
-
-
 @bp.post("/auth/login")
 def login() -> Any:
     body = json_body()
@@ -128,16 +113,6 @@ def login() -> Any:
     user = authenticate(email, password)
     token = start_session(user)
     return jsonify(user=user.to_dict(), csrf_token=token)
-
-
-def end_sessions(user_id: int) -> None:
-    """End every copy of the user's session cookie by moving to a new generation."""
-    user = db.session.get(User, user_id)
-    if user is not None:
-        user.session_generation += 1
-        db.session.commit()
-    logout_user()
-    session.clear()
 
 
 @bp.post("/auth/logout")
@@ -167,9 +142,7 @@ def change_password() -> Any:
     user.password_hash = hash_password(new, current_app.config["BCRYPT_ROUNDS"])
     user.session_generation += 1  # every other copy of the session cookie dies
     db.session.commit()
-    token = session.get("csrf_token")
-    login_user(user)  # this session moves to the new generation and keeps its CSRF token
-    session["csrf_token"] = token
+    renew_session(user)
     return "", 204
 
 

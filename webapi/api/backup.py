@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from webapi.api.inputs import json_body
-from webapi.auth.access import project_role
+from webapi.auth.roles import project_role
 from webapi.services.backup import export_project, import_project
 
 bp = Blueprint("backup", __name__)

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from webapi.api.inputs import json_body
-from webapi.auth.access import Principal, ProjectRef, project_role
-from webapi.auth.secrets import new_api_key
+from webapi.auth.keys import new_api_key
+from webapi.auth.principal import Principal, ProjectRef
+from webapi.auth.roles import project_role
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK, ROLES, ApiKey, iso, utcnow

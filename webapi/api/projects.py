@@ -11,7 +11,9 @@ from sqlalchemy.exc import IntegrityError
 
 from webapi.api.accounts import normalise_email, projects_of
 from webapi.api.inputs import encode_cursor, int_cursor_arg, json_body, limit_arg
-from webapi.auth.access import ProjectRef, project_role, require_principal, require_user
+from webapi.auth.caller import require_principal, require_user
+from webapi.auth.principal import ProjectRef
+from webapi.auth.roles import project_role
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLES, Event, Membership, Project, User, iso

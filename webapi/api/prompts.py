@@ -20,7 +20,9 @@ from webapi.api.inputs import (
     json_body,
     limit_arg,
 )
-from webapi.auth.access import ProjectRef, key_project_slug, presented_key, project_role
+from webapi.auth.keys import presented_key
+from webapi.auth.principal import ProjectRef
+from webapi.auth.roles import key_project_slug, project_role
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.fetch import lookup

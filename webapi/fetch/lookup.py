@@ -23,8 +23,7 @@ from flask.json.provider import JSONProvider
 from sqlalchemy.engine import Engine
 
 from promptsync.format.prompt import slug_problem
-from webapi.auth.access import MALFORMED_KEY, check_key, touch_due
-from webapi.auth.secrets import split_key
+from webapi.auth.keys import MALFORMED_KEY, check_key, split_key, touch_due
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.fetch.sql import reader

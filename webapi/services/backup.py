@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from promptsync.format.prompt import slug_problem
-from webapi.auth.access import Principal, ProjectRef
+from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Event, Label, Project, Prompt, PromptVersion, iso, utcnow

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from webapi.auth.access import ProjectRef
+from webapi.auth.principal import ProjectRef
 from webapi.extensions import db
 from webapi.models import Label, Prompt, PromptVersion
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from webapi.auth.access import Principal, ProjectRef
+from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK, Label, Prompt, PromptVersion, utcnow

@@ -11,7 +11,7 @@ from sqlalchemy import Select, and_, bindparam, select
 
 from promptsync.errors import PromptFileError
 from promptsync.format.prompt import parse_prompt, slug_problem, source_sha256
-from webapi.auth.access import ProjectRef
+from webapi.auth.principal import ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Event, Label, Prompt, PromptVersion, iso
