@@ -85,9 +85,5 @@ class ServerUnreachable(PromptSyncError):
     """The server could not be reached (connection refused, DNS, timeout)."""
 
 
-class SyncConflict(PromptSyncError):
-    """A push or pull was refused because both sides changed."""
-
-
 class BundleError(ConfigError):
     """An export bundle is missing, unreadable, of an unknown format or fails its hashes."""

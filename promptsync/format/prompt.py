@@ -2,7 +2,8 @@
 
 The work is done by small modules, one step each: source (bytes to text), safeyaml (text to
 nodes), schema (nodes to a prompt's fields), templates (placeholders) and slugs (file names).
-This module is their public face: everything callers import lives here.
+This module is their public face: code outside the package (sync, client, the server) imports
+the format from here.
 """
 
 from __future__ import annotations
@@ -12,51 +13,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptsync.errors import Problem, PromptFileError, RenderError
-from promptsync.format.safeyaml import LOADER, MAX_DEPTH, LoaderClass
-from promptsync.format.schema import MESSAGE_KEYS, NAME_RE, ROLES, TOP_LEVEL_KEYS, VARIABLE_KEYS
+from promptsync.errors import PromptFileError, RenderError
+from promptsync.format.safeyaml import LOADER, LoaderClass
 from promptsync.format.schema import PromptChecker as _Checker
-from promptsync.format.slugs import (
-    EXTENSIONS,
-    MAX_SLUG_LENGTH,
-    MAX_SLUG_SEGMENTS,
-    SLUG_SEGMENT_RE,
-    is_valid_slug,
-    slug_for_path,
-    slug_problem,
-)
-from promptsync.format.source import (
-    MAX_FILE_BYTES,
-    MAX_PROBLEMS,
-    normalise_newlines,
-    source_sha256,
-)
+from promptsync.format.slugs import EXTENSIONS, slug_for_path, slug_problem
+from promptsync.format.source import MAX_FILE_BYTES, source_sha256
 from promptsync.format.source import decode as _decode
 from promptsync.format.templates import PLACEHOLDER_RE as _PLACEHOLDER_RE
 from promptsync.format.templates import render_template
-from promptsync.format.templates import template_syntax as _template_syntax  # noqa: F401 (tests use it)
 
 __all__ = [
     "EXTENSIONS",
-    "MAX_DEPTH",
     "MAX_FILE_BYTES",
-    "MAX_PROBLEMS",
-    "MAX_SLUG_LENGTH",
-    "MAX_SLUG_SEGMENTS",
-    "MESSAGE_KEYS",
-    "NAME_RE",
-    "ROLES",
-    "SLUG_SEGMENT_RE",
-    "TOP_LEVEL_KEYS",
-    "VARIABLE_KEYS",
-    "Problem",
     "Prompt",
-    "PromptFileError",
-    "RenderError",
-    "is_valid_slug",
-    "normalise_newlines",
     "parse_prompt",
-    "render_template",
     "slug_for_path",
     "slug_problem",
     "source_sha256",
@@ -131,21 +101,6 @@ class Prompt:
             "tags": list(self.tags),
             "metadata": copy.deepcopy(self.metadata),
         }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Prompt:
-        """Rebuild a Prompt from to_dict() output or the API's version JSON (extra keys ignored)."""
-        return cls(
-            type=data.get("type") or ("chat" if data.get("messages") is not None else "text"),
-            template=data.get("template"),
-            messages=data.get("messages"),
-            model=data.get("model"),
-            params=dict(data.get("params") or {}),
-            variables=dict(data.get("variables") or {}),
-            description=data.get("description"),
-            tags=list(data.get("tags") or []),
-            metadata=dict(data.get("metadata") or {}),
-        )
 
 
 def parse_prompt(data: bytes | str, path: str = "<source>") -> Prompt:

@@ -1,4 +1,9 @@
-"""Slugs: a prompt's name, from its path under the prompts directory (SPEC §2)."""
+"""Slugs: a prompt's name, from its path under the prompts directory.
+
+``prompts/support/greeting.yaml`` is ``support/greeting``: the path without its extension, at most
+8 segments and 200 characters, each segment ``[a-z0-9][a-z0-9._-]*``. The server checks the same
+rules, so a name the CLI accepts is never refused there.
+"""
 
 from __future__ import annotations
 
@@ -31,11 +36,6 @@ def slug_problem(slug: str) -> str | None:
                 "and contain only a-z, 0-9, '.', '_' and '-'"
             )
     return None
-
-
-def is_valid_slug(slug: str) -> bool:
-    """Whether the slug follows the rules of SPEC §2."""
-    return slug_problem(slug) is None
 
 
 def slug_for_path(relpath: str) -> str:

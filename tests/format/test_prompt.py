@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,14 +21,13 @@ from promptsync.format import prompt as prompts
 from promptsync.format.prompt import (
     MAX_FILE_BYTES,
     Prompt,
-    is_valid_slug,
-    normalise_newlines,
     parse_prompt,
-    render_template,
     slug_for_path,
     slug_problem,
     source_sha256,
 )
+from promptsync.format.source import normalise_newlines
+from promptsync.format.templates import render_template, template_syntax
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -55,6 +55,15 @@ def problems_of(source: bytes | str) -> list[Problem]:
     with pytest.raises(PromptFileError) as info:
         parse_prompt(source, "p.yaml")
     return info.value.problems
+
+
+def is_valid_slug(slug: str) -> bool:
+    return slug_problem(slug) is None
+
+
+def rebuilt(data: dict[str, Any]) -> Prompt:
+    """A Prompt from to_dict() output (other keys ignored): what the server keeps of a parse."""
+    return Prompt(**{f.name: data[f.name] for f in dataclasses.fields(Prompt)})
 
 
 def files_under(root: Path) -> list[str]:
@@ -430,7 +439,7 @@ def test_to_dict_shape_and_round_trip() -> None:
                           "description", "tags", "metadata"]
     assert data["messages"] is None
     assert data["params"] == {"temperature": 0.2, "max_tokens": 300}
-    assert Prompt.from_dict({**data, "slug": "support/greeting", "version": 3}) == prompt
+    assert rebuilt({**data, "slug": "support/greeting", "version": 3}) == prompt
     data["params"]["temperature"] = 1  # a copy: the frozen Prompt is unchanged
     assert prompt.params["temperature"] == 0.2
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -508,7 +517,7 @@ def test_template_syntax_scan_matches_the_simple_regex() -> None:
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
         expected = [(m.start(), m.group(), None if m.group().startswith("{%") else m.group(1))
                     for m in simple.finditer(text)]
-        assert list(prompts._template_syntax(text)) == expected, text
+        assert list(template_syntax(text)) == expected, text
 
 
 @pytest.mark.parametrize("unit", ["{{", "{%", "{% {{", "{{ {%"])
