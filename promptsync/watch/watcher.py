@@ -140,6 +140,7 @@ class PromptWatcher:
         on_error: Callable[[BaseException], None] | None = None,
         force_polling: bool = False,
         log: Callable[[str], None] = _stderr,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.root = Path(root).absolute()
         self.observer_kind = ""
@@ -150,8 +151,10 @@ class PromptWatcher:
         self._rescan_on_start = rescan_on_start
         self._force_polling = force_polling
         self._log = log
+        # Every deadline (debounce, rescans) is read on this clock, so a test can hold it.
+        self._clock = clock
         self._cond = threading.Condition()
-        self._debouncer = Debouncer(quiet, grace=grace, batch_window=BATCH_WINDOW)
+        self._debouncer = Debouncer(quiet, grace=grace, batch_window=BATCH_WINDOW, clock=clock)
         self._subtrees: list[Path] = []
         self._handler_errors: list[Exception] = []
         self._rescan_at = math.inf
@@ -170,7 +173,7 @@ class PromptWatcher:
             raise RuntimeError("PromptWatcher already started")
         self._observer = self._start_observer()
         logging.getLogger(_OVERFLOW_LOGGER).addHandler(self._overflow)
-        now = time.monotonic()
+        now = self._clock()
         with self._cond:
             self._stopping = False
             if self._on_rescan is not None:
@@ -254,7 +257,7 @@ class PromptWatcher:
         if self._on_rescan is None:
             return
         with self._cond:
-            self._rescan_at = min(self._rescan_at, time.monotonic() + delay + self._debouncer.quiet)
+            self._rescan_at = min(self._rescan_at, self._clock() + delay + self._debouncer.quiet)
             self._cond.notify()
 
     def _handler_failed(self, exc: Exception) -> None:
@@ -279,7 +282,7 @@ class PromptWatcher:
                 while True:
                     if self._stopping:
                         return
-                    now = time.monotonic()
+                    now = self._clock()
                     wake = self._next_wake()
                     if self._subtrees or self._handler_errors or wake <= now:
                         break

@@ -4,9 +4,10 @@ directories.
 A real PromptWatcher delivers a path once its events stop for `quiet` seconds. On a loaded
 machine a writer can be descheduled between two steps of one save (truncate ... write) for longer
 than that, and the watcher then rightly delivers the half-written file: a test that expects one
-batch with the final bytes fails by timing alone. With the clock held, no time passes for the
-watcher until the save is over, so the test checks what the watcher does with the save's events,
-on any machine. Real time still paces the worker's waits; only the debounce arithmetic is held.
+batch with the final bytes fails by timing alone. A watcher given ``clock=held.clock`` sees no
+time pass until the save is over, so the test checks what the watcher does with the save's
+events, on any machine. Real time still paces the worker's waits; only the debounce arithmetic
+is held.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -37,8 +36,9 @@ def is_marker(path: Path) -> bool:
 
 
 class HeldClock:
-    """The clock of every PromptWatcher started while installed; it stands still until
-    ``advance`` or ``tick`` moves it."""
+    """A clock that stands still until ``advance`` or ``tick`` moves it: pass ``clock=held.clock``
+    to the PromptWatcher. ``tick`` also watches which events each watcher started while it is
+    installed has taken and left waiting (through its Debouncer)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = 0.0
@@ -49,10 +49,7 @@ class HeldClock:
         self._names = itertools.count()
         held = self
 
-        class HeldDebouncer(Debouncer):
-            def __init__(self, quiet: float, **kwargs: Any) -> None:
-                super().__init__(quiet, clock=held.clock, **kwargs)
-
+        class ObservedDebouncer(Debouncer):
             def touch(self, path: Path) -> None:
                 super().touch(path)
                 if is_marker(path):
@@ -65,8 +62,8 @@ class HeldClock:
                     held._left = [p for p in self.pending() if not is_marker(p)]
                 return ready
 
-        monkeypatch.setattr(watcher_mod, "Debouncer", HeldDebouncer)
-        monkeypatch.setattr(watcher_mod, "time", SimpleNamespace(monotonic=self.clock))
+        # What a watcher's debouncer was given and still holds is seen nowhere else: observe it.
+        monkeypatch.setattr(watcher_mod, "Debouncer", ObservedDebouncer)
 
     def clock(self) -> float:
         """The held time, in seconds."""

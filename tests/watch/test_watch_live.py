@@ -227,7 +227,7 @@ def test_each_writer_makes_exactly_one_version_with_the_final_bytes(
     # between its steps for longer than `quiet`, and the half-written file is then rightly
     # read (and reported, or uploaded if it parses), which is not what this test is about.
     held = HeldClock(monkeypatch)
-    stack.watch()
+    stack.watch(watcher={"clock": held.clock})
     writer(stack.path, EDITED)
     assert stack.path.read_text() == EDITED
 

@@ -50,11 +50,12 @@ def _no_thread_leaks() -> Iterator[None]:
 
 @pytest.fixture
 def held(monkeypatch: pytest.MonkeyPatch) -> HeldClock:
-    """Hold the debounce clock of the watchers started after it (request it before them)."""
+    """A held debounce clock for watchers made with ``clock=held.clock`` (request it before
+    them: its ticks observe the watchers started after it)."""
     return HeldClock(monkeypatch)
 
 
-# -- EventFilter fed by hand-built events, per editor (NOTES.md table) -----------------------
+# -- EventFilter fed by hand-built events, per editor (each sequence as observed) -------------
 
 R = "/r/prompts"
 a, a_ = f"{R}/a.yaml", f"{R}/a.yaml~"
@@ -362,7 +363,7 @@ def test_each_writer_yields_one_batch_with_the_final_content(
     target = watch_dir / "a.yaml"
     target.write_text("template: x\n")
     got = Collector()
-    make_watcher(watch_dir, held.wrap(got))
+    make_watcher(watch_dir, held.wrap(got), clock=held.clock)
     writer(target)
     one_batch_after(held, watch_dir, got)
     assert got.paths() == {target}  # never a temp, backup, lock or swap path
@@ -375,7 +376,7 @@ def test_a_burst_of_writes_to_several_files_yields_one_batch(
 ) -> None:
     files = [tmp_path / f"p{i}.yaml" for i in range(3)]
     got = Collector()
-    make_watcher(tmp_path, held.wrap(got))
+    make_watcher(tmp_path, held.wrap(got), clock=held.clock)
     for n in range(20):
         for f in files:
             with f.open("a") as fh:
@@ -391,7 +392,7 @@ def test_a_slow_rename_save_is_held_by_grace_not_reported_as_deleted(
     target = tmp_path / "a.yaml"
     target.write_text("template: x\n")
     got = Collector()
-    make_watcher(tmp_path, held.wrap(got), grace=2.0)
+    make_watcher(tmp_path, held.wrap(got), grace=2.0, clock=held.clock)
     os.rename(target, tmp_path / "a.yaml~")
     # An editor that leaves the file absent for longer than `quiet` (the scenario under test):
     # the watcher looks while it is absent, and holds it.
@@ -443,7 +444,7 @@ def test_tool_directories_inside_the_root_are_ignored(
     tmp_path: Path, held: HeldClock, make_watcher: Callable[..., PromptWatcher]
 ) -> None:
     got = Collector()
-    make_watcher(tmp_path, held.wrap(got))
+    make_watcher(tmp_path, held.wrap(got), clock=held.clock)
     (tmp_path / ".git" / "objects").mkdir(parents=True)
     (tmp_path / ".git" / "a.yaml").write_text("x")
     (tmp_path / ".promptsync").mkdir()
@@ -640,7 +641,7 @@ def test_real_vim_save(
     target = watch_dir / "a.yaml"
     target.write_text("template: x\n")
     got = Collector()
-    make_watcher(watch_dir, held.wrap(got))
+    make_watcher(watch_dir, held.wrap(got), clock=held.clock)
     cmd = ["vim", "-es", "-u", "NONE", "-i", "NONE", *VIM_MODES[mode]]
     subprocess.run(
         [*cmd, "-c", "%s/x/edited/", "-c", "wq", str(target)],
@@ -661,7 +662,7 @@ def test_real_emacs_save(
     target = watch_dir / "a.yaml"
     target.write_text("template: x\n")
     got = Collector()
-    make_watcher(watch_dir, held.wrap(got))
+    make_watcher(watch_dir, held.wrap(got), clock=held.clock)
     subprocess.run(
         [
             "emacs",
