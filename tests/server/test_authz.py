@@ -17,20 +17,20 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from tests.support.app import (
     BACKENDS,
     GREETING,
     Account,
+    dispose_app,
     login,
     make_account,
     make_app,
     signup,
+    snapshot,
     truncate_postgres,
 )
-from webapi.extensions import db
 
 PASSWORD = "correct horse battery"
 SLUG = "support/greeting"
@@ -154,9 +154,7 @@ def world(
     assert revoked.status_code == 204
     unknown = f"psk_0badf00d_{secrets.token_urlsafe(32)}"
     yield World(app, owner, other, created["key"], unknown)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose_app(app)
 
 
 # --- the requests: each builds its own target, so a case that succeeds changes nothing shared ---
@@ -259,27 +257,6 @@ def caller(w: World, name: str) -> tuple[FlaskClient, dict[str, str]]:
     return client, {} if name == "nocsrf" else {"X-CSRF-Token": token}
 
 
-TABLES = ("users", "projects", "memberships", "api_keys", "prompts", "prompt_versions", "labels",
-          "events")
-STATE = {
-    "roles": "SELECT project_id, user_id, role FROM memberships",
-    "labels": "SELECT prompt_id, name, version FROM labels",
-    "revoked": "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL",
-    "sessions": "SELECT id, session_generation FROM users",
-    "counters": "SELECT id, latest_version FROM prompts",
-}
-
-
-def snapshot(app: Flask) -> dict[str, Any]:
-    """Everything a write could change (row counts and the mutable columns)."""
-    with app.app_context():
-        counts = ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)
-        state: dict[str, Any] = dict(zip(TABLES, db.session.execute(text(f"SELECT {counts}")).one(),
-                                         strict=True))
-        for name, sql in STATE.items():
-            state[name] = sorted(tuple(row) for row in db.session.execute(text(sql)))
-        db.session.remove()
-    return state
 
 
 def assert_error(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:

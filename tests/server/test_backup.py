@@ -11,12 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from click.testing import Result
 from flask import Flask
 
-from promptsync.cli import cli
-from promptsync.cli.context import Obj
-from tests.support.app import GREETING, Account, make_account, make_app, truncate_postgres
+from tests.support.app import GREETING, Account, make_account, running_app, truncate_postgres
+from tests.support.cli import run_cli
 from tests.support.live import make_prompt_repo
 from webapi.extensions import db
 
@@ -30,25 +29,16 @@ SOURCES = {
 }
 
 
-def _apps(*urls: str) -> Iterator[Flask]:
-    for url in urls:
-        yield make_app(url, SESSION_COOKIE_SECURE=False)
-
-
-def _close(*apps: Flask) -> None:
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+PLAIN_HTTP = {"SESSION_COOKIE_SECURE": False}  # the apps here serve http://testserver
 
 
 @pytest.fixture
 def pair(sqlite_url: str, postgres_url: str) -> Iterator[tuple[Flask, Flask]]:
     """A source app on SQLite and an empty target app on Postgres."""
     truncate_postgres(postgres_url)
-    source, target = _apps(sqlite_url, postgres_url)
-    yield source, target
-    _close(source, target)
+    with running_app(sqlite_url, **PLAIN_HTTP) as source, \
+            running_app(postgres_url, **PLAIN_HTTP) as target:
+        yield source, target
 
 
 @pytest.fixture(scope="module")
@@ -56,20 +46,16 @@ def document(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """One export of the seeded project, made once for the tests that only read it."""
     path = tmp_path_factory.mktemp("export") / "source.db"
     shutil.copyfile(sqlite_template, path)
-    (app,) = _apps(f"sqlite:///{path}")
-    try:
+    with running_app(f"sqlite:///{path}", **PLAIN_HTTP) as app:
         return _export(app, _seed(app))
-    finally:
-        _close(app)
 
 
 @pytest.fixture
 def target(postgres_url: str) -> Iterator[Flask]:
     """An empty app on Postgres."""
     truncate_postgres(postgres_url)
-    (app,) = _apps(postgres_url)
-    yield app
-    _close(app)
+    with running_app(postgres_url, **PLAIN_HTTP) as app:
+        yield app
 
 
 def _seed(app: Flask) -> Account:
@@ -210,17 +196,14 @@ def test_import_only_into_an_empty_project(pair: tuple[Flask, Flask]) -> None:
 # --- the CLI ---------------------------------------------------------------------------------
 
 
-def _run(app: Flask, key: str, *args: str) -> Any:
-    transport = httpx.WSGITransport(app=app)
-    return CliRunner().invoke(cli, ["--api-key", key, *args], obj=Obj(transport=transport))
+def _run(app: Flask, key: str, *args: str) -> Result:
+    return run_cli(httpx.WSGITransport(app=app), *args, api_key=key)
 
 
+@pytest.mark.usefixtures("isolated_env")
 def test_cli_backup_restore_then_pull_gives_back_the_bytes(
     pair: tuple[Flask, Flask], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("PROMPTSYNC_SERVER", "PROMPTSYNC_PROJECT", "PROMPTSYNC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     source, target = pair
     account = _seed(source)
     owner = make_account(target, "ann@example.com", "moved")

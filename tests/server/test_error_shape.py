@@ -13,11 +13,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 from werkzeug.test import TestResponse
 
-from tests.support.app import GREETING, login, make_account, make_app, signup
-from webapi.extensions import db
+from tests.support.app import GREETING, login, make_account, running_app, signup, snapshot
 
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -25,23 +23,6 @@ CODES = {
     429: "rate_limited", 500: "internal_error",
 }
 PROMPT = "/api/v1/projects/demo/prompts/support/greeting"
-TABLES = ("users", "projects", "memberships", "api_keys", "prompts", "prompt_versions", "labels",
-          "events")
-
-
-def snapshot(app: Flask) -> dict[str, Any]:
-    """Row counts and the columns a write could change."""
-    with app.app_context():
-        counts = ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)
-        state: dict[str, Any] = dict(zip(TABLES, db.session.execute(text(f"SELECT {counts}")).one(),
-                                         strict=True))
-        for sql in ("SELECT project_id, user_id, role FROM memberships",
-                    "SELECT prompt_id, name, version FROM labels",
-                    "SELECT id, latest_version FROM prompts",
-                    "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL"):
-            state[sql] = sorted(tuple(row) for row in db.session.execute(text(sql)))
-        db.session.remove()
-    return state
 
 
 def assert_error(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:
@@ -305,11 +286,8 @@ def test_every_error_has_the_one_shape(app: Flask, client: FlaskClient) -> None:
 @pytest.fixture
 def small_app(database_url: str) -> Iterator[Flask]:
     """The app with a 2 KiB body limit, on the test's database."""
-    app = make_app(database_url, MAX_CONTENT_LENGTH=2048)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with running_app(database_url, MAX_CONTENT_LENGTH=2048) as app:
+        yield app
 
 
 def test_body_too_large_and_internal_errors_keep_the_shape(small_app: Flask) -> None:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import text
 
-from tests.support.app import GREETING, make_account, make_app, truncate_postgres
+from tests.support.app import GREETING, dispose_app, make_account, make_app, truncate_postgres
 from tests.support.tcp_proxy import TcpProxy
 from webapi.extensions import db
 
@@ -130,9 +130,7 @@ def test_postgres_outage_under_load_is_503_then_recovers(postgres_url: str) -> N
             assert client.get("/healthz").status_code == 200
             assert _assert_gap_free(app) >= 2
         finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+            dispose_app(app)
 
 
 @pytest.mark.parametrize("error", ["OperationalError", "InterfaceError"])
@@ -150,9 +148,7 @@ def test_a_raw_driver_error_is_503_not_500(sqlite_url: str, error: str) -> None:
     try:
         response = app.test_client().get("/api/v1/_dead_connection")
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        dispose_app(app)
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.get_json()["error"] == "unavailable"
 
@@ -180,6 +176,4 @@ def test_a_key_fetch_after_a_postgres_restart_is_retried_once_not_503(postgres_u
                                                    "If-None-Match": fetched.headers["ETag"]})
             assert revalidated.status_code == 304
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        dispose_app(app)

@@ -1,4 +1,4 @@
-"""The API-key fetch (webapi/fastfetch.py): one statement per fetch, the same answers as the
+"""The API-key fetch (webapi/fetch/lookup.py): one statement per fetch, the same answers as the
 general path (a session's fetch, /me for a bad key), last_used_at written at most once a window.
 The authorization matrix (test_authz.py) pins every status of it beside every other route."""
 

@@ -1,5 +1,5 @@
-"""The fetch answered in front of Flask (webapi/hotpath.py): byte for byte what the Flask view
-answers, and everything else left to Flask."""
+"""The fetch answered in front of Flask (webapi/fetch/middleware.py): byte for byte what the
+Flask view answers, and everything else left to Flask."""
 
 from __future__ import annotations
 
@@ -142,7 +142,8 @@ def test_a_fault_in_the_fast_path_is_answered_by_flask(
 
 def test_the_hooks_the_fast_path_skips_are_the_ones_it_knows(app: Flask) -> None:
     # A new before/after/teardown hook would not run for fast fetches: when this fails, decide
-    # whether the fast path must do what the hook does (webapi/hotpath.py), then update here.
+    # whether the fast path (webapi/fetch/middleware.py) must do what the hook does, then update
+    # this list.
     def names(funcs: Any) -> set[str]:
         return {f"{f.__module__}.{f.__qualname__}" for f in funcs}
 
@@ -166,7 +167,7 @@ def test_not_installed_when_cors_needs_flask_on_every_request(sqlite_url: str) -
 def test_fetch_connections_are_reused_and_closed_with_the_engine(
     app: Flask, seeded: Account
 ) -> None:
-    # Postgres only: SQLite's fetch runs on a pooled connection (webapi/fetchsql.py).
+    # Postgres only: SQLite's fetch runs on a pooled connection (webapi/fetch/sql.py).
     with app.app_context():
         engine = db.engine
     for _ in range(5):

@@ -24,9 +24,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.app import GREETING, make_account, make_app
+from tests.support.app import GREETING, make_account
 from webapi.api import prompts as prompts_api
-from webapi.extensions import db
 from webapi.openapi.document import openapi_document
 
 PREFIX = "/api/v1"
@@ -76,28 +75,19 @@ def _documented_operations() -> set[tuple[str, str]]:
     }
 
 
-@pytest.fixture
-def docs_app(sqlite_url: str) -> Iterator[Flask]:
-    application = make_app(sqlite_url)
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def test_every_route_is_documented_and_every_documented_route_exists(docs_app: Flask) -> None:
-    code, documented = _code_operations(docs_app), _documented_operations()
-    assert code - documented == set(), "routes missing from webapi/openapi.py"
+def test_every_route_is_documented_and_every_documented_route_exists(sqlite_app: Flask) -> None:
+    code, documented = _code_operations(sqlite_app), _documented_operations()
+    assert code - documented == set(), "routes missing from webapi/openapi/"
     assert documented - code == set(), "documented operations the server does not have"
     # The hand-dispatched sub-resources were found in the code, under both prefixes.
     for base in ("/projects/{}/prompts/{}", "/prompts/{}"):
         assert {(base, "GET"), (base + "/-/labels/{}", "DELETE")} <= code
 
 
-def test_documented_operations_reach_their_handlers(docs_app: Flask) -> None:
+def test_documented_operations_reach_their_handlers(sqlite_app: Flask) -> None:
     # Routing misses answer 405, or 404 "No such resource."; anything else reached a handler.
-    account = make_account(docs_app)
-    client = docs_app.test_client()
+    account = make_account(sqlite_app)
+    client = sqlite_app.test_client()
     headers = account.headers("viewer")
     for path, item in openapi_document()["paths"].items():
         url = PREFIX + path.format(project="demo", slug="support/greeting", label="staging",
@@ -140,8 +130,8 @@ def test_document_is_valid_openapi() -> None:
     assert len(operations) == len(ids)
 
 
-def test_openapi_json_is_served(docs_app: Flask) -> None:
-    response = docs_app.test_client().get("/openapi.json")
+def test_openapi_json_is_served(sqlite_app: Flask) -> None:
+    response = sqlite_app.test_client().get("/openapi.json")
     assert response.status_code == 200
     assert response.get_json() == openapi_document()
 
@@ -167,8 +157,8 @@ class _Assets(HTMLParser):
             self.inline_scripts.append(data)
 
 
-def test_docs_page_uses_only_local_assets(docs_app: Flask) -> None:
-    client = docs_app.test_client()
+def test_docs_page_uses_only_local_assets(sqlite_app: Flask) -> None:
+    client = sqlite_app.test_client()
     response = client.get("/docs")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
@@ -250,23 +240,18 @@ def _fuzz(operation: Any, mode: str, project: str, headers: dict[str, str]) -> N
 
 @pytest.mark.slow
 @pytest.mark.parametrize("role", ["editor", "viewer"])
-def test_fuzz_every_operation(role: str, sqlite_url: str) -> None:
-    app = make_app(sqlite_url)
+def test_fuzz_every_operation(role: str, sqlite_app: Flask) -> None:
+    app = sqlite_app
     seeded = _seed(app)
     headers = {"X-API-Key": seeded["keys"][role]}
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = [r.ok() for r in schema.get_all_operations() if not isinstance(r, Err)]
     assert len(operations) == len(_documented_operations())
     failures = []
-    try:
-        for operation in operations:
-            for mode in EXAMPLES:
-                try:
-                    _fuzz(operation, mode, seeded["project"], headers)
-                except (Exception, BaseExceptionGroup) as exc:  # collect all, then fail once
-                    failures.append(f"{operation.label} [{mode}]: {exc}")
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    for operation in operations:
+        for mode in EXAMPLES:
+            try:
+                _fuzz(operation, mode, seeded["project"], headers)
+            except (Exception, BaseExceptionGroup) as exc:  # collect all, then fail once
+                failures.append(f"{operation.label} [{mode}]: {exc}")
     assert not failures, "\n\n".join(failures)

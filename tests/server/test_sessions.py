@@ -13,12 +13,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
-from tests.support.app import login, make_account, make_app, signup
+from tests.support.app import dispose_app, login, make_account, make_app, signup
 from webapi.extensions import db
 from webapi.models import LoginThrottle, User
 
 COOKIE = "promptsync_session"
-PASSWORD = "correct horse battery"  # what conftest.signup uses
+PASSWORD = "correct horse battery"  # what tests.support.app.signup uses
 
 
 @pytest.fixture
@@ -33,9 +33,7 @@ def app_factory(database_url: str) -> Iterator[Callable[..., Flask]]:
 
     yield build
     for app in made:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        dispose_app(app)
 
 
 def _login(client: FlaskClient, email: str, password: str) -> TestResponse:

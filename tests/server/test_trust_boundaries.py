@@ -12,10 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.app import make_account, make_app, signup, truncate_postgres
+from tests.support.app import dispose_app, make_account, make_app, signup, truncate_postgres
 from tests.support.gunicorn import Gunicorn
 from tests.support.live import LiveServer, create_account
-from webapi.extensions import db
 
 PASSWORD = "correct horse battery"
 
@@ -48,9 +47,7 @@ def test_keys_and_passwords_never_reach_the_logs_even_with_sql_logging(
                                 json={"email": account.email, "password": "wrong password!"})
         assert bad_login.status_code == 401
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        dispose_app(app)
     logged = caplog.text
     assert "SELECT" in logged  # the capture really saw the SQL
     for secret in [*_secrets_of(key), *_secrets_of(wrong), *(
@@ -103,9 +100,7 @@ def test_login_timing_does_not_tell_which_emails_exist(sqlite_url: str) -> None:
             known.append(attempt("known@example.com"))
             unknown.append(attempt(f"nobody{n}@example.com"))
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        dispose_app(app)
     ratio = statistics.median(unknown) / statistics.median(known)
     assert 0.7 <= ratio <= 1.4, (known, unknown)
     assert statistics.median(known) > 0.05  # really the production cost

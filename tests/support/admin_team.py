@@ -69,7 +69,7 @@ def user(app: Flask, email: str) -> User:
 
 
 def make_team(app: Flask) -> Team:
-    """Each admin test module wraps this in its own `team` fixture."""
+    """A Team on ``app`` (the `team` fixture of tests/server/admin/conftest.py)."""
     account = make_account(app)
     web = app.test_client()
     for email, role in (("ed@example.com", "editor"), ("vi@example.com", "viewer")):

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from webapi import create_app
 from webapi.extensions import db
@@ -127,6 +128,29 @@ def make_account(app: Flask, email: str = "ann@example.com", project: str = "dem
         assert response.status_code == 201, response.get_json()
         keys[role] = response.get_json()["key"]
     return Account(email, "correct horse battery", project, keys)
+
+
+TABLES = ("users", "projects", "memberships", "api_keys", "prompts", "prompt_versions", "labels",
+          "events")
+MUTABLE = {
+    "roles": "SELECT project_id, user_id, role FROM memberships",
+    "labels": "SELECT prompt_id, name, version FROM labels",
+    "revoked": "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL",
+    "sessions": "SELECT id, session_generation FROM users",
+    "counters": "SELECT id, latest_version FROM prompts",
+}
+
+
+def snapshot(app: Flask) -> dict[str, Any]:
+    """Everything a write could change (row counts and the mutable columns), for before/after."""
+    with app.app_context():
+        counts = ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)
+        state: dict[str, Any] = dict(zip(TABLES, db.session.execute(text(f"SELECT {counts}")).one(),
+                                         strict=True))
+        for name, sql in MUTABLE.items():
+            state[name] = sorted(tuple(row) for row in db.session.execute(text(sql)))
+        db.session.remove()
+    return state
 
 
 GREETING = """\

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +59,6 @@ def browser_unavailable() -> str | None:
     except ImportError:
         return "the playwright package is missing (pip install playwright; no 'playwright install')"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def shot(page: Any, name: str, docs: str | None = None, full: bool = False) -> None:

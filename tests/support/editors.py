@@ -1,4 +1,4 @@
-"""How editors save a file, replayed in Python (see NOTES: what editors really do on save)."""
+"""How editors save a file, replayed in Python: the writes and renames real editors make."""
 
 from __future__ import annotations
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
 
-import httpx
-
-from tests.support.live import START_DEADLINE, LiveServer, free_port, tool
+from tests.support.live import LiveServer, tool
 
 # Each request's worker pid, status and request line: proves which process served what.
 ACCESS_FORMAT = "%(p)s %(s)s %(m)s %(U)s"
@@ -19,6 +14,8 @@ ACCESS_FORMAT = "%(p)s %(s)s %(m)s %(U)s"
 
 class Gunicorn(LiveServer):
     """``gunicorn -w workers "webapi:create_app()"``; a LiveServer with worker pids and RSS."""
+
+    name = "gunicorn"
 
     def __init__(self, workdir: Path, database_url: str | None = None, workers: int = 2,
                  env: dict[str, str] | None = None) -> None:
@@ -29,32 +26,14 @@ class Gunicorn(LiveServer):
         self.given_database = database_url
         self.access_log = self.workdir / "access.log"
 
-    def start(self, migrate: bool = True) -> Gunicorn:
-        """Start gunicorn and wait until /healthz answers."""
-        if migrate:
-            self.migrate()
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [tool("gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-             "--access-logfile", str(self.access_log), "--access-logformat", ACCESS_FORMAT,
-             "--timeout", "60", "--graceful-timeout", "2", "webapi:create_app()"],
-            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + START_DEADLINE
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.log()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200 and len(
-                        self.worker_pids()) == self.workers:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"gunicorn not ready within {START_DEADLINE} s: {self.log()}")
+    def command(self) -> list[str]:
+        return [tool("gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+                "--access-logfile", str(self.access_log), "--access-logformat", ACCESS_FORMAT,
+                "--timeout", "60", "--graceful-timeout", "2", "webapi:create_app()"]
+
+    def ready(self) -> bool:
+        """/healthz answers and every worker has started."""
+        return super().ready() and len(self.worker_pids()) == self.workers
 
     def restart_on_same_port(self) -> Gunicorn:
         """Start again after a stop or a kill, on the same port and database."""
@@ -104,10 +83,3 @@ class Gunicorn(LiveServer):
     def __enter__(self) -> Gunicorn:
         # A database handed in is migrated already (a copied template, or the test Postgres).
         return self.start(migrate=self.given_database is None)
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-
-__all__ = ["Gunicorn", "free_port"]

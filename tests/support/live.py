@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -41,7 +42,10 @@ class LiveServer:
 
     SQLite by default (a file in ``workdir``, migrated first); pass ``database_url`` for
     Postgres. ``url`` is ready when ``start()`` returns: /healthz answered within the deadline.
+    Subclasses serve it another way by giving their own ``command`` and ``ready``.
     """
+
+    name = "server"
 
     def __init__(self, workdir: Path, database_url: str | None = None,
                  env: Mapping[str, str] | None = None) -> None:
@@ -69,30 +73,38 @@ class LiveServer:
             cwd=self.workdir, env=self.env, check=True, capture_output=True, timeout=120,
         )
 
-    def start(self, migrate: bool = True) -> LiveServer:
-        """Start the server and wait until /healthz answers; raise with its log otherwise."""
+    def command(self) -> list[str]:
+        """The command line that serves the app on ``port``."""
+        return [tool("flask"), "--app", "webapi", "run", "--host", "127.0.0.1",
+                "--port", str(self.port), "--no-reload"]
+
+    def ready(self) -> bool:
+        """Whether the server answers now (raises httpx.HTTPError while it does not listen)."""
+        return httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200
+
+    def start(self, migrate: bool = True) -> Self:
+        """Start the server and wait until it is ready; raise with its log otherwise."""
         if migrate:
             self.migrate()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [tool("flask"), "--app", "webapi", "run", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-reload"],
-            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            self.command(), cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends it and any children
         )
         log.close()
         deadline = time.monotonic() + START_DEADLINE
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: "
+                                   f"{self.log()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                if self.ready():
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"server not ready within {START_DEADLINE} s: {self.log()}")
+        raise RuntimeError(f"{self.name} not ready within {START_DEADLINE} s: {self.log()}")
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s) and reap it."""
@@ -113,7 +125,7 @@ class LiveServer:
         except OSError:
             return ""
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -43,10 +43,3 @@ def no_thread_leaks(grace: float = 0.0) -> Iterator[None]:
             names = ", ".join(sorted(t.name for t in leaked))
             pytest.fail(f"threads still alive after the test: {names}")
         time.sleep(0.01)
-
-
-@pytest.fixture
-def thread_leak_guard() -> Iterator[None]:
-    """Fixture form of no_thread_leaks: request it, or wrap it in an autouse fixture."""
-    with no_thread_leaks():
-        yield

@@ -6,21 +6,15 @@ import re
 from html import unescape
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
-from tests.support.admin_team import PAGE, SLUG, Team, html, make_team, user
+from tests.support.admin_team import PAGE, SLUG, Team, html, user
 from tests.support.app import GREETING, signup
 from webapi.api.inputs import encode_cursor
 from webapi.extensions import db
 from webapi.models import Event, Project
 
 ACTIVITY = "/admin/p/demo/activity"
-
-
-@pytest.fixture
-def team(app: Flask) -> Team:
-    return make_team(app)
 
 
 def event_ids(page: str) -> list[int]:

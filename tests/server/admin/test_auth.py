@@ -8,14 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.admin_team import PAGE, Team, csrf_of, html, make_team
+from tests.support.admin_team import PAGE, Team, csrf_of, html
 from tests.support.app import signup
-
-
-@pytest.fixture
-def team(app: Flask) -> Team:
-    return make_team(app)
-
 
 # --- anonymous visitors, login, signup, logout --------------------------------------------
 

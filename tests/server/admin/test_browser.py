@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,10 +23,10 @@ from tests.support.browser import (
     api_account,
     assert_styled,
     browser_unavailable,
-    free_port,
     push,
     shot,
 )
+from tests.support.live import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,37 +42,12 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     workdir = tmp_path_factory.mktemp("browser-server")
     database = workdir / "admin.db"
     shutil.copyfile(sqlite_template, database)
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "PROMPTSYNC_ENV": "development",
-           "SECRET_KEY": "browser-test-secret", "BCRYPT_ROUNDS": "4", "FLASK_DEBUG": "0"}
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "webapi", "run", "--port", str(port),
-         "--host", "127.0.0.1", "--no-reload"],
-        env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    live = LiveServer(workdir, f"sqlite:///{database}", {"SECRET_KEY": "browser-test-secret"})
+    live.start(migrate=False)  # a copy of the migrated template
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("server did not start:\n" + (workdir / "server.log").read_text())
-            time.sleep(0.1)
-        yield base
+        yield live.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        live.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.admin_team import PAGE, SLUG, Team, html, make_team
+from tests.support.admin_team import PAGE, SLUG, Team, html
 from tests.support.app import signup
-
-
-@pytest.fixture
-def team(app: Flask) -> Team:
-    return make_team(app)
-
 
 # --- keys and members ---------------------------------------------------------------------
 

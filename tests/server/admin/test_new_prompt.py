@@ -6,9 +6,8 @@ import hashlib
 import re
 
 import pytest
-from flask import Flask
 
-from tests.support.admin_team import PAGE, SLUG, Team, html, make_team, user
+from tests.support.admin_team import PAGE, SLUG, Team, html, user
 from tests.support.app import GREETING, signup
 
 NEW = "/admin/p/demo/new"
@@ -19,11 +18,6 @@ template: |
 variables:
   name: {default: there}
 """
-
-
-@pytest.fixture
-def team(app: Flask) -> Team:
-    return make_team(app)
 
 
 def create(team: Team, slug: str, source: str = FAREWELL, message: str = "",

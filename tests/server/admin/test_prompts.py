@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from flask import Flask
-
-from tests.support.admin_team import PAGE, SLUG, Team, html, make_team, user
+from tests.support.admin_team import PAGE, SLUG, Team, html, user
 from tests.support.app import GREETING, signup
-
-
-@pytest.fixture
-def team(app: Flask) -> Team:
-    return make_team(app)
-
 
 # --- projects and the prompt list ---------------------------------------------------------
 
