@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
-def _current_umask() -> int:
-    """Return the process umask without changing it where the platform allows."""
+def current_umask() -> int:
+    """The process umask, without changing it where the platform allows (read once a batch)."""
     # os.umask() can only be read by setting it, which races with other threads creating
     # files; Linux exposes it read-only in /proc, so prefer that.
     try:
@@ -51,7 +51,7 @@ def write_temp(path: Path, data: bytes, mode: int | None = None, *, umask: int |
         try:
             mode = path.stat().st_mode & 0o7777  # keep the permissions of the file we replace
         except FileNotFoundError:
-            mode = 0o666 & ~(_current_umask() if umask is None else umask)
+            mode = 0o666 & ~(current_umask() if umask is None else umask)
     # The temp name starts with a dot and ends in .tmp, which the watcher ignores; mkstemp
     # creates it 0600, so a secret is never readable by others even for an instant.
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -88,11 +88,6 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
     _fsync_dir(path.parent)
 
 
-def current_umask() -> int:
-    """The process umask (read once for a batch of new files)."""
-    return _current_umask()
-
-
 def fsync_path(path: Path | str) -> None:
     """fsync a file or directory by name; raises OSError when it fails."""
     fd = os.open(path, os.O_RDONLY)
@@ -118,7 +113,7 @@ def _syncfs_function() -> Callable[[int], int] | None:
         _SYNCFS = None
         if sys.platform.startswith("linux"):
             try:
-                import ctypes
+                import ctypes  # start-up cost: only a large pull on Linux needs it
 
                 libc = ctypes.CDLL(None, use_errno=True)
                 function = libc.syncfs

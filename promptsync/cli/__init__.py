@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from promptsync.cli import backup, login, remote, sync, watch
+from promptsync.cli import backup, dev, login, remote, sync, watch
 from promptsync.cli.context import Obj
 from promptsync.cli.errors import Failure, Interrupted, describe, describe_os_error
 from promptsync.errors import PromptSyncError
 
 if TYPE_CHECKING:
     import httpx
+
 
 class PromptSyncGroup(click.Group):
     """A group whose invoke is the ONE place library errors and Ctrl-C become exit codes."""
@@ -63,7 +64,7 @@ def cli(ctx: click.Context, server: str | None, project: str | None, api_key: st
     obj.debug = debug or obj.debug
 
 
-for _module in (sync, login, remote, watch, backup):
+for _module in (sync, login, remote, watch, dev, backup):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

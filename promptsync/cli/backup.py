@@ -11,6 +11,7 @@ import click
 
 from promptsync.cli.context import Obj, display, echo_err, pass_obj
 from promptsync.errors import ApiError, ConfigError, PromptSyncError
+from promptsync.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from promptsync.client.api import ApiClient
@@ -45,8 +46,6 @@ def _summary(data: dict[str, Any]) -> str:
 @pass_obj
 def backup(obj: Obj, output: str) -> None:
     """Export the whole project (every version, label and event) to FILE."""
-    from promptsync.fsutil import atomic_write
-
     project = obj.require_project()
     data = _api(obj).export_project(project)
     _check_format(data, f"the server's export of '{project}'")

@@ -89,7 +89,7 @@ class Obj:
         repo = self.repo()
         project = self.require_project()
         api = self.client()
-        from promptsync.sync.engine import SyncEngine
+        from promptsync.sync.engine import SyncEngine  # start-up cost: PyYAML, only when used
 
         return SyncEngine(repo, api, project, api.server)
 

@@ -1,18 +1,20 @@
 """``promptsync login``: sign in, create this machine's API key, store it privately.
 
 Logging in again on a machine replaces the key login stored there before for the same server and
-project (see ``loginkey``), so keys do not pile up on the server.
+project (see ``client/login.py``), so keys do not pile up on the server.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from promptsync.cli.context import Obj, echo_err, pass_obj
+from promptsync.client.login import login_key_name, revoke_previous
 from promptsync.errors import ApiError, ConfigError, PromptSyncError
 
 if TYPE_CHECKING:
@@ -29,10 +31,11 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
     Logging in again replaces the key login stored before for this server and project: it is
     revoked once the new one is stored (only a key login made for you; others are left alone).
     """
-    import socket
-
-    from promptsync.client.login import login_key_name, revoke_previous
-    from promptsync.config import ENV_API_KEY, credentials_path, stored_project_key
+    from promptsync.config import (  # start-up cost: PyYAML
+        ENV_API_KEY,
+        credentials_path,
+        stored_project_key,
+    )
 
     server = obj.require_server()
     project = obj.require_project()
@@ -115,7 +118,7 @@ def _create_key(api: ApiClient, project: str, name: str, role: str) -> dict[str,
 
 def _store(api: ApiClient, server: str, project: str, created: dict[str, Any]) -> None:
     """Store the new key; when that fails, revoke it (no use to anyone) and keep the old one."""
-    from promptsync.config import save_credentials
+    from promptsync.config import save_credentials  # start-up cost: PyYAML
 
     try:
         save_credentials(server, project, created["key"])

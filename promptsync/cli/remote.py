@@ -11,6 +11,7 @@ import click
 
 from promptsync.cli.context import Obj, display, echo_err, pass_obj
 from promptsync.errors import ConfigError, PromptSyncError
+from promptsync.sync.state import SyncState
 
 LOCAL = "local"
 
@@ -43,8 +44,7 @@ def log(obj: Obj, slug: str) -> None:
 
 def _local_file(obj: Obj, slug: str) -> Path:
     """The file of ``slug`` in the prompts dir (.yaml or .yml)."""
-    from promptsync.sync.state import SyncState
-    from promptsync.sync.writes import relpath_for
+    from promptsync.sync.writes import relpath_for  # start-up cost: PyYAML
 
     repo = obj.repo()
     entry = SyncState.load(repo.state_dir).get(slug)
@@ -166,7 +166,7 @@ def render(obj: Obj, slug: str, version: int | None, label: str | None,
 @pass_obj
 def export(obj: Obj, label: str | None, output: str) -> None:
     """Write a bundle of every prompt at LABEL (or latest) for the client's offline fallback."""
-    from promptsync.client.bundle import write_bundle
+    from promptsync.client.bundle import write_bundle  # start-up cost: PyYAML
 
     api, project = obj.client(), obj.require_project()
     versions = []

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from promptsync.cli.context import Obj, display, echo_err, pass_obj
 from promptsync.errors import ConfigError, Problem
+from promptsync.protocol import PushOutcome
+from promptsync.sync.state import ensure_state_dir, gitignore_state
 
-# Modules are imported inside the commands that use them: `promptsync --help` and every other
-# command load this module, and the config (PyYAML) and the HTTP client (httpx) cost ~0.1 s.
+if TYPE_CHECKING:
+    from promptsync.sync.plan import Action
+    from promptsync.sync.push import PushResult
+
+# The config and the sync modules (PyYAML) are imported inside the commands that use them, for
+# start-up cost: `promptsync --help` and every other command load this module.
 
 PROGRESS_FROM = 50  # show a progress bar when pushing at least this many files
 LIST_UP_TO = 50  # name each pushed file up to this many; beyond, a summary line
@@ -27,19 +34,6 @@ def _where(path: Path | str | None, problem: Problem) -> str:
     return f"{spot}: {problem.message}"
 
 
-def gitignore_state(root: Path) -> bool:
-    """Add ``.promptsync/`` to the root .gitignore; True when it was added."""
-    path = root / ".gitignore"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    lines = {line.strip() for line in text.splitlines()}
-    if lines & {".promptsync", ".promptsync/", "/.promptsync", "/.promptsync/"}:
-        return False
-    prefix = "" if not text or text.endswith("\n") else "\n"
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(f"{prefix}# promptsync sync state (local to this checkout)\n.promptsync/\n")
-    return True
-
-
 @click.command()
 @click.option("--server", "server_opt", metavar="URL", help="API server URL.")
 @click.option("--project", "project_opt", metavar="SLUG", help="Project slug on the server.")
@@ -47,8 +41,12 @@ def gitignore_state(root: Path) -> bool:
 @pass_obj
 def init(obj: Obj, server_opt: str | None, project_opt: str | None, dir_opt: str | None) -> None:
     """Write promptsync.yaml here, create the prompts dir, git-ignore .promptsync/."""
-    from promptsync.config import CONFIG_FILENAME, DEFAULT_DIR, read_repo_config, write_repo_config
-    from promptsync.sync.state import ensure_state_dir
+    from promptsync.config import (  # start-up cost: PyYAML
+        CONFIG_FILENAME,
+        DEFAULT_DIR,
+        read_repo_config,
+        write_repo_config,
+    )
 
     root = Path.cwd()
     existing = read_repo_config(root) if (root / CONFIG_FILENAME).exists() else None
@@ -69,19 +67,15 @@ def init(obj: Obj, server_opt: str | None, project_opt: str | None, dir_opt: str
         echo_err("next: promptsync login, then promptsync push")
 
 
-_DETAIL = {"new": "not on the server yet", "invalid": "cannot be uploaded"}
-
-
 def _shown(slug: str) -> str:
     """A slug from the server as printed: escaped when it holds control or invisible characters."""
     # A hostile server must not move the cursor, clear the screen or fake extra lines.
     return slug if slug.isprintable() else repr(slug)
 
 
-def _status_line(action: object) -> str:
-    from promptsync.sync.engine import Action, Status
+def _status_line(action: Action) -> str:
+    from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
-    assert isinstance(action, Action)
     where = display(action.path) if action.path else action.relpath or ""
     remote = action.remote_version
     detail = {
@@ -103,7 +97,7 @@ def _status_line(action: object) -> str:
 @pass_obj
 def status(obj: Obj, exit_code: bool, paths: tuple[str, ...]) -> None:
     """List prompts that are new, modified, behind, in conflict, deleted or invalid."""
-    from promptsync.sync.engine import Status
+    from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
     plan = obj.engine().plan(paths)
     for action in plan.out_of_sync:
@@ -119,10 +113,7 @@ def status(obj: Obj, exit_code: bool, paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-def _rejected_line(result: object) -> str:
-    from promptsync.sync.push import PushResult
-
-    assert isinstance(result, PushResult)
+def _rejected_line(result: PushResult) -> str:
     latest = f"v{result.latest_version}" if result.latest_version else "a newer version"
     base = f"v{result.base_version}" if result.base_version else "no server version"
     return (f"rejected: {result.slug} is at {latest} on the server, your file is based on "
@@ -138,7 +129,7 @@ def _rejected_line(result: object) -> str:
 def push(obj: Obj, paths: tuple[str, ...], message: str | None, dry_run: bool,
          force: bool) -> None:
     """Upload every changed prompt file as a new version."""
-    from promptsync.sync.engine import Status
+    from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
     engine = obj.engine()
     plan = engine.plan(paths)
@@ -148,19 +139,19 @@ def push(obj: Obj, paths: tuple[str, ...], message: str | None, dry_run: bool,
             report = engine.push(plan, message=message, force=force, progress=bar.update)
     else:
         report = engine.push(plan, message=message, force=force, dry_run=dry_run)
-    created = [r for r in report.results if r.outcome == "created"]
+    created = [r for r in report.results if r.outcome == PushOutcome.CREATED]
     for result in report.results:
-        if result.outcome == "would push":
+        if result.outcome == PushOutcome.WOULD_PUSH:
             click.echo(f"would push {result.slug} ({display(engine.dir / (result.relpath or ''))})")
-        elif result.outcome == "created" and len(created) <= LIST_UP_TO:
+        elif result.outcome == PushOutcome.CREATED and len(created) <= LIST_UP_TO:
             echo_err(f"{result.slug}: pushed v{result.version}")
-        elif result.outcome == "rejected":
+        elif result.outcome == PushOutcome.CONFLICT:
             echo_err(_rejected_line(result))
-        elif result.outcome == "invalid":
+        elif result.outcome == PushOutcome.INVALID:
             path = engine.dir / result.relpath if result.relpath else None
             for problem in result.problems:
                 echo_err(_where(path, problem))
-        elif result.outcome == "error":
+        elif result.outcome == PushOutcome.ERROR:
             echo_err(f"error: {result.slug}: {result.detail}")
     if len(created) > LIST_UP_TO:
         echo_err(f"pushed {len(created)} new versions")
@@ -180,11 +171,13 @@ def push(obj: Obj, paths: tuple[str, ...], message: str | None, dry_run: bool,
 @pass_obj
 def pull(obj: Obj, paths: tuple[str, ...], force: bool) -> None:
     """Write newer server versions into the files, atomically."""
+    from promptsync.sync.pull import PullOutcome  # start-up cost: PyYAML
+
     engine = obj.engine()
     report = engine.pull(engine.plan(paths), force=force)
     for result in report.results:
         where = display(engine.dir / result.relpath) if result.relpath else result.slug
-        if result.outcome == "pulled":
+        if result.outcome == PullOutcome.PULLED:
             echo_err(f"{result.slug}: pulled v{result.version} into {where}")
         else:
             echo_err(f"refused: {_shown(result.slug)}: {result.detail}")
@@ -201,8 +194,10 @@ def pull(obj: Obj, paths: tuple[str, ...], force: bool) -> None:
 @pass_obj
 def lint(obj: Obj, paths: tuple[str, ...]) -> None:
     """Validate prompt files offline; every problem as file:line:col."""
-    from promptsync.sync.engine import check_file
-    from promptsync.sync.scan import BadFile, LocalFile, load_file, scan, walk
+    # Start-up cost: PyYAML, loaded here rather than for every command.
+    from promptsync.sync.plan import check_file
+    from promptsync.sync.scan import BadFile, LocalFile, load_file, scan
+    from promptsync.sync.tree import walk
 
     repo = obj.settings().repo
     items: list[LocalFile | BadFile] = []

@@ -1,36 +1,16 @@
-"""ApiClient: one method per /api/v1 route, over the plumbing of ``apibase.ApiBase``."""
+"""ApiClient: one method per /api/v1 route, over the plumbing of ``transport.ApiBase``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from promptsync.client.transport import USER_AGENT, ApiBase, encode_json, json_object, segment
-from promptsync.errors import ApiError, ConfigError
+from promptsync.client.batch import BatchAnswer, batch_chunks, parse_results
+from promptsync.client.transport import ApiBase, encode_json, json_object, segment
+from promptsync.errors import ConfigError
 
-__all__ = ["ApiClient", "USER_AGENT"]
-
-BATCH_MAX_ITEMS = 500
-BATCH_MAX_BYTES = 4 * 1024 * 1024
 MANIFEST_PAGE = 1000
-
-
-def batch_chunks(encoded: list[bytes]) -> Iterator[list[int]]:
-    """Group item indexes so each request holds ≤500 items and its body stays ≤4 MiB."""
-    overhead = len(b'{"prompts":[]}')
-    chunk: list[int] = []
-    size = overhead
-    for index, item in enumerate(encoded):
-        extra = len(item) + (1 if chunk else 0)  # the comma between items
-        if chunk and (len(chunk) >= BATCH_MAX_ITEMS or size + extra > BATCH_MAX_BYTES):
-            yield chunk
-            chunk, size, extra = [], overhead, len(item)
-        # An item too big on its own is still sent alone: the server's 413 says why.
-        chunk.append(index)
-        size += extra
-    if chunk:
-        yield chunk
 
 
 class ApiClient(ApiBase):
@@ -175,22 +155,17 @@ class ApiClient(ApiBase):
 
     def push_batch(
         self, project: str | None, items: Sequence[Mapping[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """Push many ``{slug, source, ...}`` items in as few requests as limits allow; in order."""
+    ) -> list[BatchAnswer]:
+        """Push many ``{slug, source, ...}`` items in as few requests as limits allow; the
+        answers in the order of ``items``."""
         encoded = [encode_json(dict(item)) for item in items]
-        results: list[dict[str, Any]] = []
+        answers: list[BatchAnswer] = []
         for chunk in batch_chunks(encoded):
             content = b'{"prompts":[' + b",".join(encoded[i] for i in chunk) + b"]}"
             response = self._send("POST", self._prompts(project), content=content)
-            got = json_object(response).get("results")
-            if not isinstance(got, list) or len(got) != len(chunk):
-                raise ApiError(
-                    response.status_code,
-                    "bad_response",
-                    f"batch push: expected {len(chunk)} results from {response.url}",
-                )
-            results.extend(got)
-        return results
+            answers += parse_results(json_object(response), len(chunk), str(response.url),
+                                     response.status_code)
+        return answers
 
     def versions(self, project: str | None, slug: str) -> list[dict[str, Any]]:
         """Every version of a prompt, newest first."""

@@ -1,7 +1,9 @@
-"""The SDK ``Client`` of SPEC §7: cached prompt fetches with offline fallbacks.
+"""The SDK ``Client`` (``from promptsync import Client``): cached prompt fetches for applications.
 
-``ApiClient`` (every API route) and the bundle functions are re-exported here so callers have
-one module to import the HTTP side from.
+A pinned version is cached for good (versions never change); a label or the latest is reused for
+``ttl`` seconds, then revalidated with its ETag. When the server is unreachable or failing (5xx,
+408, 429) the last copy is served, else the copy in an export bundle (``bundle=`` or
+PROMPTSYNC_BUNDLE); a 404 or 403 is an answer and is never hidden.
 """
 
 from __future__ import annotations
@@ -18,18 +20,12 @@ from typing import Any
 import httpx
 
 from promptsync.client.api import ApiClient
-from promptsync.client.bundle import load_bundle, write_bundle
+from promptsync.client.bundle import load_bundle
 from promptsync.config import resolve_settings
 from promptsync.errors import ApiError, BundleError, ConfigError, ServerUnreachable
 from promptsync.format.prompt import Prompt, parse_prompt
 
-__all__ = [
-    "ApiClient",
-    "Client",
-    "PromptVersion",
-    "load_bundle",
-    "write_bundle",
-]
+__all__ = ["Client", "PromptVersion"]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +73,7 @@ def _is_outage(exc: Exception) -> bool:
 
 
 class Client:
-    """Fetch prompts by slug with caching and offline fallbacks (SPEC §7)."""
+    """Fetch prompts by slug, version or label, with caching and offline fallbacks."""
 
     def __init__(
         self,

@@ -1,8 +1,8 @@
-"""The HTTP plumbing under ApiClient: one httpx.Client, error mapping, pagination, batching.
+"""The HTTP plumbing under ApiClient: one httpx.Client, error mapping, pagination.
 
 ``ApiBase`` sends a request and turns every transport failure and error answer into our
 exceptions (``ServerUnreachable``, ``ApiError``, ``ConfigError``); ``ApiClient`` in
-``apiclient.py`` adds one method per /api/v1 route on top. Only modules that talk to the server
+``client/api.py`` adds one method per /api/v1 route on top. Only modules that talk to the server
 import this one: httpx costs ~0.1 s at start-up, which `promptsync --help` and `lint` need not pay.
 """
 

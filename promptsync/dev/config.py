@@ -10,12 +10,21 @@ the repository, and is left alone: `dev` then says how to reach it instead.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 
-from promptsync.config import RepoConfig, write_repo_config
+from promptsync.config import (
+    CONFIG_FILENAME,
+    DEFAULT_DIR,
+    RepoConfig,
+    read_repo_config,
+    write_repo_config,
+)
 from promptsync.fsutil import atomic_write
+from promptsync.sync.state import gitignore_state
 
 DEFAULT_PORT = 5000
 _LOOPBACK_NAMES = frozenset({"localhost", "::1"})
@@ -84,3 +93,33 @@ def update_repo_config(repo: RepoConfig, **settings: str) -> None:
     else:
         write_repo_config(repo.root, settings.get("server", repo.server),
                           settings.get("project", repo.project), repo.dir)
+
+
+@dataclass(frozen=True)
+class PointedRepo:
+    """promptsync.yaml after `dev` pointed it at its server, and what that took."""
+
+    repo: RepoConfig
+    wrote: bool = False  # there was no promptsync.yaml: it was written
+    ignored: bool = False  # .promptsync/ was added to the root .gitignore (with ``wrote``)
+    changed: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # key: (old, new)
+
+
+def point_repo(root: Path, server: str, project: str) -> PointedRepo:
+    """promptsync.yaml written, or pointed at the dev server when that is ours to change."""
+    if not (root / CONFIG_FILENAME).exists():
+        write_repo_config(root, server, project, DEFAULT_DIR)
+        ignored = gitignore_state(root)
+        return PointedRepo(read_repo_config(root), wrote=True, ignored=ignored)
+    repo = read_repo_config(root)
+    changes = {}
+    # A remote server in the committed file is the team's setting: not ours to change.
+    if repo.server != server and (repo.server is None or is_local(repo.server)):
+        changes["server"] = server
+    if repo.project is None:
+        changes["project"] = project
+    if not changes:
+        return PointedRepo(repo)
+    update_repo_config(repo, **changes)
+    changed = {key: (getattr(repo, key), value) for key, value in changes.items()}
+    return PointedRepo(read_repo_config(root), changed=changed)

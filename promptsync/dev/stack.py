@@ -8,7 +8,7 @@ admin API key through the API, and keeps them in `.promptsync/dev-account.json` 
 alone in `.promptsync/dev-api-key` (mode 0600, in the git-ignored folder beside the database
 they unlock) so that later runs, on any port, reuse them.
 
-Other commands find the dev server through `server` in promptsync.yaml (see devconfig.py).
+Other commands find the dev server through `server` in promptsync.yaml (see dev/config.py).
 """
 
 from __future__ import annotations
@@ -237,3 +237,10 @@ def remember_server(state_dir: Path, account: DevAccount, server: str, project: 
         save_account(state_dir, account)
     return account
 
+
+def forget_synced(state_dir: Path, server: str, project: str) -> None:
+    """Empty the sync state of ``server``: a new database knows none of the versions it names."""
+    state = SyncState.load(state_dir, server, project)
+    state.entries.clear()
+    state.journal.clear()
+    state.save()

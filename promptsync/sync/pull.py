@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from promptsync.errors import PromptSyncError
-from promptsync.sync.engine import Action, Plan, Status
-from promptsync.sync.state import SyncState
-from promptsync.sync.writes import BatchWriter, prepare_target, write_file
+from promptsync.sync.plan import Action, Plan, Status
+from promptsync.sync.state import Entry, SyncState
+from promptsync.sync.writes import BatchWriter, Target, prepare_target, write_file
 
 if TYPE_CHECKING:
-    from promptsync.client.sdk import ApiClient
+    from promptsync.client.api import ApiClient
 
 SOURCE_IN_MANIFEST_FROM = 20  # pulling more prompts than this: one manifest call with sources
 BATCH_WRITE_FROM = 20  # pulling this many files or more: one flush to disk for all of them
 
 
+class PullOutcome(StrEnum):
+    """What became of one prompt a pull wanted to write."""
+
+    PULLED = "pulled"
+    REFUSED = "refused"  # the detail says why: local changes, an unsafe path, a bad source ...
+
+
 @dataclass(frozen=True)
 class PullResult:
-    """What happened to one file: pulled, refused or error."""
+    """What happened to one file: pulled or refused."""
 
     slug: str
-    outcome: str
+    outcome: PullOutcome
     relpath: str | None = None
     version: int | None = None
     detail: str = ""
@@ -39,7 +47,7 @@ class PullReport:
     @property
     def ok(self) -> bool:
         """True when nothing was refused and nothing failed."""
-        return self.error is None and all(r.outcome == "pulled" for r in self.results)
+        return self.error is None and all(r.outcome == PullOutcome.PULLED for r in self.results)
 
 
 def _wanted(action: Action, force: bool) -> str | None:
@@ -89,7 +97,7 @@ def apply_pull(
         if reason is None:
             todo.append(action)
         elif reason:
-            report.results.append(PullResult(action.slug, "refused", action.relpath,
+            report.results.append(PullResult(action.slug, PullOutcome.REFUSED, action.relpath,
                                              detail=reason))
     if not todo:
         return report
@@ -98,82 +106,86 @@ def apply_pull(
     except PromptSyncError as exc:
         report.error = exc
         return report
-    ready: list[tuple[Action, Path, str, int, str, bytes]] = []
+    ready: list[tuple[Action, Target]] = []
     for action in todo:
         data = sources.get(action.slug)
         try:
-            target, relpath, version, sha, body = prepare_target(root, state, action, data)
+            ready.append((action, prepare_target(root, state, action, data)))
         except PromptSyncError as exc:
-            report.results.append(PullResult(action.slug, "refused", action.relpath,
+            report.results.append(PullResult(action.slug, PullOutcome.REFUSED, action.relpath,
                                              detail=str(exc)))
-            continue
-        ready.append((action, target, relpath, version, sha, body))
     if not ready:
         return report
     # Record the new hashes first (keeping the old ones), so a watcher seeing our rename
     # skips it and a crash before the rename is recognised as "not pulled yet".
-    old_entries = {a.slug: state.get(a.slug) for a, *_ in ready}
-    for action, _, relpath, version, sha, _ in ready:
-        state.record(action.slug, version, sha, relpath, keep_previous=True)
+    old_entries = {action.slug: state.get(action.slug) for action, _ in ready}
+    for action, target in ready:
+        state.record(action.slug, target.version, target.sha256, target.relpath,
+                     keep_previous=True)
     state.save()
     if len(ready) >= BATCH_WRITE_FROM:
         _write_batch(ready, state, report, old_entries, force)
     else:
-        for action, target, relpath, version, _, body in ready:
-            expected = action.local.sha256 if action.local is not None else None
+        for action, target in ready:
             try:
-                write_file(target, body, expected, force=force)
+                write_file(target.path, target.body, _expected(action), force=force)
             except PromptSyncError as exc:
                 _restore(state, action.slug, old_entries[action.slug])
-                report.results.append(PullResult(action.slug, "refused", relpath,
-                                                 detail=str(exc)))
+                report.results.append(PullResult(action.slug, PullOutcome.REFUSED,
+                                                 target.relpath, detail=str(exc)))
                 continue
             state.settle(action.slug)
-            report.results.append(PullResult(action.slug, "pulled", relpath, version=version))
+            report.results.append(PullResult(action.slug, PullOutcome.PULLED, target.relpath,
+                                             version=target.version))
     state.save()
     return report
 
 
+def _expected(action: Action) -> str | None:
+    """The hash the file had when planned (None: no file), which a write must still find."""
+    return action.local.sha256 if action.local is not None else None
+
+
 def _write_batch(
-    ready: list[tuple[Action, Path, str, int, str, bytes]],
+    ready: list[tuple[Action, Target]],
     state: SyncState,
     report: PullReport,
-    old_entries: dict[str, Any],
+    old_entries: dict[str, Entry | None],
     force: bool,
 ) -> None:
     """write_file for many files with one flush to disk (BatchWriter) instead of 2 per file."""
     batch = BatchWriter()
     refused: dict[str, str] = {}
     try:
-        for action, target, *_, body in ready:
+        for action, target in ready:
             try:
-                batch.stage(target, body)
+                batch.stage(target.path, target.body)
             except PromptSyncError as exc:
                 refused[action.slug] = str(exc)
         lost = batch.flush()
-        for action, target, *_ in ready:
-            if target in lost:
-                refused[action.slug] = str(lost[target])
-        for action, target, relpath, version, _, _ in ready:
+        for action, target in ready:
+            if target.path in lost:
+                refused[action.slug] = str(lost[target.path])
+        for action, target in ready:
             if action.slug not in refused:
-                expected = action.local.sha256 if action.local is not None else None
                 try:
-                    batch.replace(target, expected, force=force)
+                    batch.replace(target.path, _expected(action), force=force)
                 except PromptSyncError as exc:
                     refused[action.slug] = str(exc)
             if action.slug in refused:
                 _restore(state, action.slug, old_entries[action.slug])
-                report.results.append(PullResult(action.slug, "refused", relpath,
-                                                 detail=refused[action.slug]))
+                report.results.append(PullResult(action.slug, PullOutcome.REFUSED,
+                                                 target.relpath, detail=refused[action.slug]))
                 continue
             state.settle(action.slug)
-            report.results.append(PullResult(action.slug, "pulled", relpath, version=version))
+            report.results.append(PullResult(action.slug, PullOutcome.PULLED, target.relpath,
+                                             version=target.version))
         batch.finish()  # the renames on disk before the state that says they happened
     finally:
         batch.discard()
 
 
-def _restore(state: SyncState, slug: str, entry: Any) -> None:
+def _restore(state: SyncState, slug: str, entry: Entry | None) -> None:
     if entry is None:
         state.forget(slug)
     else:

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from promptsync.errors import PromptSyncError
-from promptsync.sync.engine import Action, Plan, Status
+from promptsync.client.batch import BatchAnswer
+from promptsync.errors import Problem, PromptSyncError
+from promptsync.protocol import BATCH_LIMIT, PushOutcome
+from promptsync.sync.gitinfo import GitInfo
+from promptsync.sync.plan import Action, Plan, Status
 from promptsync.sync.state import Pending, SyncState
 
 if TYPE_CHECKING:
-    from promptsync.client.sdk import ApiClient
-    from promptsync.errors import Problem
-    from promptsync.sync.gitinfo import GitInfo
+    from promptsync.client.api import ApiClient
 
-CHUNK = 500  # items per batch request: the server's limit
 UPLOAD_THREADS = 2  # batch requests in flight at once: the server parses one while storing another
+_FAILED = frozenset({PushOutcome.CONFLICT, PushOutcome.INVALID, PushOutcome.ERROR})
 
 
 @dataclass(frozen=True)
 class PushResult:
-    """What happened to one file: created, unchanged, rejected, invalid, error, would push."""
+    """What happened to one file (a dry run: WOULD_PUSH; a conflict not forced: CONFLICT)."""
 
     slug: str
-    outcome: str
+    outcome: PushOutcome
     relpath: str | None = None
     version: int | None = None
     base_version: int | None = None
@@ -43,7 +45,7 @@ class PushReport:
     @property
     def failed(self) -> list[PushResult]:
         """Results that make the push exit 1."""
-        return [r for r in self.results if r.outcome in ("rejected", "invalid", "error")]
+        return [r for r in self.results if r.outcome in _FAILED]
 
     @property
     def ok(self) -> bool:
@@ -52,8 +54,8 @@ class PushReport:
 
 
 def _rejected(action: Action) -> PushResult:
-    return PushResult(action.slug, "rejected", action.relpath, base_version=action.base_version,
-                      latest_version=action.remote_version)
+    return PushResult(action.slug, PushOutcome.CONFLICT, action.relpath,
+                      base_version=action.base_version, latest_version=action.remote_version)
 
 
 def apply_push(
@@ -73,14 +75,14 @@ def apply_push(
     todo: list[Action] = []
     for action in plan.actions:
         if action.status == Status.INVALID:
-            report.results.append(PushResult(action.slug, "invalid", action.relpath,
+            report.results.append(PushResult(action.slug, PushOutcome.INVALID, action.relpath,
                                              problems=action.problems))
         elif action.status == Status.CONFLICT and not force:
             report.results.append(_rejected(action))
         elif action.status in (Status.NEW, Status.MODIFIED, Status.CONFLICT):
             todo.append(action)
     if dry_run:
-        report.results += [PushResult(a.slug, "would push", a.relpath,
+        report.results += [PushResult(a.slug, PushOutcome.WOULD_PUSH, a.relpath,
                                       base_version=a.base_version) for a in todo]
         return report
     if message is None and git is not None:
@@ -107,7 +109,8 @@ def apply_push(
     superseded = {a.slug for a in todo}
     state.journal = [p for p in state.journal if p.slug not in superseded]
     state.journal_add(pending)
-    chunks = [(start, items[start:start + CHUNK]) for start in range(0, len(todo), CHUNK)]
+    chunks = [(start, items[start:start + BATCH_LIMIT])
+              for start in range(0, len(todo), BATCH_LIMIT)]
     done: dict[int, list[PushResult]] = {}
     try:
         for start, answers in _upload(api, project, chunks):
@@ -115,10 +118,10 @@ def apply_push(
                 # The journal keeps this chunk and the unsent ones for the next run.
                 report.error = report.error or answers
                 continue
-            chunk = todo[start:start + CHUNK]
+            chunk = todo[start:start + BATCH_LIMIT]
             done[start] = [_record_answer(state, action, answer)
                            for action, answer in zip(chunk, answers, strict=True)]
-            state.journal_ack(p.id for p in pending[start:start + CHUNK])
+            state.journal_ack(p.id for p in pending[start:start + BATCH_LIMIT])
             if progress is not None:
                 progress(len(chunk))
     finally:
@@ -132,7 +135,7 @@ def apply_push(
 
 def _upload(
     api: ApiClient, project: str | None, chunks: list[tuple[int, list[dict[str, Any]]]]
-) -> Iterator[tuple[int, list[dict[str, Any]] | PromptSyncError]]:
+) -> Iterator[tuple[int, list[BatchAnswer] | PromptSyncError]]:
     """Send the chunks, UPLOAD_THREADS at a time; yield (start, answers or error) as they end.
 
     After an error no further chunk is sent (those in flight still report). Chunks hold
@@ -145,10 +148,8 @@ def _upload(
         except PromptSyncError as exc:
             yield start, exc
         return
-    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-
     waiting = list(reversed(chunks))
-    running: dict[Future[list[dict[str, Any]]], int] = {}
+    running: dict[Future[list[BatchAnswer]], int] = {}
     failed = False
     # ApiClient's httpx.Client is documented as safe to share between threads.
     pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="promptsync-push")
@@ -173,27 +174,17 @@ def _upload(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _record_answer(state: SyncState, action: Action, answer: dict[str, Any]) -> PushResult:
-    """Turn one batch result into a PushResult, recording uploaded hashes in the state."""
+def _record_answer(state: SyncState, action: Action, answer: BatchAnswer) -> PushResult:
+    """Turn one batch answer into a PushResult, recording uploaded hashes in the state."""
     assert action.local is not None
-    outcome = answer.get("status")
     relpath = action.local.relpath
-    if outcome in ("created", "unchanged"):
-        version = int(answer["version"])
-        state.record(action.slug, version, action.local.sha256, relpath)
-        return PushResult(action.slug, str(outcome), relpath, version=version,
+    if answer.outcome in (PushOutcome.CREATED, PushOutcome.UNCHANGED):
+        assert answer.version is not None
+        state.record(action.slug, answer.version, action.local.sha256, relpath)
+        return PushResult(action.slug, answer.outcome, relpath, version=answer.version,
                           base_version=action.base_version)
-    if outcome == "conflict":
-        return PushResult(action.slug, "rejected", relpath, base_version=action.base_version,
-                          latest_version=answer.get("latest_version"),
-                          detail=str(answer.get("detail", "")))
-    if outcome == "invalid":
-        from promptsync.errors import Problem
-
-        problems = tuple(
-            Problem(str(p.get("message")), p.get("line"), p.get("column"))
-            for p in answer.get("problems") or [] if isinstance(p, dict)
-        ) or (Problem(str(answer.get("detail", "invalid prompt"))),)
-        return PushResult(action.slug, "invalid", relpath, problems=problems)
-    return PushResult(action.slug, "error", relpath,
-                      detail=str(answer.get("detail") or f"unexpected result {answer!r}"))
+    if answer.outcome == PushOutcome.CONFLICT:
+        return PushResult(action.slug, answer.outcome, relpath, base_version=action.base_version,
+                          latest_version=answer.latest_version, detail=answer.detail)
+    return PushResult(action.slug, answer.outcome, relpath, problems=answer.problems,
+                      detail=answer.detail)

@@ -215,11 +215,6 @@ class SyncState:
         """The entry of ``slug``, or None when it was never in sync."""
         return self.entries.get(slug)
 
-    def is_synced(self, slug: str, sha256: str) -> bool:
-        """Whether ``sha256`` is the hash last in sync for ``slug`` (a watcher skips it)."""
-        entry = self.entries.get(slug)
-        return entry is not None and entry.sha256 == sha256
-
     def base_version(self, slug: str) -> int:
         """The version a local file of ``slug`` is based on: 0 when never in sync."""
         entry = self.entries.get(slug)
@@ -291,3 +286,16 @@ def ensure_state_dir(state_dir: Path) -> None:
             ignore.write_text(GITIGNORE_BODY, encoding="utf-8")
         except OSError:
             pass  # the root .gitignore written by init covers it as well
+
+
+def gitignore_state(root: Path) -> bool:
+    """Add ``.promptsync/`` to the repository's root .gitignore; True when it was added."""
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = {line.strip() for line in text.splitlines()}
+    if lines & {".promptsync", ".promptsync/", "/.promptsync", "/.promptsync/"}:
+        return False
+    prefix = "" if not text or text.endswith("\n") else "\n"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"{prefix}# promptsync sync state (local to this checkout)\n.promptsync/\n")
+    return True

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptsync.errors import PromptFileError, PromptSyncError
 from promptsync.format.prompt import EXTENSIONS, slug_for_path, slug_problem, source_sha256
@@ -18,11 +19,9 @@ from promptsync.fsutil import (
     syncfs,
     write_temp,
 )
+from promptsync.sync.plan import Action
 from promptsync.sync.scan import read_prompt_file
-
-if TYPE_CHECKING:
-    from promptsync.sync.engine import Action
-    from promptsync.sync.state import SyncState
+from promptsync.sync.state import SyncState
 
 
 class UnsafePath(PromptSyncError):
@@ -71,10 +70,21 @@ def safe_target(root: Path, relpath: str) -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class Target:
+    """A fetched version checked against its hash, and the file it is to be written to."""
+
+    path: Path  # absolute, its folders created, never through a symlink
+    relpath: str
+    version: int
+    sha256: str
+    body: bytes = field(repr=False)
+
+
 def prepare_target(
     root: Path, state: SyncState, action: Action, data: dict[str, Any] | None
-) -> tuple[Path, str, int, str, bytes]:
-    """Check a fetched version and find its file: (target, relpath, version, sha, bytes)."""
+) -> Target:
+    """Check a fetched version (its source against its sha256) and find the file it goes to."""
     if data is None or not isinstance(data.get("source"), str):
         raise PromptSyncError("the server sent no source for this prompt")
     version, sha, source = data.get("version"), data.get("sha256"), data["source"]
@@ -82,8 +92,7 @@ def prepare_target(
         raise PromptSyncError("the source from the server does not match its sha256")
     entry = state.get(action.slug)
     relpath = relpath_for(action.slug, action.relpath, entry.path if entry else None)
-    target = safe_target(root, relpath)
-    return target, relpath, version, sha, source.encode("utf-8")
+    return Target(safe_target(root, relpath), relpath, version, sha, source.encode("utf-8"))
 
 
 def _check_unchanged(target: Path, expected_sha: str | None) -> None:

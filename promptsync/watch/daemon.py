@@ -21,8 +21,10 @@ from typing import Any
 
 from promptsync.errors import ApiError, PromptFileError, PromptSyncError, ServerUnreachable
 from promptsync.format.prompt import slug_for_path
-from promptsync.sync.engine import Plan, Status, SyncEngine, check_file
-from promptsync.sync.pull import PullReport
+from promptsync.protocol import PushOutcome
+from promptsync.sync.engine import SyncEngine
+from promptsync.sync.plan import Plan, Status, check_file
+from promptsync.sync.pull import PullOutcome, PullReport
 from promptsync.sync.scan import BadFile, LocalFile, load_file
 from promptsync.sync.tree import walk
 from promptsync.watch.eventlog import EventLog, first_problem, plural
@@ -210,7 +212,7 @@ class WatchDaemon:
 
     def _pulled(self, report: PullReport) -> None:
         for result in report.results:
-            if result.outcome == "pulled":
+            if result.outcome == PullOutcome.PULLED:
                 self.say.forget(result.slug)
                 self.say(f"{result.slug}: pulled v{result.version}")
             else:
@@ -220,15 +222,15 @@ class WatchDaemon:
 
     def _sent(self, report: FlushReport) -> None:
         for sent in report.results:
-            if sent.outcome == "pushed":
+            if sent.outcome == PushOutcome.CREATED:
                 self.say.forget(sent.slug)
                 self.say(f"{sent.slug}: pushed v{sent.version}")
-            elif sent.outcome == "conflict":
+            elif sent.outcome == PushOutcome.CONFLICT:
                 self.say.refused(sent.slug, sent.latest_version, sent.base_version, sent.sha256,
                                  sent.dropped)
-            elif sent.outcome == "invalid":
+            elif sent.outcome == PushOutcome.INVALID:
                 self.say(f"{sent.slug}: invalid ({first_problem(sent.problems)})")
-            elif sent.outcome == "error":
+            elif sent.outcome == PushOutcome.ERROR:
                 self.say(f"{sent.slug}: not pushed: {sent.detail}")
         if report.error is not None:
             raise report.error

@@ -13,24 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from promptsync.client.batch import BatchAnswer
 from promptsync.errors import Problem, PromptSyncError
+from promptsync.protocol import BATCH_LIMIT, PushOutcome
+from promptsync.sync.engine import SyncEngine
+from promptsync.sync.scan import LocalFile
 from promptsync.sync.state import Pending, SyncState
-
-if TYPE_CHECKING:
-    from promptsync.sync.engine import SyncEngine
-    from promptsync.sync.scan import LocalFile
-
-BATCH_LIMIT = 500  # the server's limit per batch request
 
 
 @dataclass(frozen=True)
 class Sent:
-    """The server's answer to one queued save: pushed, unchanged, conflict, invalid or error."""
+    """The server's answer to one queued save: created, unchanged, conflict, invalid or error."""
 
     slug: str
-    outcome: str
+    outcome: PushOutcome
     version: int | None = None
     base_version: int | None = None
     latest_version: int | None = None
@@ -152,31 +149,22 @@ class Outbox:
         return report
 
 
-def _settle(state: SyncState, item: Pending, base: int, answer: dict[str, Any]) -> Sent:
+def _settle(state: SyncState, item: Pending, base: int, answer: BatchAnswer) -> Sent:
     """Record one answer in the state (in memory) and take the save off the journal."""
-    outcome = answer.get("status")
     state.journal_ack([item.id])
-    if outcome in ("created", "unchanged"):
-        version = int(answer["version"])
+    if answer.outcome in (PushOutcome.CREATED, PushOutcome.UNCHANGED):
+        assert answer.version is not None
         entry = state.get(item.slug)
-        if entry is None or entry.version <= version:  # a concurrent push may be ahead
-            state.record(item.slug, version, item.sha256, item.path)
-        return Sent(item.slug, "pushed" if outcome == "created" else "unchanged", version,
-                    base_version=base)
-    if outcome == "conflict":
+        if entry is None or entry.version <= answer.version:  # a concurrent push may be ahead
+            state.record(item.slug, answer.version, item.sha256, item.path)
+        return Sent(item.slug, answer.outcome, answer.version, base_version=base)
+    if answer.outcome == PushOutcome.CONFLICT:
         # The later saves of this prompt build on the refused one: they cannot go either.
         later = [p.id for p in queued(state) if p.slug == item.slug]
         last = next((p.sha256 for p in reversed(queued(state)) if p.slug == item.slug),
                     item.sha256)
         state.journal_ack(later)
-        return Sent(item.slug, "conflict", base_version=base,
-                    latest_version=answer.get("latest_version"),
-                    detail=str(answer.get("detail", "")), dropped=len(later), sha256=last)
-    if outcome == "invalid":
-        problems = tuple(
-            Problem(str(p.get("message")), p.get("line"), p.get("column"))
-            for p in answer.get("problems") or [] if isinstance(p, dict)
-        ) or (Problem(str(answer.get("detail", "invalid prompt"))),)
-        return Sent(item.slug, "invalid", problems=problems)
-    return Sent(item.slug, "error",
-                detail=str(answer.get("detail") or f"unexpected answer {answer!r}"))
+        return Sent(item.slug, answer.outcome, base_version=base,
+                    latest_version=answer.latest_version, detail=answer.detail,
+                    dropped=len(later), sha256=last)
+    return Sent(item.slug, answer.outcome, problems=answer.problems, detail=answer.detail)

@@ -14,8 +14,8 @@ from flask import Flask
 
 from promptsync.cli import cli
 from promptsync.cli.context import Obj
+from promptsync.client.api import ApiClient
 from promptsync.client.bundle import load_bundle
-from promptsync.client.sdk import ApiClient
 from promptsync.errors import PromptSyncError
 from promptsync.sync.state import SyncState
 from tests.support.app import GREETING, IN_PROCESS, Account, make_account

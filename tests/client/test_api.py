@@ -13,6 +13,7 @@ import pytest
 from promptsync.client.api import ApiClient
 from promptsync.errors import ApiError, ConfigError, ServerUnreachable
 from promptsync.format.prompt import source_sha256
+from promptsync.protocol import PushOutcome
 from tests.support.fakes import GREETING_V1, GREETING_V2, SERVER, error, version_json
 from tests.support.live import free_port
 
@@ -286,21 +287,22 @@ def test_push_batch_chunks_by_count_and_size_and_keeps_order() -> None:
         items = json.loads(request.content)["prompts"]
         requests.append(items)
         return httpx.Response(
-            200, json={"results": [{"slug": i["slug"], "status": "created"} for i in items]}
+            200, json={"results": [{"slug": i["slug"], "status": "created", "version": 1}
+                                   for i in items]}
         )
 
     client = api(handler)
     items = [{"slug": f"p{i:04d}", "source": "template: x\n"} for i in range(1201)]
     results = client.push_batch("demo", items)
     assert [len(r) for r in requests] == [500, 500, 201]
-    assert [r["slug"] for r in results] == [i["slug"] for i in items]
+    assert [r.slug for r in results] == [i["slug"] for i in items]
 
     requests.clear()
     big = "template: " + "x" * (900 * 1024) + "\n"  # five of these pass 4 MiB
     items = [{"slug": f"big{i}", "source": big} for i in range(10)]
     results = client.push_batch("demo", items)
     assert [len(r) for r in requests] == [4, 4, 2]
-    assert [r["slug"] for r in results] == [f"big{i}" for i in range(10)]
+    assert [r.slug for r in results] == [f"big{i}" for i in range(10)]
     assert client.push_batch("demo", []) == []
 
 
@@ -446,11 +448,11 @@ def test_live_batch_push_and_paged_manifest(live: dict[str, Any]) -> None:
     items.insert(7, {"slug": "bulk/bad", "source": "template: [\n"})
     with editor(live) as api_client:
         results = api_client.push_batch("demo", items)
-        assert [r["slug"] for r in results] == [i["slug"] for i in items]
-        assert results[7]["status"] == "invalid"
-        assert {r["status"] for i, r in enumerate(results) if i != 7} == {"created"}
+        assert [r.slug for r in results] == [i["slug"] for i in items]
+        assert results[7].outcome == PushOutcome.INVALID
+        assert {r.outcome for i, r in enumerate(results) if i != 7} == {PushOutcome.CREATED}
         again = api_client.push_batch("demo", items[:3])
-        assert [r["status"] for r in again] == ["unchanged"] * 3
+        assert [r.outcome for r in again] == [PushOutcome.UNCHANGED] * 3
         manifest = api_client.manifest("demo")  # 1001 prompts: two pages of 1000
         assert len(manifest) == 1001
         assert manifest == sorted(manifest, key=lambda m: m["slug"])

@@ -11,12 +11,15 @@ import httpx
 import pytest
 from flask import Flask
 
-from promptsync.client.sdk import ApiClient
+from promptsync.client.api import ApiClient
 from promptsync.config import read_repo_config
 from promptsync.errors import Problem, ServerUnreachable
 from promptsync.format.prompt import source_sha256
-from promptsync.sync.engine import Action, Plan, Remote, Status, SyncEngine, classify, make_plan
+from promptsync.protocol import PushOutcome
+from promptsync.sync.engine import SyncEngine
+from promptsync.sync.plan import Action, Plan, Remote, Status, classify, make_plan
 from promptsync.sync.pull import apply_pull
+from promptsync.sync.push import PushReport
 from promptsync.sync.scan import LocalFile, Scan, Selection, scan
 from promptsync.sync.state import Entry, SyncState
 from promptsync.sync.writes import UnsafePath, relpath_for, safe_target
@@ -240,7 +243,7 @@ def test_stale_base_is_rejected_and_force_overwrites(
     assert [a.status for a in plan.actions] == [Status.CONFLICT]
     report = engine.push(plan)
     assert not report.ok
-    assert report.results[0].outcome == "rejected"
+    assert report.results[0].outcome == PushOutcome.CONFLICT
     assert (report.results[0].base_version, report.results[0].latest_version) == (1, 2)
     forced = engine.push(plan, force=True)
     assert forced.ok and forced.results[0].version == 3
@@ -257,7 +260,7 @@ def test_server_side_409_when_the_manifest_was_stale(
     ApiClient(SERVER, acct.keys["editor"], transport=transport).push(
         "demo", "a", prompt_source("theirs {{ name }}"))
     report = engine.push(plan)
-    assert report.results[0].outcome == "rejected"
+    assert report.results[0].outcome == PushOutcome.CONFLICT
     assert report.results[0].latest_version == 2
 
 
@@ -294,7 +297,7 @@ def test_a_large_push_sends_chunks_in_parallel_and_writes_the_state_once(
 
     from promptsync.sync import push, state
 
-    monkeypatch.setattr(push, "CHUNK", 10)
+    monkeypatch.setattr(push, "BATCH_LIMIT", 10)
     files = {f"t{i % 4}/n{i:02d}.yaml": prompt_source(f"v{i} {{{{ name }}}}") for i in range(35)}
     write_files(repo_dir / "prompts", files)
     in_flight, most, lock = [0], [0], threading.Lock()
@@ -505,6 +508,18 @@ def test_a_large_pull_killed_between_renames_is_recognised(
         assert (prompts / relpath).read_text() == source
 
 
+def sync_paths(engine: SyncEngine, paths: list[Path]) -> PushReport:
+    """Push the given changed files without a manifest call, from the engine's public parts: the
+    server is assumed where the state says, and the parent_version sent makes it refuse (409)
+    if it moved meanwhile."""
+    scanned, selection = engine.scan(paths)
+    entries = engine.reload().entries
+    assumed = {slug: Remote(e.version, e.sha256) for slug, e in entries.items() if e.version > 0}
+    plan = make_plan(scanned, entries, assumed, selection=selection)
+    todo = Plan(plan.with_status(Status.NEW, Status.MODIFIED, Status.INVALID))
+    return engine.push(todo) if todo.actions else PushReport([])
+
+
 def test_sync_paths_pushes_only_changed_files_without_a_manifest(
     repo_dir: Path, acct: Account, transport: Recorder
 ) -> None:
@@ -514,12 +529,12 @@ def test_sync_paths_pushes_only_changed_files_without_a_manifest(
     engine.push(engine.plan())
     write_files(prompts, {"a.yaml": prompt_source("two {{ name }}")})
     before = len(transport.requests)
-    report = engine.sync_paths([prompts / "a.yaml", prompts / "b.yaml"])
+    report = sync_paths(engine, [prompts / "a.yaml", prompts / "b.yaml"])
     assert [(r.slug, r.outcome, r.version) for r in report.results] == [("a", "created", 2)]
     assert transport.requests[before:] == [("POST", "/api/v1/projects/demo/prompts")]
-    assert engine.sync_paths([prompts / "a.yaml"]).results == []  # our own write: skipped
+    assert sync_paths(engine, [prompts / "a.yaml"]).results == []  # our own write: skipped
     (prompts / "b.yaml").write_text("template: [\n")
-    invalid = engine.sync_paths([prompts / "b.yaml"])
+    invalid = sync_paths(engine, [prompts / "b.yaml"])
     assert [r.outcome for r in invalid.results] == ["invalid"]
 
 
@@ -528,11 +543,14 @@ def test_reconcile_pushes_and_pulls(repo_dir: Path, acct: Account, transport: Re
     write_files(prompts, {"mine.yaml": prompt_source()})
     ApiClient(SERVER, acct.keys["editor"], transport=transport).push(
         "demo", "theirs", prompt_source("t {{ name }}"))
-    plan, pushed, pulled = engine_for(repo_dir, acct, transport).reconcile()
+    engine = engine_for(repo_dir, acct, transport)
+    plan = engine.plan()
+    pushed, pulled = engine.push(plan), engine.pull(plan)
     assert [r.slug for r in pushed.results] == ["mine"]
     assert [r.slug for r in pulled.results] == ["theirs"]
     assert (prompts / "theirs.yaml").exists()
-    assert engine_for(repo_dir, acct, transport).pull_remote_changes().results == []
+    again = engine_for(repo_dir, acct, transport)
+    assert again.pull(Plan(again.plan().with_status(Status.BEHIND))).results == []
 
 
 def test_git_provenance_and_default_message(

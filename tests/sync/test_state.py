@@ -27,8 +27,8 @@ def test_missing_state_is_empty_and_save_creates_an_ignored_dir(tmp_path: Path) 
     assert again.get("support/greeting") == Entry(3, "abc", "support/greeting.yaml")
     assert again.base_version("support/greeting") == 3
     assert again.base_version("other") == 0
-    assert again.is_synced("support/greeting", "abc")
-    assert not again.is_synced("support/greeting", "def")
+    assert again.entries["support/greeting"].sha256 == "abc"
+    assert again.entries["support/greeting"].sha256 != "def"
 
 
 def test_save_leaves_no_temp_files_and_valid_json(tmp_path: Path) -> None:

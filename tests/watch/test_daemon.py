@@ -13,6 +13,7 @@ from flask import Flask
 
 from promptsync.client.api import ApiClient
 from promptsync.config import read_repo_config
+from promptsync.protocol import PushOutcome
 from promptsync.sync.engine import SyncEngine
 from promptsync.sync.state import Pending, SyncState
 from promptsync.watch.daemon import WatchDaemon
@@ -151,7 +152,8 @@ def test_a_save_that_reached_the_server_before_a_crash_is_not_stored_twice(rig: 
     # The first queued save reached the server, then the daemon died before recording it.
     rig.other.push(rig.account.project, "a", text(2), parent_version=1)
     report = outbox.flush()
-    assert [(s.outcome, s.version) for s in report.results] == [("unchanged", 2), ("pushed", 3)]
+    assert [(s.outcome, s.version) for s in report.results] == [
+        (PushOutcome.UNCHANGED, 2), (PushOutcome.CREATED, 3)]
     assert rig.versions("a") == [text(1), text(2), text(3)]
     assert rig.state().journal == []
 

@@ -1,0 +1,23 @@
+"""What the client and the server agree on over the wire, beyond one prompt file: pure values.
+
+Both sides import this module (the server's batch route and the client's batch push), so a limit
+or an outcome is written once. The rules of one prompt file live in ``promptsync.format``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+# Prompts in one batch push request: the server answers 413 above it, the client splits below it.
+BATCH_LIMIT = 500
+
+
+class PushOutcome(StrEnum):
+    """What became of one uploaded prompt; the server's batch answer says it as ``status``."""
+
+    CREATED = "created"  # stored as a new version
+    UNCHANGED = "unchanged"  # the same bytes as the latest version: nothing stored
+    CONFLICT = "conflict"  # refused: the server moved past the version the file is based on
+    INVALID = "invalid"  # refused: the file does not parse (the problems say why)
+    ERROR = "error"  # refused for another reason (the detail says why)
+    WOULD_PUSH = "would push"  # a dry run's: never sent, so never in an answer
