@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from promptsync.errors import RenderError
 from promptsync.format.prompt import parse_prompt
+from promptsync.protocol import BATCH_LIMIT
 from webapi.api.inputs import (
     cursor_arg,
     encode_cursor,
@@ -39,7 +40,6 @@ from webapi.services.versions import (
 )
 
 bp = Blueprint("prompts", __name__)
-BATCH_LIMIT = 500
 
 
 def _manifest(project: ProjectRef) -> Any:
