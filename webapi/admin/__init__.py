@@ -1,4 +1,4 @@
-"""The web admin under /admin: server-rendered pages over the API's service functions."""
+"""The web admin under /admin: server-rendered pages over the same services as the API."""
 
 from __future__ import annotations
 

@@ -7,12 +7,12 @@ from typing import Any
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from webapi.admin.common import bp, check_anonymous_csrf, flash_error, safe_next
-from webapi.api.accounts import authenticate, create_user, normalise_email, projects_of
-from webapi.api.projects import create_project
 from webapi.auth.caller import require_user
 from webapi.auth.sessions import end_sessions, start_session
 from webapi.errors import HttpError
 from webapi.extensions import db
+from webapi.services.accounts import authenticate, create_user, normalise_email
+from webapi.services.projects import create_project, projects_of
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -73,7 +73,7 @@ def logout() -> Any:
 def projects() -> Any:
     """The project picker with the user's role in each, and a form to create one."""
     principal = require_user()
-    return render_template("admin/projects.html", projects=projects_of(principal.user_id),
+    return render_template("admin/projects.html", projects=projects_of(principal),
                            form={})
 
 
@@ -87,7 +87,7 @@ def new_project() -> Any:
         create_project(principal.user_id, principal.actor, slug, name)
     except HttpError as exc:
         flash_error(exc)
-        page = render_template("admin/projects.html", projects=projects_of(principal.user_id),
+        page = render_template("admin/projects.html", projects=projects_of(principal),
                                form={"slug": slug, "name": name or ""})
         return page, exc.status
     flash(f"Project '{slug}' created; you are its admin.", "success")

@@ -8,11 +8,12 @@ from typing import Any
 
 from flask import render_template
 
-from webapi.admin.common import bp, member_of
-from webapi.api.inputs import encode_cursor, int_arg, int_cursor_arg
-from webapi.api.projects import event_page
+from webapi.admin.common import bp
+from webapi.auth.roles import project_role
 from webapi.errors import HttpError
 from webapi.models import Event
+from webapi.paging import encode_cursor, int_arg, int_cursor_arg
+from webapi.services.events import event_page
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -58,7 +59,8 @@ def row_of(event: Event) -> ActivityRow:
 @bp.get("/p/<p>/activity")
 def activity(p: str) -> Any:
     """Who did what, when: versions, labels, keys and members; any member may read it."""
-    project, role, _ = member_of(p)
+    access = project_role(p, "viewer")
+    project, role = access.project, access.role
     limit = int_arg("limit", 1, MAX_PAGE_SIZE) or PAGE_SIZE
     try:
         before = int_cursor_arg()

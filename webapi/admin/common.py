@@ -21,8 +21,6 @@ from flask_login import current_user
 
 from webapi.auth.caller import current_principal
 from webapi.auth.csrf import session_csrf_token, tokens_match
-from webapi.auth.principal import Principal, ProjectRef
-from webapi.auth.roles import project_role
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK
@@ -103,11 +101,6 @@ def when(value: dt.datetime | None) -> str:
 def role_at_least(role: str | None, minimum: str) -> bool:
     """True when role is at least minimum (for showing or hiding controls)."""
     return role is not None and ROLE_RANK.get(role, -1) >= ROLE_RANK[minimum]
-
-
-def member_of(p: str, minimum: str = "viewer") -> tuple[ProjectRef, str, Principal]:
-    """The project, the user's role and principal; the same 403/404 rules as the API."""
-    return project_role(p, minimum)
 
 
 def flash_error(exc: HttpError) -> None:

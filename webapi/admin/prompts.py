@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 
 from promptsync.format.prompt import slug_problem
-from webapi.admin.common import bp, flash_error, form_int, member_of
+from webapi.admin.common import bp, flash_error, form_int
 from webapi.admin.queries import (
     diff_lines,
     group_by_folder,
@@ -16,7 +16,8 @@ from webapi.admin.queries import (
     pretty,
     prompt_rows,
 )
-from webapi.auth.principal import Principal, ProjectRef
+from webapi.auth.principal import ProjectAccess, ProjectRef
+from webapi.auth.roles import project_role
 from webapi.errors import HttpError
 from webapi.models import PromptVersion
 from webapi.services.labels import delete_label, set_label
@@ -29,17 +30,17 @@ MAX_MESSAGE = 10_000
 @bp.get("/p/<p>/")
 def prompt_list(p: str) -> Any:
     """Every prompt of the project, grouped by folder, filtered by ?q=."""
-    project, role, _ = member_of(p)
+    access = project_role(p, "viewer")
     q = request.args.get("q", "").strip()[:200]
-    rows, more = prompt_rows(project, q)
-    return render_template("admin/prompt_list.html", project=project, role=role, q=q,
+    rows, more = prompt_rows(access.project, q)
+    return render_template("admin/prompt_list.html", project=access.project, role=access.role, q=q,
                            groups=group_by_folder(rows), count=len(rows), more=more)
 
 
-def _new_page(project: ProjectRef, role: str, status: int = 200, **form: Any) -> Any:
+def _new_page(access: ProjectAccess, status: int = 200, **form: Any) -> Any:
     context = {"slug": "", "source": "", "message": "", "slug_error": None, "exists": None,
                "save_error": None, "problems": None, **form}
-    return render_template("admin/new_prompt.html", project=project, role=role,
+    return render_template("admin/new_prompt.html", project=access.project, role=access.role,
                            **context), status
 
 
@@ -56,25 +57,24 @@ def _slug_error(slug: str) -> str | None:
 @bp.get("/p/<p>/new")
 def new_prompt(p: str) -> Any:
     """The form for a new prompt: slug, YAML source and message (editors and admins)."""
-    project, role, _ = member_of(p, "editor")
-    return _new_page(project, role)
+    return _new_page(project_role(p, "editor"))
 
 
 @bp.post("/p/<p>/new")
 def create_prompt(p: str) -> Any:
     """Store version 1 of a new prompt through the API's push path; nothing saved on an error."""
-    project, role, principal = member_of(p, "editor")
+    access = project_role(p, "editor")
     slug = request.form.get("slug", "").strip()
     source = request.form.get("source", "").replace("\r\n", "\n")
     message = request.form.get("message", "").strip() or None
     kept = {"slug": slug, "source": source, "message": message or ""}
     slug_error = _slug_error(slug)
     if slug_error is not None:
-        return _new_page(project, role, 400, slug_error=slug_error, **kept)
+        return _new_page(access, 400, slug_error=slug_error, **kept)
     message_error = _message_error(message)
     if message_error is not None:
-        return _new_page(project, role, 400, save_error=message_error, **kept)
-    return _create_first(project, role, principal, kept)
+        return _new_page(access, 400, save_error=message_error, **kept)
+    return _create_first(access, kept)
 
 
 def _message_error(message: str | None) -> str | None:
@@ -87,24 +87,23 @@ def _message_error(message: str | None) -> str | None:
     return None
 
 
-def _create_first(project: ProjectRef, role: str, principal: Principal,
-                  kept: dict[str, Any]) -> Any:
+def _create_first(access: ProjectAccess, kept: dict[str, Any]) -> Any:
     slug = kept["slug"]
     try:
         # parent_version=0: "new", so an existing prompt is a 409, never a silent version 2.
-        status, version = create_version(project, slug, kept["source"], principal,
+        status, version = create_version(access.project, slug, kept["source"], access.principal,
                                          kept["message"] or None, 0)
     except HttpError as exc:
         if exc.status == 409:
-            return _new_page(project, role, 409, exists=exc.extra.get("latest_version"), **kept)
+            return _new_page(access, 409, exists=exc.extra.get("latest_version"), **kept)
         if exc.status not in (400, 404, 422):
             raise
-        return _new_page(project, role, exc.status, save_error=exc.detail,
+        return _new_page(access, exc.status, save_error=exc.detail,
                          problems=exc.extra.get("problems") or [], **kept)
     if status != 201:  # the same bytes as its latest version: it exists already
-        return _new_page(project, role, 409, exists=version["version"], **kept)
+        return _new_page(access, 409, exists=version["version"], **kept)
     flash(f"Created {slug} as version 1.", "success")
-    return redirect(url_for("admin.prompt_page", p=project.slug, slug=slug))
+    return redirect(url_for("admin.prompt_page", p=access.project.slug, slug=slug))
 
 
 def curl_lines(project: ProjectRef, slug: str, number: int, labels: dict[str, int]) -> list[str]:
@@ -117,14 +116,15 @@ def curl_lines(project: ProjectRef, slug: str, number: int, labels: dict[str, in
     return lines
 
 
-def _page(project: ProjectRef, role: str, slug: str, shown: PromptVersion,
-          status: int = 200, **form: Any) -> Any:
+def _page(access: ProjectAccess, slug: str, shown: PromptVersion, status: int = 200,
+          **form: Any) -> Any:
     """The prompt page for one version, optionally with a refused edit's text and errors."""
+    project = access.project
     versions, labels_by_version, more = history(shown.prompt_id)
     latest = versions[0].version
     labels = label_map(shown.prompt_id)
     context = {
-        "project": project, "role": role, "slug": slug, "shown": shown, "data": shown.data,
+        "project": project, "role": access.role, "slug": slug, "shown": shown, "data": shown.data,
         "latest": latest, "versions": versions, "labels_by_version": labels_by_version,
         "more_history": more, "labels": labels, "pretty": pretty,
         "protected": PROTECTED_LABELS, "curl": curl_lines(project, slug, shown.version, labels),
@@ -140,16 +140,17 @@ def _page(project: ProjectRef, role: str, slug: str, shown: PromptVersion,
 @bp.get("/p/<p>/prompts/<path:slug>")
 def prompt_page(p: str, slug: str) -> Any:
     """One version (?v=N, default latest): rendered, editable source, history and labels."""
-    project, role, _ = member_of(p)
+    access = project_role(p, "viewer")
     raw = request.args.get("v", "")
     number = int(raw) if raw.isdigit() and len(raw) < 10 else None
-    return _page(project, role, slug, get_version(project, slug, number))
+    return _page(access, slug, get_version(access.project, slug, number))
 
 
 @bp.post("/p/<p>/prompts/<path:slug>/-/save")
 def save(p: str, slug: str) -> Any:
     """Store the edited source as a new version based on the version the form was loaded from."""
-    project, role, principal = member_of(p, "editor")
+    access = project_role(p, "editor")
+    project = access.project
     # Browsers send textarea lines with CRLF; store what the user sees, with LF endings.
     source = request.form.get("source", "").replace("\r\n", "\n")
     message = request.form.get("message", "").strip() or None
@@ -160,18 +161,18 @@ def save(p: str, slug: str) -> Any:
     kept = {"source": source, "message": message or "", "parent_version": parent}
     message_error = _message_error(message)
     if message_error is not None:
-        return _page(project, role, slug, get_version(project, slug, parent), 400,
+        return _page(access, slug, get_version(project, slug, parent), 400,
                      save_error=message_error, **kept)
     try:
-        status, version = create_version(project, slug, source, principal, message, base)
+        status, version = create_version(project, slug, source, access.principal, message, base)
     except HttpError as exc:
         if exc.status not in (400, 409, 422):
             raise
         shown = get_version(project, slug, parent)
         if exc.status == 409:
             latest = exc.extra.get("latest_version")
-            return _page(project, role, slug, shown, 409, conflict=latest, **kept)
-        return _page(project, role, slug, shown, exc.status, save_error=exc.detail,
+            return _page(access, slug, shown, 409, conflict=latest, **kept)
+        return _page(access, slug, shown, exc.status, save_error=exc.detail,
                      problems=exc.extra.get("problems") or [], **kept)
     if status == 201:
         flash(f"Saved {slug} as version {version['version']}.", "success")
@@ -183,7 +184,8 @@ def save(p: str, slug: str) -> Any:
 @bp.post("/p/<p>/prompts/<path:slug>/-/labels")
 def move_label(p: str, slug: str) -> Any:
     """Point a label at a version (promotion or rollback), or remove it."""
-    project, role, principal = member_of(p, "editor")
+    access = project_role(p, "editor")
+    project, role, principal = access.project, access.role, access.principal
     label = request.form.get("label", "").strip().lower()
     expected_raw = request.form.get("expected_version", "")
     expected = int(expected_raw) if expected_raw.isdigit() and len(expected_raw) < 10 else None
@@ -209,16 +211,13 @@ def move_label(p: str, slug: str) -> Any:
 @bp.get("/p/<p>/prompts/<path:slug>/-/diff")
 def diff(p: str, slug: str) -> Any:
     """A unified diff between two versions or labels (default: previous and latest)."""
-    project, role, _ = member_of(p)
+    access = project_role(p, "viewer")
     ref_from = request.args.get("from") or None
     ref_to = request.args.get("to") or None
-    if ref_to is not None and ref_to.isdigit() and int(ref_to) == 0:
-        # diff_versions answers 500 for to=0 (a KeyError); reported to the API's owner.
-        raise HttpError(404, f"'{slug}' has no version 0.")
-    result = diff_versions(project, slug, ref_from, ref_to)
-    latest = get_version(project, slug)
-    versions, labels_by_version, _ = history(latest.prompt_id)
+    result = diff_versions(access.project, slug, ref_from, ref_to)
+    versions, labels_by_version, _ = history(result.prompt_id)
     return render_template(
-        "admin/diff.html", project=project, role=role, slug=slug, result=result,
-        lines=diff_lines(result["diff"]), versions=versions, labels_by_version=labels_by_version,
+        "admin/diff.html", project=access.project, role=access.role, slug=slug,
+        result=result.to_dict(), lines=diff_lines(result.text), versions=versions,
+        labels_by_version=labels_by_version,
     )

@@ -1,4 +1,4 @@
-"""Read-only queries the admin pages need beyond the API's service functions."""
+"""Read-only queries the admin pages need beyond the shared services."""
 
 from __future__ import annotations
 

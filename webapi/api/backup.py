@@ -15,7 +15,7 @@ bp = Blueprint("backup", __name__)
 
 @bp.get("/projects/<p>/export")
 def get_export(p: str) -> Any:
-    project, _, _ = project_role(p, "admin")
+    project = project_role(p, "admin").project
     response = jsonify(export_project(project))
     response.headers["Cache-Control"] = "no-store"  # every source of the project
     response.headers["Content-Disposition"] = f'attachment; filename="{project.slug}.json"'
@@ -24,5 +24,5 @@ def get_export(p: str) -> Any:
 
 @bp.post("/projects/<p>/import")
 def post_import(p: str) -> Any:
-    project, _, principal = project_role(p, "admin")
-    return jsonify(imported=import_project(project, principal, json_body())), 201
+    access = project_role(p, "admin")
+    return jsonify(imported=import_project(access.project, access.principal, json_body())), 201

@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, jsonify
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
-from webapi.api.accounts import normalise_email, projects_of
-from webapi.api.inputs import encode_cursor, int_cursor_arg, json_body, limit_arg
+from webapi.api.inputs import json_body
 from webapi.auth.caller import require_principal, require_user
-from webapi.auth.principal import ProjectRef
 from webapi.auth.roles import project_role
-from webapi.errors import HttpError
-from webapi.extensions import db
-from webapi.models import ROLES, Event, Membership, Project, User, iso
-from webapi.services.versions import log_event
+from webapi.paging import encode_cursor, int_cursor_arg, limit_arg
+from webapi.services.events import event_page
+from webapi.services.projects import (
+    create_project,
+    members_of,
+    projects_of,
+    remove_member,
+    set_member,
+)
 
 bp = Blueprint("projects", __name__)
-PROJECT_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
-
-def create_project(user_id: int, actor: str, slug: object, name: object) -> dict[str, Any]:
-    """A new project with its creator as admin; 400 for a bad slug, 409 when taken."""
-    if not isinstance(slug, str) or not PROJECT_SLUG_RE.match(slug):
-        raise HttpError(400, "'slug' must be 1-63 characters of a-z, 0-9 and '-'.")
-    if name is None:
-        name = slug
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise HttpError(400, "'name' must be a non-empty string of at most 200 characters.")
-    project = Project(slug=slug, name=name.strip())
-    db.session.add(project)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise HttpError(409, f"A project '{slug}' already exists.") from None
-    db.session.add(Membership(project_id=project.id, user_id=user_id, role="admin"))
-    log_event(project.id, actor, "project.created", None, name=project.name)
-    db.session.commit()
-    return {"slug": project.slug, "name": project.name, "role": "admin",
-            "created_at": iso(project.created_at)}
 
 
 @bp.post("/projects")
@@ -55,115 +32,33 @@ def post_project() -> Any:
 
 @bp.get("/projects")
 def list_projects() -> Any:
-    principal = require_principal()
-    projects = projects_of(principal.user_id)
-    if principal.is_key:
-        projects = [p for p in projects if p["slug"] == principal.key_project_slug]
-        for p in projects:
-            p["role"] = principal.key_role
-    return jsonify(projects=projects)
-
-
-def member_dicts(project_id: int) -> list[dict[str, Any]]:
-    """Members of a project by email."""
-    rows = db.session.execute(
-        select(User.email, Membership.role, Membership.created_at)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.project_id == project_id)
-        .order_by(User.email)
-    )
-    return [{"email": e, "role": r, "added_at": iso(c)} for e, r, c in rows]
+    return jsonify(projects=projects_of(require_principal()))
 
 
 @bp.get("/projects/<p>/members")
 def list_members(p: str) -> Any:
-    project, _, _ = project_role(p, "admin")
-    return jsonify(members=member_dicts(project.id))
-
-
-def _admin_count(project_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).where(Membership.project_id == project_id, Membership.role == "admin")
-    ) or 0
-
-
-def set_member(project: ProjectRef, actor: str, email: str, role: object) -> dict[str, Any]:
-    """Add a user to the project or change their role; 409 when it would leave no admin."""
-    if role not in ROLES:
-        raise HttpError(400, "'role' must be one of viewer, editor, admin.")
-    assert isinstance(role, str)
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None:
-        raise HttpError(404, f"No user with email '{email}': they must sign up first.")
-    member = db.session.scalar(
-        select(Membership).where(Membership.project_id == project.id, Membership.user_id == user.id)
-    )
-    if member is None:
-        member = Membership(project_id=project.id, user_id=user.id, role=role)
-        db.session.add(member)
-        previous = None
-    else:
-        previous = member.role
-        if previous == "admin" and role != "admin" and _admin_count(project.id) <= 1:
-            raise HttpError(409, "A project needs at least one admin; promote someone else first.")
-        member.role = role
-    log_event(project.id, actor, "member.set", None, email=user.email, role=role, previous=previous)
-    db.session.commit()
-    return {"email": user.email, "role": role, "added_at": iso(member.created_at)}
-
-
-def remove_member(project: ProjectRef, actor: str, email: str) -> None:
-    """Remove a member; 404 when not a member, 409 for the last admin."""
-    member = db.session.scalar(
-        select(Membership)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.project_id == project.id, User.email == email.strip().lower())
-    )
-    if member is None:
-        raise HttpError(404, f"'{email}' is not a member of this project.")
-    if member.role == "admin" and _admin_count(project.id) <= 1:
-        raise HttpError(409, "The last admin cannot be removed.")
-    db.session.delete(member)
-    log_event(project.id, actor, "member.removed", None, email=email.strip().lower())
-    db.session.commit()
+    return jsonify(members=members_of(project_role(p, "admin").project))
 
 
 @bp.put("/projects/<p>/members/<email>")
 def put_member(p: str, email: str) -> Any:
-    project, _, principal = project_role(p, "admin")
+    access = project_role(p, "admin")
     body = json_body()
-    return jsonify(set_member(project, principal.actor, email, body.get("role")))
+    return jsonify(set_member(access.project, access.principal.actor, email, body.get("role")))
 
 
 @bp.delete("/projects/<p>/members/<email>")
 def delete_member(p: str, email: str) -> Any:
-    project, _, principal = project_role(p, "admin")
-    remove_member(project, principal.actor, email)
+    access = project_role(p, "admin")
+    remove_member(access.project, access.principal.actor, email)
     return "", 204
-
-
-def event_page(
-    project: ProjectRef, limit: int, before: int | None = None
-) -> tuple[list[Event], int | None]:
-    """The audit log, newest first, older than the event id `before`; (page, next cursor id).
-    The one query behind the API's /events and the admin's activity page."""
-    query = select(Event).where(Event.project_id == project.id)
-    if before is not None:
-        query = query.where(Event.id < before)
-    rows = list(db.session.scalars(query.order_by(Event.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if more else None)
 
 
 @bp.get("/projects/<p>/events")
 def list_events(p: str) -> Any:
-    project, _, _ = project_role(p, "viewer")
+    project = project_role(p, "viewer").project
     rows, after = event_page(project, limit_arg(), int_cursor_arg())
     return jsonify(
         events=[e.to_dict() for e in rows],
         next=encode_cursor(after) if after is not None else None,
     )
-
-
-__all__ = ["bp", "create_project", "event_page"]

@@ -12,15 +12,7 @@ from sqlalchemy import select
 from promptsync.errors import RenderError
 from promptsync.format.prompt import parse_prompt
 from promptsync.protocol import BATCH_LIMIT
-from webapi.api.inputs import (
-    cursor_arg,
-    encode_cursor,
-    field,
-    int_arg,
-    int_cursor_arg,
-    json_body,
-    limit_arg,
-)
+from webapi.api.inputs import field, json_body
 from webapi.auth.keys import presented_key
 from webapi.auth.principal import ProjectRef
 from webapi.auth.roles import key_project_slug, project_role
@@ -28,6 +20,7 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.fetch import lookup
 from webapi.models import Label, PromptVersion, iso
+from webapi.paging import cursor_arg, encode_cursor, int_arg, int_cursor_arg, limit_arg
 from webapi.services.catalog import list_prompts
 from webapi.services.labels import delete_label, set_label
 from webapi.services.pushes import PushItem, PushOutcome, create_version, push_versions
@@ -57,7 +50,8 @@ def _manifest(project: ProjectRef) -> Any:
 
 
 def _batch(project: ProjectRef) -> Any:
-    project, _, principal = project_role(project.slug, "editor")
+    access = project_role(project.slug, "editor")
+    project, principal = access.project, access.principal
     items = field(json_body(), "prompts", list)
     assert items is not None
     if len(items) > BATCH_LIMIT:
@@ -119,7 +113,8 @@ def _fetch(project: ProjectRef, slug: str) -> Response:
 
 
 def _push(project: ProjectRef, slug: str) -> Any:
-    project, _, principal = project_role(project.slug, "editor")
+    access = project_role(project.slug, "editor")
+    project, principal = access.project, access.principal
     body = json_body()
     message, parent, git = _push_fields(body)
     if "source" not in body:
@@ -170,7 +165,8 @@ def _render(project: ProjectRef, slug: str) -> Any:
 
 
 def _label(project: ProjectRef, slug: str, label: str) -> Any:
-    project, role, principal = project_role(project.slug, "editor")
+    access = project_role(project.slug, "editor")
+    project, role, principal = access.project, access.role, access.principal
     if request.method == "DELETE":
         expected = int_arg("expected_version", 0)
         delete_label(project, slug, label, principal, role, expected)
@@ -183,7 +179,8 @@ def _label(project: ProjectRef, slug: str, label: str) -> Any:
 
 
 def _diff(project: ProjectRef, slug: str) -> Any:
-    return jsonify(diff_versions(project, slug, request.args.get("from"), request.args.get("to")))
+    diff = diff_versions(project, slug, request.args.get("from"), request.args.get("to"))
+    return jsonify(diff.to_dict())
 
 
 # What lives below a prompt, dispatched by hand because a slug may itself contain "/".
@@ -214,7 +211,7 @@ def _dispatch(p: str, rest: str) -> Any:
         fast = lookup.fetch(key, p, slug)
         if fast is not None:
             return fast
-    project, _, _ = project_role(p, "viewer")
+    project = project_role(p, "viewer").project
     return handler(project, slug, *args)
 
 
@@ -238,7 +235,7 @@ def key_prompt_item(rest: str) -> Any:
 
 @bp.route("/projects/<p>/prompts", methods=["GET", "POST"])
 def prompt_collection(p: str) -> Any:
-    project, _, _ = project_role(p, "viewer")
+    project = project_role(p, "viewer").project
     return _manifest(project) if request.method == "GET" else _batch(project)
 
 

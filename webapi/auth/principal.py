@@ -36,3 +36,12 @@ class ProjectRef:
 
     id: int
     slug: str
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """A caller allowed into a project: the project, their role there, and who they are."""
+
+    project: ProjectRef
+    role: str
+    principal: Principal

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from webapi.auth.caller import require_principal
-from webapi.auth.principal import Principal, ProjectRef
+from webapi.auth.principal import ProjectAccess, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK, Membership, Project
 
 
-def project_role(project_slug: str, minimum: str) -> tuple[ProjectRef, str, Principal]:
+def project_role(project_slug: str, minimum: str) -> ProjectAccess:
     """The project and the caller's role in it, or 401/403/404 when it is not enough."""
     principal = require_principal()
     if principal.is_key:
@@ -34,7 +34,7 @@ def project_role(project_slug: str, minimum: str) -> tuple[ProjectRef, str, Prin
         project, role = ProjectRef(row[0], project_slug), row[1]
     if ROLE_RANK[role] < ROLE_RANK[minimum]:
         raise HttpError(403, f"This needs the {minimum} role; you have {role}.")
-    return project, role, principal
+    return ProjectAccess(project, role, principal)
 
 
 def key_project_slug() -> str:
@@ -43,3 +43,18 @@ def key_project_slug() -> str:
     if not principal.is_key or principal.key_project_slug is None:
         raise HttpError(400, "The /prompts shorthand needs an API key; use /projects/{p}/prompts.")
     return principal.key_project_slug
+
+
+def require_key_manager(project_slug: str) -> ProjectAccess:
+    """Any member signed in as a user, or an admin API key; 401/403/404 otherwise.
+
+    A viewer or editor key cannot mint, list or revoke keys, so a leaked key cannot be used to
+    make more. The admin's API keys page goes through here too, so both answer to the same
+    rules."""
+    access = project_role(project_slug, "viewer")
+    if access.principal.is_key and access.role != "admin":
+        raise HttpError(
+            403, f"An API key with the {access.role} role cannot manage keys: sign in (promptsync "
+                 "login, or /admin) to manage your own keys, or use an admin key."
+        )
+    return access

@@ -10,11 +10,11 @@ from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK, Label, Prompt, PromptVersion, utcnow
+from webapi.services.events import log_event
 from webapi.services.versions import (
     PROTECTED_LABELS,
     check_label_name,
     find_prompt_id,
-    log_event,
     no_label,
     no_version,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from dataclasses import dataclass
 from typing import Any, NamedTuple, NoReturn
 
 from sqlalchemy import Select, and_, bindparam, select
@@ -14,7 +15,7 @@ from promptsync.format.prompt import parse_prompt, slug_problem, source_sha256
 from webapi.auth.principal import ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
-from webapi.models import Event, Label, Prompt, PromptVersion, iso
+from webapi.models import Label, Prompt, PromptVersion, iso
 
 LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 PROTECTED_LABELS = frozenset({"production"})
@@ -31,13 +32,6 @@ def check_label_name(label: str) -> None:
     """400 for a label name outside [a-z0-9][a-z0-9._-]*."""
     if not LABEL_RE.match(label):
         raise HttpError(400, f"Bad label name '{label}': use a-z, 0-9, '.', '_' and '-'.")
-
-
-def log_event(project_id: int, actor: str, action: str, slug: str | None, **details: Any) -> None:
-    """Add an audit event to the current transaction."""
-    db.session.add(
-        Event(project_id=project_id, actor=actor, action=action, slug=slug, details=details)
-    )
 
 
 def validate_source(source: object, slug: str) -> tuple[dict[str, Any], str]:
@@ -238,13 +232,32 @@ def version_dict(
     }
 
 
-def diff_versions(project: ProjectRef, slug: str, ref_from: str | None, ref_to: str | None) -> dict:
+@dataclass(frozen=True)
+class VersionDiff:
+    """A unified diff between two versions of one prompt; version 0 is the empty text before
+    version 1, so the default diff of a one-version prompt shows its whole text added."""
+
+    prompt_id: int
+    from_version: int
+    to_version: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The diff as the API shows it."""
+        return {"from": self.from_version, "to": self.to_version, "diff": self.text}
+
+
+def diff_versions(
+    project: ProjectRef, slug: str, ref_from: str | None, ref_to: str | None
+) -> VersionDiff:
     """Unified diff between two versions (default: the one before latest and latest)."""
     prompt_id = find_prompt_id(project, slug)
     to_number = resolve_ref(prompt_id, slug, ref_to)
     from_number = (
         resolve_ref(prompt_id, slug, ref_from) if ref_from is not None else max(to_number - 1, 0)
     )
+    if to_number == 0:  # only the "from" side may be the empty text before version 1
+        raise no_version(slug, 0)
     sources = {
         v.version: v.source
         for v in db.session.scalars(
@@ -254,8 +267,6 @@ def diff_versions(project: ProjectRef, slug: str, ref_from: str | None, ref_to: 
             )
         )
     }
-    if to_number == 0:
-        raise no_version(slug, 0)
     for number in (from_number, to_number):
         if number != 0 and number not in sources:
             raise no_version(slug, number)
@@ -265,4 +276,4 @@ def diff_versions(project: ProjectRef, slug: str, ref_from: str | None, ref_to: 
         fromfile=f"{slug}@v{from_number}",
         tofile=f"{slug}@v{to_number}",
     )
-    return {"from": from_number, "to": to_number, "diff": "".join(diff)}
+    return VersionDiff(prompt_id, from_number, to_number, "".join(diff))

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from tests.support.admin_team import PAGE, SLUG, Team, html, user
 from tests.support.app import GREETING, signup
-from webapi.api.inputs import encode_cursor
 from webapi.extensions import db
 from webapi.models import Event, Project
+from webapi.paging import encode_cursor
 
 ACTIVITY = "/admin/p/demo/activity"
 

@@ -1,0 +1,91 @@
+"""API keys of a project: create (the plaintext shown once), list, revoke.
+
+Admins manage every key of the project. Any other member manages their own keys: a key they
+create has at most their role (and stays capped by their current role, see
+``webapi.auth.keys.check_key``), they see the keys they created and may revoke those.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from webapi.auth.keys import new_api_key
+from webapi.auth.principal import ProjectAccess
+from webapi.errors import HttpError
+from webapi.extensions import db
+from webapi.models import ROLE_RANK, ROLES, ApiKey, iso, utcnow
+from webapi.services.events import log_event
+
+
+def _a(role: str) -> str:
+    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
+
+
+def creatable_roles(caller_role: str) -> list[str]:
+    """The roles a caller with ``caller_role`` may give a key: their own and those below."""
+    return [r for r in ROLES if ROLE_RANK[r] <= ROLE_RANK[caller_role]]
+
+
+def create_key(access: ProjectAccess, name: object, role: object) -> dict[str, Any]:
+    """Mint a key; its role may not exceed the caller's. The plaintext is returned once."""
+    project, principal = access.project, access.principal
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise HttpError(400, "'name' must be a non-empty string of at most 100 characters.")
+    if role not in ROLES:
+        raise HttpError(400, "'role' must be one of viewer, editor, admin.")
+    assert isinstance(role, str)
+    if role not in creatable_roles(access.role):
+        raise HttpError(
+            403, f"You are {_a(access.role)} of '{project.slug}': a key you create can have at "
+                 f"most the {access.role} role, not {role}."
+        )
+    plaintext, prefix, secret_hash = new_api_key()
+    key = ApiKey(
+        project_id=project.id, created_by_id=principal.user_id, name=name.strip(), role=role,
+        prefix=prefix, secret_hash=secret_hash,
+    )
+    db.session.add(key)
+    db.session.flush()
+    log_event(project.id, principal.actor, "key.created", None, key_id=key.id, name=key.name,
+              role=role, prefix=prefix)
+    db.session.commit()
+    return {"id": key.id, "name": key.name, "role": role, "prefix": prefix, "key": plaintext,
+            "created_at": iso(key.created_at)}
+
+
+def visible_keys(access: ProjectAccess) -> list[dict[str, Any]]:
+    """The active keys the caller may see, newest first, without secrets: every key for an
+    admin, else the ones they created."""
+    query = (
+        select(ApiKey)
+        .options(joinedload(ApiKey.created_by))  # to_dict names the creator: one query, not N
+        .where(ApiKey.project_id == access.project.id, ApiKey.revoked_at.is_(None))
+        .order_by(ApiKey.id.desc())
+    )
+    if access.role != "admin":
+        query = query.where(ApiKey.created_by_id == access.principal.user_id)
+    return [k.to_dict() for k in db.session.scalars(query)]
+
+
+def revoke_key(access: ProjectAccess, key_id: int) -> None:
+    """Revoke a key of this project, effective on the next request; a non-admin only their own."""
+    project, principal = access.project, access.principal
+    key = db.session.scalar(
+        select(ApiKey).where(
+            ApiKey.id == key_id, ApiKey.project_id == project.id, ApiKey.revoked_at.is_(None)
+        )
+    )
+    if key is None:
+        raise HttpError(404, f"No active key {key_id} in this project.")
+    if access.role != "admin" and key.created_by_id != principal.user_id:
+        raise HttpError(
+            403, f"Key {key_id} was created by another member; only an admin of "
+                 f"'{project.slug}' can revoke it."
+        )
+    key.revoked_at = utcnow()
+    log_event(project.id, principal.actor, "key.revoked", None, key_id=key.id, name=key.name,
+              prefix=key.prefix)
+    db.session.commit()
