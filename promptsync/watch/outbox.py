@@ -39,11 +39,10 @@ class Sent:
 
 @dataclass
 class FlushReport:
-    """Every answer of one flush, the error that stopped it, and how many saves wait still."""
+    """Every answer of one flush, and the error that stopped it (what is left stays queued)."""
 
     results: list[Sent] = field(default_factory=list)
     error: PromptSyncError | None = None
-    left: int = 0
 
 
 def queued(state: SyncState) -> list[Pending]:
@@ -139,7 +138,6 @@ class Outbox:
                 answers = api.push_batch(self.engine.project, items)
             except PromptSyncError as exc:
                 report.error = exc
-                report.left = len(queued(self.engine.reload()))
                 return report
             with self.engine.state.locked():
                 state = self.engine.reload()

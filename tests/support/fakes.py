@@ -1,4 +1,4 @@
-"""Shared fakes for the client tests: prompt sources, an in-memory API and a manual clock."""
+"""Shared fakes: prompt sources, an in-memory API, and a clock that moves only when told."""
 
 from __future__ import annotations
 
@@ -85,11 +85,16 @@ class FakeServer:
 
 
 class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
+    """A monotonic clock for ``clock=`` parameters (SDK, Debouncer, WatchDaemon): set ``now``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
 
     def __call__(self) -> float:
         return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class CountingTransport(httpx.BaseTransport):

@@ -19,6 +19,7 @@ from promptsync.sync.state import Pending, SyncState
 from promptsync.watch.daemon import WatchDaemon
 from promptsync.watch.outbox import Outbox, next_run
 from tests.support.app import Account, make_account, make_app
+from tests.support.fakes import FakeClock
 from tests.support.live import make_prompt_repo, prompt_source
 from webapi.extensions import db
 
@@ -40,14 +41,6 @@ class Switch(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Rig:
     """A prompt repo, the app, a daemon over it and everything it logged."""
 
@@ -60,7 +53,7 @@ class Rig:
         self.other = ApiClient(SERVER, account.keys["editor"], transport=httpx.WSGITransport(
             app=app))
         self.engine = SyncEngine(read_repo_config(root), self.api, account.project, SERVER)
-        self.clock = Clock()
+        self.clock = FakeClock()
         self.lines: list[str] = []
         self.daemon = WatchDaemon(self.engine, log=self.lines.append, clock=self.clock,
                                   poll_interval=2.0, backoff=(0.5, 5.0))

@@ -7,24 +7,13 @@ from pathlib import Path
 import pytest
 
 from promptsync.watch.debounce import Debouncer
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+from tests.support.fakes import FakeClock
 
 A, B = Path("/r/a.yaml"), Path("/r/b.yaml")
 
 
 def test_debouncer_coalesces_a_burst_and_fires_on_the_trailing_edge() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     d = Debouncer(0.3, clock=clock)
     assert d.next_deadline() is None and d.due() == []
     for _ in range(5):
@@ -40,7 +29,7 @@ def test_debouncer_coalesces_a_burst_and_fires_on_the_trailing_edge() -> None:
 
 
 def test_debouncer_keeps_paths_independent_and_sorted() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     d = Debouncer(0.3, clock=clock)
     d.touch(B)
     clock.advance(0.2)
@@ -58,7 +47,7 @@ def test_debouncer_keeps_paths_independent_and_sorted() -> None:
 
 
 def test_debouncer_batch_window_gathers_paths_due_close_together() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     d = Debouncer(0.3, batch_window=0.05, clock=clock)
     d.touch(A)
     clock.advance(0.04)
@@ -69,7 +58,7 @@ def test_debouncer_batch_window_gathers_paths_due_close_together() -> None:
 
 
 def test_debouncer_holds_a_vanished_path_for_the_grace_period() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     present: set[Path] = set()
     d = Debouncer(0.3, grace=1.5, clock=clock)
     d.touch(A)
@@ -86,7 +75,7 @@ def test_debouncer_holds_a_vanished_path_for_the_grace_period() -> None:
 
 
 def test_debouncer_delivers_a_reappeared_path_after_one_more_quiet_period() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     present: set[Path] = set()
     d = Debouncer(0.3, grace=1.5, clock=clock)
     d.touch(A)  # vim: moved a.yaml -> a.yaml~ ...
@@ -108,7 +97,7 @@ def test_debouncer_delivers_a_reappeared_path_after_one_more_quiet_period() -> N
 
 
 def test_debouncer_without_grace_or_exists_delivers_missing_paths_at_once() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     d = Debouncer(0.3, clock=clock)
     d.touch(A)
     clock.advance(0.3)
