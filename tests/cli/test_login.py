@@ -1,7 +1,8 @@
 """`promptsync login` in-process: what happens when replacing the previous key goes wrong.
 
-The happy paths run the installed command against a real server in test_login_e2e.py; here the
-app runs in-process (httpx WSGI transport) so that one request can be made to fail on purpose.
+The happy paths run the installed command against a real server in
+tests/system/test_login_e2e.py; here the app runs in-process (httpx WSGI transport) so that one
+request can be made to fail on purpose.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,11 +23,10 @@ from promptsync.sync.push import PushReport
 from promptsync.sync.scan import LocalFile, Scan, Selection, scan
 from promptsync.sync.state import Entry, SyncState
 from promptsync.sync.writes import UnsafePath, relpath_for, safe_target
-from tests.support.app import Account, make_account, make_app
-from tests.support.live import make_prompt_repo, prompt_source, write_files
-from webapi.extensions import db
+from tests.support.app import IN_PROCESS, Account
+from tests.support.live import prompt_source, write_files
 
-SERVER = "http://testserver"
+SERVER = IN_PROCESS
 A, B, C = (source_sha256(x) for x in ("a", "b", "c"))
 
 
@@ -181,42 +180,28 @@ class Recorder(httpx.BaseTransport):
 
 
 @pytest.fixture
-def sqlite_app(sqlite_url: str) -> Iterator[Flask]:
-    application = make_app(sqlite_url)
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def app(sqlite_app: Flask) -> Flask:
+    """One backend is enough here: `app`, and so `account`, are the SQLite app."""
+    return sqlite_app
 
 
 @pytest.fixture
-def acct(sqlite_app: Flask) -> Account:
-    return make_account(sqlite_app)
+def transport(app: Flask) -> Recorder:
+    return Recorder(app)
 
 
-@pytest.fixture
-def transport(sqlite_app: Flask) -> Recorder:
-    return Recorder(sqlite_app)
-
-
-@pytest.fixture
-def repo_dir(tmp_path: Path, acct: Account) -> Path:
-    make_prompt_repo(tmp_path / "repo", SERVER, acct.project)
-    return tmp_path / "repo"
-
-
-def engine_for(repo_dir: Path, acct: Account, transport: httpx.BaseTransport,
+def engine_for(repo: Path, account: Account, transport: httpx.BaseTransport,
                role: str = "editor") -> SyncEngine:
-    api = ApiClient(SERVER, acct.keys[role], transport=transport)
-    return SyncEngine(read_repo_config(repo_dir), api, acct.project)
+    api = ApiClient(SERVER, account.keys[role], transport=transport)
+    return SyncEngine(read_repo_config(repo), api, account.project)
 
 
 def test_push_then_in_sync_with_one_manifest_call_and_one_batch(
-    repo_dir: Path, acct: Account, transport: Recorder
+    repo: Path, account: Account, transport: Recorder
 ) -> None:
-    write_files(repo_dir / "prompts", {f"p/n{i}.yaml": prompt_source(f"v{i} {{{{ name }}}}")
+    write_files(repo / "prompts", {f"p/n{i}.yaml": prompt_source(f"v{i} {{{{ name }}}}")
                                       for i in range(30)})
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     plan = engine.plan()
     assert transport.requests == [("GET", "/api/v1/projects/demo/prompts")]
     assert len(plan.with_status(Status.NEW)) == 30
@@ -224,19 +209,19 @@ def test_push_then_in_sync_with_one_manifest_call_and_one_batch(
     assert report.ok, report
     assert transport.requests[1:] == [("POST", "/api/v1/projects/demo/prompts")]
     assert {r.outcome for r in report.results} == {"created"}
-    again = engine_for(repo_dir, acct, transport).plan()
+    again = engine_for(repo, account, transport).plan()
     assert again.out_of_sync == []
-    assert SyncState.load(repo_dir / ".promptsync", SERVER, "demo").get("p/n3").version == 1
+    assert SyncState.load(repo / ".promptsync", SERVER, "demo").get("p/n3").version == 1
 
 
 def test_stale_base_is_rejected_and_force_overwrites(
-    repo_dir: Path, acct: Account, transport: Recorder
+    repo: Path, account: Account, transport: Recorder
 ) -> None:
-    prompts = repo_dir / "prompts"
+    prompts = repo / "prompts"
     write_files(prompts, {"a.yaml": prompt_source("one {{ name }}")})
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     assert engine.push(engine.plan()).ok
-    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
+    other = ApiClient(SERVER, account.keys["editor"], transport=transport)
     other.push("demo", "a", prompt_source("theirs {{ name }}"), parent_version=1)
     write_files(prompts, {"a.yaml": prompt_source("mine {{ name }}")})
     plan = engine.plan()
@@ -250,14 +235,14 @@ def test_stale_base_is_rejected_and_force_overwrites(
 
 
 def test_server_side_409_when_the_manifest_was_stale(
-    repo_dir: Path, acct: Account, transport: Recorder
+    repo: Path, account: Account, transport: Recorder
 ) -> None:
-    write_files(repo_dir / "prompts", {"a.yaml": prompt_source("one {{ name }}")})
-    engine = engine_for(repo_dir, acct, transport)
+    write_files(repo / "prompts", {"a.yaml": prompt_source("one {{ name }}")})
+    engine = engine_for(repo, account, transport)
     engine.push(engine.plan())
-    write_files(repo_dir / "prompts", {"a.yaml": prompt_source("mine {{ name }}")})
+    write_files(repo / "prompts", {"a.yaml": prompt_source("mine {{ name }}")})
     plan = engine.plan()  # says "modified", based on v1
-    ApiClient(SERVER, acct.keys["editor"], transport=transport).push(
+    ApiClient(SERVER, account.keys["editor"], transport=transport).push(
         "demo", "a", prompt_source("theirs {{ name }}"))
     report = engine.push(plan)
     assert report.results[0].outcome == PushOutcome.CONFLICT
@@ -265,32 +250,32 @@ def test_server_side_409_when_the_manifest_was_stale(
 
 
 def test_crash_after_the_server_stored_it_creates_no_duplicate(
-    repo_dir: Path, acct: Account, transport: Recorder
+    repo: Path, account: Account, transport: Recorder
 ) -> None:
-    prompts = repo_dir / "prompts"
+    prompts = repo / "prompts"
     write_files(prompts, {"a.yaml": prompt_source("one {{ name }}")})
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     assert engine.push(engine.plan()).ok
     write_files(prompts, {"a.yaml": prompt_source("two {{ name }}")})
     transport.fail_after = lambda r: r.method == "POST"
     report = engine.push(engine.plan())
     assert isinstance(report.error, ServerUnreachable)
-    state = SyncState.load(repo_dir / ".promptsync", SERVER, "demo")
+    state = SyncState.load(repo / ".promptsync", SERVER, "demo")
     assert [p.slug for p in state.journal] == ["a"]  # written before sending, never acked
     assert state.get("a").version == 1
     # Meanwhile the user edits again: the journal proves v2 was ours, so this is no conflict.
     write_files(prompts, {"a.yaml": prompt_source("three {{ name }}")})
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     plan = engine.plan()
     assert [(a.status, a.base_version) for a in plan.actions] == [(Status.MODIFIED, 2)]
     assert engine.push(plan).results[0].version == 3
-    versions = ApiClient(SERVER, acct.keys["viewer"], transport=transport).versions("demo", "a")
+    versions = ApiClient(SERVER, account.keys["viewer"], transport=transport).versions("demo", "a")
     assert [v["version"] for v in versions] == [3, 2, 1]
-    assert SyncState.load(repo_dir / ".promptsync", SERVER, "demo").journal == []
+    assert SyncState.load(repo / ".promptsync", SERVER, "demo").journal == []
 
 
 def test_a_large_push_sends_chunks_in_parallel_and_writes_the_state_once(
-    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
+    repo: Path, account: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
     import time
@@ -299,7 +284,7 @@ def test_a_large_push_sends_chunks_in_parallel_and_writes_the_state_once(
 
     monkeypatch.setattr(push, "BATCH_LIMIT", 10)
     files = {f"t{i % 4}/n{i:02d}.yaml": prompt_source(f"v{i} {{{{ name }}}}") for i in range(35)}
-    write_files(repo_dir / "prompts", files)
+    write_files(repo / "prompts", files)
     in_flight, most, lock = [0], [0], threading.Lock()
     real = transport.handle_request
 
@@ -329,28 +314,28 @@ def test_a_large_push_sends_chunks_in_parallel_and_writes_the_state_once(
         return posts[0] == 2
 
     transport.fail_after = lose_the_second_answer
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     report = engine.push(engine.plan())
     assert isinstance(report.error, ServerUnreachable)
     assert most[0] == push.UPLOAD_THREADS  # two chunks in flight at once
     assert len(saves) == 2  # the journal before sending, the results once at the end
-    left = SyncState.load(repo_dir / ".promptsync", SERVER, "demo")
+    left = SyncState.load(repo / ".promptsync", SERVER, "demo")
     assert 0 < len(left.journal) < 35 and len(left.entries) + len(left.journal) == 35
     assert [r.slug for r in report.results] == sorted(r.slug for r in report.results)
-    again = engine_for(repo_dir, acct, transport)
+    again = engine_for(repo, account, transport)
     assert again.push(again.plan()).ok
-    assert engine_for(repo_dir, acct, transport).plan().out_of_sync == []
-    api = ApiClient(SERVER, acct.keys["viewer"], transport=transport)
+    assert engine_for(repo, account, transport).plan().out_of_sync == []
+    api = ApiClient(SERVER, account.keys["viewer"], transport=transport)
     assert {m["version"] for m in api.manifest("demo")} == {1}  # nothing stored twice
     assert len(api.manifest("demo")) == 35
 
 
 def test_invalid_files_are_reported_and_valid_ones_still_push(
-    repo_dir: Path, acct: Account, transport: Recorder
+    repo: Path, account: Account, transport: Recorder
 ) -> None:
-    write_files(repo_dir / "prompts", {"good.yaml": prompt_source(), "bad.yaml": "template: [\n",
+    write_files(repo / "prompts", {"good.yaml": prompt_source(), "bad.yaml": "template: [\n",
                                       "Bad.yaml": prompt_source()})
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     report = engine.push(engine.plan())
     outcomes = {r.slug: r.outcome for r in report.results}
     assert outcomes == {"good": "created", "bad": "invalid", "Bad.yaml": "invalid"}
@@ -359,14 +344,14 @@ def test_invalid_files_are_reported_and_valid_ones_still_push(
 
 
 def test_pull_writes_new_and_changed_files_and_refuses_local_edits(
-    repo_dir: Path, acct: Account, transport: Recorder
+    repo: Path, account: Account, transport: Recorder
 ) -> None:
-    prompts = repo_dir / "prompts"
+    prompts = repo / "prompts"
     write_files(prompts, {"a.yaml": prompt_source("one {{ name }}"),
                           "b.yml": prompt_source("bee {{ name }}")})
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     engine.push(engine.plan())
-    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
+    other = ApiClient(SERVER, account.keys["editor"], transport=transport)
     theirs = "# a comment, kept byte for byte\r\n" + prompt_source("two {{ name }}")
     other.push("demo", "a", theirs)
     other.push("demo", "b", prompt_source("bee two {{ name }}"))
@@ -388,18 +373,18 @@ def test_pull_writes_new_and_changed_files_and_refuses_local_edits(
 
 
 def test_pull_records_the_hash_before_the_rename(
-    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
+    repo: Path, account: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prompts = repo_dir / "prompts"
+    prompts = repo / "prompts"
     write_files(prompts, {"a.yaml": prompt_source("one {{ name }}")})
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     engine.push(engine.plan())
-    ApiClient(SERVER, acct.keys["editor"], transport=transport).push(
+    ApiClient(SERVER, account.keys["editor"], transport=transport).push(
         "demo", "a", prompt_source("two {{ name }}"))
     seen: list[Entry | None] = []
 
     def crash(target: Path, body: bytes, expected: str | None, *, force: bool) -> None:
-        seen.append(SyncState.load(repo_dir / ".promptsync", SERVER, "demo").get("a"))
+        seen.append(SyncState.load(repo / ".promptsync", SERVER, "demo").get("a"))
         raise KeyboardInterrupt  # the process dies before the rename
 
     monkeypatch.setattr("promptsync.sync.pull.write_file", crash)
@@ -409,7 +394,7 @@ def test_pull_records_the_hash_before_the_rename(
     assert seen[0] is not None and seen[0].version == 2  # on disk before the write started
     monkeypatch.undo()
     # The file still holds v1: it is "behind", not a local edit to push over v2.
-    again = engine_for(repo_dir, acct, transport).plan()
+    again = engine_for(repo, account, transport).plan()
     assert [(a.status, a.base_version) for a in again.actions] == [(Status.BEHIND, 1)]
 
 
@@ -419,13 +404,13 @@ def _many(count: int, word: str) -> dict[str, str]:
 
 
 def _many_behind(
-    repo_dir: Path, acct: Account, transport: Recorder, count: int
+    repo: Path, account: Account, transport: Recorder, count: int
 ) -> tuple[SyncEngine, ApiClient]:
     """Push ``count`` prompts, then have another client push a second version of each."""
-    write_files(repo_dir / "prompts", _many(count, "one"))
-    engine = engine_for(repo_dir, acct, transport)
+    write_files(repo / "prompts", _many(count, "one"))
+    engine = engine_for(repo, account, transport)
     engine.push(engine.plan())
-    other = ApiClient(SERVER, acct.keys["editor"], transport=transport)
+    other = ApiClient(SERVER, account.keys["editor"], transport=transport)
     for relpath, source in _many(count, "two").items():
         other.push("demo", relpath.removesuffix(".yaml"), source)
     return engine, other
@@ -433,15 +418,15 @@ def _many_behind(
 
 @pytest.mark.parametrize("has_syncfs", [True, False])
 def test_a_large_pull_flushes_once_not_per_file(
-    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch,
+    repo: Path, account: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch,
     has_syncfs: bool,
 ) -> None:
     from promptsync import fsutil
     from promptsync.sync.pull import BATCH_WRITE_FROM
 
     count = BATCH_WRITE_FROM + 5
-    prompts = repo_dir / "prompts"
-    engine, other = _many_behind(repo_dir, acct, transport, count)
+    prompts = repo / "prompts"
+    engine, other = _many_behind(repo, account, transport, count)
     other.push("demo", "fresh/new", prompt_source("new {{ name }}"))
     (prompts / "team0/p03.yaml").write_text(prompt_source("my edit {{ name }}"))
     if not has_syncfs:
@@ -467,19 +452,19 @@ def test_a_large_pull_flushes_once_not_per_file(
     assert (prompts / "team0/p03.yaml").read_text() == prompt_source("my edit {{ name }}")
     assert [p.name for p in prompts.rglob("*.tmp")] == []
     monkeypatch.undo()
-    again = engine_for(repo_dir, acct, transport).plan()
+    again = engine_for(repo, account, transport).plan()
     assert [(a.slug, a.status) for a in again.out_of_sync] == [("team0/p03", Status.CONFLICT)]
 
 
 def test_a_large_pull_killed_between_renames_is_recognised(
-    repo_dir: Path, acct: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
+    repo: Path, account: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from promptsync import fsutil
     from promptsync.sync.pull import BATCH_WRITE_FROM
 
     count = BATCH_WRITE_FROM + 5
-    prompts = repo_dir / "prompts"
-    engine, _ = _many_behind(repo_dir, acct, transport, count)
+    prompts = repo / "prompts"
+    engine, _ = _many_behind(repo, account, transport, count)
     real_replace = os.replace
     renamed: list[str] = []
 
@@ -497,13 +482,13 @@ def test_a_large_pull_killed_between_renames_is_recognised(
     monkeypatch.undo()
     assert [p.name for p in prompts.rglob("*.tmp")] == []  # temps of the rest removed
     # Renamed files are in sync at v2, the others still v1 and behind: nothing to push.
-    again = engine_for(repo_dir, acct, transport).plan()
+    again = engine_for(repo, account, transport).plan()
     behind = again.with_status(Status.BEHIND)
     assert len(behind) == count - len(renamed) and all(a.base_version == 1 for a in behind)
     assert again.with_status(Status.MODIFIED, Status.CONFLICT, Status.NEW) == []
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     assert engine.pull(engine.plan()).ok
-    assert engine_for(repo_dir, acct, transport).plan().out_of_sync == []
+    assert engine_for(repo, account, transport).plan().out_of_sync == []
     for relpath, source in _many(count, "two").items():
         assert (prompts / relpath).read_text() == source
 
@@ -521,11 +506,11 @@ def sync_paths(engine: SyncEngine, paths: list[Path]) -> PushReport:
 
 
 def test_sync_paths_pushes_only_changed_files_without_a_manifest(
-    repo_dir: Path, acct: Account, transport: Recorder
+    repo: Path, account: Account, transport: Recorder
 ) -> None:
-    prompts = repo_dir / "prompts"
+    prompts = repo / "prompts"
     write_files(prompts, {"a.yaml": prompt_source("one {{ name }}"), "b.yaml": prompt_source()})
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     engine.push(engine.plan())
     write_files(prompts, {"a.yaml": prompt_source("two {{ name }}")})
     before = len(transport.requests)
@@ -538,38 +523,38 @@ def test_sync_paths_pushes_only_changed_files_without_a_manifest(
     assert [r.outcome for r in invalid.results] == ["invalid"]
 
 
-def test_reconcile_pushes_and_pulls(repo_dir: Path, acct: Account, transport: Recorder) -> None:
-    prompts = repo_dir / "prompts"
+def test_reconcile_pushes_and_pulls(repo: Path, account: Account, transport: Recorder) -> None:
+    prompts = repo / "prompts"
     write_files(prompts, {"mine.yaml": prompt_source()})
-    ApiClient(SERVER, acct.keys["editor"], transport=transport).push(
+    ApiClient(SERVER, account.keys["editor"], transport=transport).push(
         "demo", "theirs", prompt_source("t {{ name }}"))
-    engine = engine_for(repo_dir, acct, transport)
+    engine = engine_for(repo, account, transport)
     plan = engine.plan()
     pushed, pulled = engine.push(plan), engine.pull(plan)
     assert [r.slug for r in pushed.results] == ["mine"]
     assert [r.slug for r in pulled.results] == ["theirs"]
     assert (prompts / "theirs.yaml").exists()
-    again = engine_for(repo_dir, acct, transport)
+    again = engine_for(repo, account, transport)
     assert again.pull(Plan(again.plan().with_status(Status.BEHIND))).results == []
 
 
 def test_git_provenance_and_default_message(
-    repo_dir: Path, acct: Account, transport: Recorder
+    repo: Path, account: Account, transport: Recorder
 ) -> None:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
 
     def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=repo_dir, check=True, env=env, capture_output=True)
+        subprocess.run(["git", *args], cwd=repo, check=True, env=env, capture_output=True)
 
     git("init", "-q", "-b", "main")
-    write_files(repo_dir / "prompts", {"a.yaml": prompt_source(), "b.yaml": prompt_source()})
+    write_files(repo / "prompts", {"a.yaml": prompt_source(), "b.yaml": prompt_source()})
     git("add", ".")
     git("commit", "-q", "-m", "Add greeting prompts")
-    write_files(repo_dir / "prompts", {"b.yaml": prompt_source("edited {{ name }}")})
-    engine = engine_for(repo_dir, acct, transport)
+    write_files(repo / "prompts", {"b.yaml": prompt_source("edited {{ name }}")})
+    engine = engine_for(repo, account, transport)
     assert engine.push(engine.plan()).ok
-    api = ApiClient(SERVER, acct.keys["viewer"], transport=transport)
+    api = ApiClient(SERVER, account.keys["viewer"], transport=transport)
     a, b = api.get_version("demo", "a"), api.get_version("demo", "b")
     assert a is not None and b is not None
     assert a["message"] == "Add greeting prompts"
@@ -578,13 +563,13 @@ def test_git_provenance_and_default_message(
     assert b["git"]["dirty"] is True
 
 
-def test_dry_run_sends_nothing(repo_dir: Path, acct: Account, transport: Recorder) -> None:
-    write_files(repo_dir / "prompts", {"a.yaml": prompt_source()})
-    engine = engine_for(repo_dir, acct, transport)
+def test_dry_run_sends_nothing(repo: Path, account: Account, transport: Recorder) -> None:
+    write_files(repo / "prompts", {"a.yaml": prompt_source()})
+    engine = engine_for(repo, account, transport)
     report = engine.push(engine.plan(), dry_run=True)
     assert [(r.slug, r.outcome) for r in report.results] == [("a", "would push")]
     assert [m for m, _ in transport.requests] == ["GET"]
-    assert SyncState.load(repo_dir / ".promptsync", SERVER, "demo").journal == []
+    assert SyncState.load(repo / ".promptsync", SERVER, "demo").journal == []
 
 
 def test_action_helpers() -> None:

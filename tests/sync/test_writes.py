@@ -15,16 +15,15 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from promptsync.cli import cli
-from promptsync.cli.context import Obj
 from promptsync.client.api import ApiClient
 from promptsync.config import read_repo_config
 from promptsync.format.prompt import source_sha256
 from promptsync.sync.engine import SyncEngine
 from promptsync.sync.state import SyncState
 from promptsync.watch.daemon import WatchDaemon
+from tests.support.cli import run_cli
 from tests.support.live import make_prompt_repo, prompt_source
 
 SERVER = "http://evil.test"
@@ -85,11 +84,8 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def world(isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A repo inside tmp_path with an 'outside' folder beside it, and the CLI's env isolated."""
-    for name in ("PROMPTSYNC_SERVER", "PROMPTSYNC_PROJECT", "PROMPTSYNC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "target.yaml").write_text("template: mine\n")
     make_prompt_repo(tmp_path / "repo", SERVER, PROJECT)
@@ -98,8 +94,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _pull(server: EvilServer, *args: str) -> Result:
-    obj = Obj(transport=httpx.MockTransport(server.handler))
-    return CliRunner().invoke(cli, ["--api-key", "psk_00000000_x", "pull", *args], obj=obj)
+    return run_cli(httpx.MockTransport(server.handler), "pull", *args, api_key="psk_00000000_x")
 
 
 def _outside(world: Path) -> dict[str, str]:
@@ -135,8 +130,7 @@ def test_hostile_slugs_never_leave_the_prompts_dir(world: Path, many: bool, forc
 
 def test_control_characters_in_slugs_are_escaped_in_status_and_pull(world: Path) -> None:
     server = EvilServer(["a\x1b[2Jb", "x\u202eyaml", "n\nrefused: fake"], world / "o" / "d")
-    obj = Obj(transport=httpx.MockTransport(server.handler))
-    status = CliRunner().invoke(cli, ["--api-key", "psk_00000000_x", "status"], obj=obj)
+    status = run_cli(httpx.MockTransport(server.handler), "status", api_key="psk_00000000_x")
     pulled = _pull(server)
     for output in (status.stdout, pulled.stderr):
         assert "\x1b" not in output and "\u202e" not in output, output

@@ -18,20 +18,18 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import Result
 from flask import Flask
 
-from promptsync.cli import cli
-from promptsync.cli.context import Obj
 from promptsync.client.api import ApiClient
 from promptsync.config import read_repo_config
 from promptsync.errors import PromptFileError
 from promptsync.format.prompt import MAX_FILE_BYTES, parse_prompt, slug_for_path
 from promptsync.sync.engine import SyncEngine
 from promptsync.watch.daemon import WatchDaemon
-from tests.support.app import Account, make_account, make_app
+from tests.support.app import Account, make_account, running_app
+from tests.support.cli import run_cli
 from tests.support.live import make_prompt_repo
-from webapi.extensions import db
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load(
@@ -88,13 +86,10 @@ class Corpus:
 def corpus(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Corpus]:
     root = tmp_path_factory.mktemp("corpus")
     shutil.copyfile(sqlite_template, root / "db.sqlite")
-    app = make_app(f"sqlite:///{root / 'db.sqlite'}")
-    accounts = {entry: make_account(app, f"{entry}@example.com", entry)
-                for entry in ("lint", "push", "watch", "api")}
-    yield Corpus(app, accounts, root)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with running_app(f"sqlite:///{root / 'db.sqlite'}") as app:
+        accounts = {entry: make_account(app, f"{entry}@example.com", entry)
+                    for entry in ("lint", "push", "watch", "api")}
+        yield Corpus(app, accounts, root)
 
 
 def _valid_slugs() -> dict[str, bytes]:
@@ -119,15 +114,13 @@ def _assert_cli_verdicts(output: str, *, absent: list[str]) -> None:
         assert text not in output, text
 
 
-def _cli(corpus: Corpus, entry: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+def _cli(corpus: Corpus, entry: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
     monkeypatch.chdir(corpus.root / entry)
-    for name in ("PROMPTSYNC_SERVER", "PROMPTSYNC_PROJECT", "PROMPTSYNC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    key = corpus.accounts[entry].keys["editor"]
-    return CliRunner().invoke(cli, ["--api-key", key, *args],
-                              obj=Obj(transport=httpx.WSGITransport(app=corpus.app)))
+    return run_cli(httpx.WSGITransport(app=corpus.app), *args,
+                   api_key=corpus.accounts[entry].keys["editor"])
 
 
+@pytest.mark.usefixtures("isolated_env")  # none of the user's PROMPTSYNC_* settings
 def test_lint(corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus.repo("lint")
     result = _cli(corpus, "lint", monkeypatch, "lint")
@@ -136,6 +129,7 @@ def test_lint(corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     assert f"{len(VALID)} ok, {len(_invalid_files())} with problems" in result.stderr
 
 
+@pytest.mark.usefixtures("isolated_env")  # none of the user's PROMPTSYNC_* settings
 def test_push(corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus.repo("push")
     result = _cli(corpus, "push", monkeypatch, "push")

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from tests.support.environment import command_env
 from tests.support.live import REPO_ROOT, LiveServer, create_account, tool, write_files
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
-    url = None
-    if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
-        url = request.getfixturevalue("postgres_url")  # a throwaway, migrated database
-    with LiveServer(tmp_path / "server", database_url=url) as live:
-        yield live
 
 
 class Repo:
@@ -35,8 +24,7 @@ class Repo:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTSYNC_")}
-        self.env["XDG_CONFIG_HOME"] = str(root.parent / "xdg")
+        self.env = command_env(root.parent / "xdg")
 
     def run(self, *args: str, input: str | None = None, ok: bool = True
             ) -> subprocess.CompletedProcess[str]:

@@ -9,54 +9,33 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from flask import Flask
 
 from promptsync import fsutil
-from promptsync.cli import cli
-from promptsync.cli.context import Obj
 from promptsync.client.api import ApiClient
-from tests.support.app import Account, make_account, make_app
-from tests.support.live import make_prompt_repo, prompt_source, write_files
-from webapi.extensions import db
+from tests.support.app import IN_PROCESS, Account
+from tests.support.cli import run_cli
+from tests.support.live import prompt_source, write_files
 
-SERVER = "http://testserver"
+SERVER = IN_PROCESS
 FAULTS = {errno.ENOSPC: "No space left on device", errno.EROFS: "Read-only file system"}
 
 
 @pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
-    application = make_app(sqlite_url)
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
-def repo(tmp_path: Path, app: Flask, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("PROMPTSYNC_SERVER", "PROMPTSYNC_PROJECT", "PROMPTSYNC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    make_prompt_repo(tmp_path / "repo", SERVER, "demo")
-    monkeypatch.chdir(tmp_path / "repo")
-    return tmp_path / "repo"
-
-
-@pytest.fixture
-def account(app: Flask) -> Account:
-    return make_account(app)
+def app(sqlite_app: Flask) -> Flask:
+    """One backend is enough here: `app`, and so `account`, are the SQLite app."""
+    return sqlite_app
 
 
 def _run(app: Flask, account: Account, *args: str) -> Result:
-    obj = Obj(transport=httpx.WSGITransport(app=app))
-    return CliRunner().invoke(cli, ["--api-key", account.keys["editor"], *args], obj=obj)
+    return run_cli(httpx.WSGITransport(app=app), *args, api_key=account.keys["editor"])
 
 
 def _fail_writes_into(folder: Path, code: int, monkeypatch: pytest.MonkeyPatch

@@ -1,36 +1,25 @@
 """`promptsync login` as each kind of member would run it: the installed command, a real server.
 
-Every member of a project can log in and gets a key with their own role (SPEC §3: "signs in,
-creates an API key for this machine, stores it"); what the key may then do follows the role.
+Every member of a project can log in: the command signs in, creates an API key for this machine
+with the member's own role, and stores it; what the key may then do follows the role.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from tests.support.environment import command_env
 from tests.support.live import LiveServer, create_account, tool
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
-    url = None
-    if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
-        url = request.getfixturevalue("postgres_url")
-    with LiveServer(tmp_path / "server", database_url=url) as live:
-        yield live
 
 
 def _team(server: LiveServer) -> tuple[str, dict[str, str]]:
@@ -58,8 +47,7 @@ class User:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "repo").mkdir(parents=True)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTSYNC_")}
-        self.env["XDG_CONFIG_HOME"] = str(root / "xdg")
+        self.env = command_env(root / "xdg")
 
     def run(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([tool("promptsync"), *args], cwd=self.root / "repo", env=self.env,

@@ -18,10 +18,9 @@ from promptsync.sync.engine import SyncEngine
 from promptsync.sync.state import Pending, SyncState
 from promptsync.watch.daemon import WatchDaemon
 from promptsync.watch.outbox import Outbox, next_run
-from tests.support.app import Account, make_account, make_app
+from tests.support.app import Account, make_account
 from tests.support.fakes import FakeClock
 from tests.support.live import make_prompt_repo, prompt_source
-from webapi.extensions import db
 
 SERVER = "http://testserver"
 
@@ -84,14 +83,10 @@ class Rig:
 
 
 @pytest.fixture
-def rig(tmp_path: Path, sqlite_url: str) -> Iterator[Rig]:
-    app = make_app(sqlite_url)
-    test = Rig(tmp_path / "repo", app, make_account(app))
+def rig(tmp_path: Path, sqlite_app: Flask) -> Iterator[Rig]:
+    test = Rig(tmp_path / "repo", sqlite_app, make_account(sqlite_app))
     yield test
     test.close()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 A = "a.yaml"

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,12 +26,12 @@ from promptsync.client.api import ApiClient
 from promptsync.config import read_repo_config
 from promptsync.sync.engine import SyncEngine
 from promptsync.watch.daemon import WatchDaemon
-from tests.support.app import Account, make_account, make_app
+from tests.support.app import Account, make_account
 from tests.support.editors import in_place, jetbrains, os_replace, truncate_then_write
+from tests.support.environment import command_env
 from tests.support.held_clock import HeldClock
 from tests.support.live import free_port, make_prompt_repo, prompt_source, tool
 from tests.support.waiting import no_thread_leaks, wait_until
-from webapi.extensions import db
 
 REPO = Path(__file__).resolve().parents[2]
 QUIET = 0.15
@@ -158,31 +157,21 @@ class Stack:
         self.server.stop()
 
 
-@pytest.fixture(params=["outside-tmp"])
-def base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+@pytest.fixture(params=["outside-tmp"])  # one case, named so the test ids say where it ran
+def base(outside_tmp: Path) -> Path:
     """A directory outside /tmp, where editors make their backups as users see them."""
-    artifacts = REPO / "test-artifacts"
-    artifacts.mkdir(exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="watch-live-", dir=artifacts))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+    return outside_tmp
 
 
 @pytest.fixture
-def stack(base: Path, sqlite_url: str) -> Iterator[Stack]:
-    app = make_app(sqlite_url)
-    account = make_account(app)
+def stack(base: Path, sqlite_app: Flask) -> Iterator[Stack]:
+    account = make_account(sqlite_app)
     with no_thread_leaks(grace=5.0):
-        live = Stack(base / "repo", app, account)
+        live = Stack(base / "repo", sqlite_app, account)
         try:
             yield live
         finally:
             live.close()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 # -- writers: each one saves `text` into the file the way an editor does ----------------------
@@ -303,9 +292,7 @@ class Watch:
     """`promptsync watch` in a repo, its stderr collected line by line."""
 
     def __init__(self, root: Path, key: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTSYNC_")}
-        env.update(PROMPTSYNC_API_KEY=key, XDG_CONFIG_HOME=str(root / ".xdg"),
-                   PYTHONUNBUFFERED="1")
+        env = command_env(root / ".xdg", PROMPTSYNC_API_KEY=key, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
             [tool("promptsync"), "watch", "--poll-interval", "0.3"], cwd=root, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -399,8 +386,7 @@ def test_dev_runs_the_stack_on_a_copy_of_the_examples(tmp_path: Path) -> None:
     root = tmp_path / "clone"
     shutil.copytree(REPO / "prompts", root / "prompts")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTSYNC_")}
-    env.update(XDG_CONFIG_HOME=str(tmp_path / "xdg"), PYTHONUNBUFFERED="1")
+    env = command_env(tmp_path / "xdg", PYTHONUNBUFFERED="1")
     started = time.monotonic()
     process = subprocess.Popen([tool("promptsync"), "dev", "--port", str(port)], cwd=root,
                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

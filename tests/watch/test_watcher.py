@@ -249,18 +249,11 @@ def one_batch_after(held: HeldClock, directory: Path, got: Collector) -> None:
 
 
 @pytest.fixture(params=["tmp", "outside-tmp"])
-def watch_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+def watch_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """A prompts directory under /tmp, and one outside it (editors skip backups under /tmp)."""
     if request.param == "tmp":
-        yield tmp_path
-        return
-    base = REPO / "test-artifacts"
-    base.mkdir(exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="watch-", dir=base))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+        return tmp_path
+    return Path(request.getfixturevalue("outside_tmp"))
 
 
 @pytest.fixture

@@ -1,0 +1,21 @@
+"""What the end-to-end tests share: a real server process, on SQLite and on Postgres in turn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.live import LiveServer
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    """`flask run` on a loopback port, over a fresh SQLite file or the session's Postgres."""
+    url = None
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        url = request.getfixturevalue("postgres_url")  # a throwaway, migrated database
+    with LiveServer(tmp_path / "server", database_url=url) as live:
+        yield live
