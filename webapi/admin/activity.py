@@ -60,17 +60,17 @@ def row_of(event: Event) -> ActivityRow:
 def activity(p: str) -> Any:
     """Who did what, when: versions, labels, keys and members; any member may read it."""
     access = project_role(p, "viewer")
-    project, role = access.project, access.role
     limit = int_arg("limit", 1, MAX_PAGE_SIZE) or PAGE_SIZE
     try:
         before = int_cursor_arg()
     except HttpError:
         raise HttpError(400, "This link's 'cursor' was not made by this page; "
                              "open Activity from the sidebar to start from the newest.") from None
-    events, after = event_page(project, limit, before)
+    events, after = event_page(access.project, limit, before)
     custom = limit if limit != PAGE_SIZE else None
     return render_template(
-        "admin/activity.html", project=project, role=role, rows=[row_of(e) for e in events],
+        "admin/activity.html", project=access.project, role=access.role,
+        rows=[row_of(e) for e in events],
         next_cursor=encode_cursor(after) if after is not None else None,
         paged=before is not None, limit=custom,
     )

@@ -46,11 +46,9 @@ def key_project_slug() -> str:
 
 
 def require_key_manager(project_slug: str) -> ProjectAccess:
-    """Any member signed in as a user, or an admin API key; 401/403/404 otherwise.
-
-    A viewer or editor key cannot mint, list or revoke keys, so a leaked key cannot be used to
-    make more. The admin's API keys page goes through here too, so both answer to the same
-    rules."""
+    """Who may manage keys: any member signed in as a user, or an admin API key; 401/403/404."""
+    # A viewer or editor key cannot mint, list or revoke keys, so a leaked key cannot be used to
+    # make more. The admin's API keys page goes through here too: both answer to the same rules.
     access = project_role(project_slug, "viewer")
     if access.principal.is_key and access.role != "admin":
         raise HttpError(

@@ -1,1 +1,2 @@
-"""What the API and the admin do, apart from requests: versions, labels, pushes, accounts."""
+"""What the API and the admin do, apart from requests: accounts, projects, keys, events, prompt
+versions, labels, pushes, the catalog, and backups. Services take plain values, never a request."""

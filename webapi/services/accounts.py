@@ -91,8 +91,7 @@ def authenticate(email: str, password: str) -> User:
 
 
 def replace_password(email: str, current: str, new: str) -> User:
-    """Replace the password and move the user to a new session generation, which ends every
-    copy of their session cookie; 400 for a weak new password, 403 for a wrong current one."""
+    """Set a new password and end every other session; 400 if weak, 403 if `current` is wrong."""
     problem = password_problem(new)
     if problem:
         raise HttpError(400, "New " + problem + ".")
@@ -104,6 +103,6 @@ def replace_password(email: str, current: str, new: str) -> User:
             raise
         raise HttpError(403, "The current password is wrong.") from None
     user.password_hash = hash_password(new, current_app.config["BCRYPT_ROUNDS"])
-    user.session_generation += 1
+    user.session_generation += 1  # every copy of the session cookie dies with the old generation
     db.session.commit()
     return user

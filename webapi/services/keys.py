@@ -57,8 +57,7 @@ def create_key(access: ProjectAccess, name: object, role: object) -> dict[str, A
 
 
 def visible_keys(access: ProjectAccess) -> list[dict[str, Any]]:
-    """The active keys the caller may see, newest first, without secrets: every key for an
-    admin, else the ones they created."""
+    """Active keys, newest first, without secrets: all for an admin, else the caller's own."""
     query = (
         select(ApiKey)
         .options(joinedload(ApiKey.created_by))  # to_dict names the creator: one query, not N

@@ -41,8 +41,7 @@ def create_project(user_id: int, actor: str, slug: object, name: object) -> dict
 
 
 def projects_of(principal: Principal) -> list[dict[str, Any]]:
-    """The caller's projects with their role, by slug: a user's every project, an API key only
-    its own, with the key's role."""
+    """The caller's projects and role in each, by slug; an API key sees only its own project."""
     rows = db.session.execute(
         select(Project, Membership.role)
         .join(Membership, Membership.project_id == Project.id)

@@ -234,8 +234,10 @@ def version_dict(
 
 @dataclass(frozen=True)
 class VersionDiff:
-    """A unified diff between two versions of one prompt; version 0 is the empty text before
-    version 1, so the default diff of a one-version prompt shows its whole text added."""
+    """A unified diff between two versions of one prompt, and the prompt's id for its history."""
+
+    # Version 0 is the empty text before version 1: a one-version prompt's default diff shows
+    # its whole text added.
 
     prompt_id: int
     from_version: int
