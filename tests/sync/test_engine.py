@@ -1,4 +1,4 @@
-"""Tests for the sync engine: scanning, the pure plan, and push/pull against the real app."""
+"""Tests for promptsync.sync.engine, push, pull and gitinfo against the real app in-process."""
 
 from __future__ import annotations
 
@@ -13,151 +13,17 @@ from flask import Flask
 
 from promptsync.client.api import ApiClient
 from promptsync.config import read_repo_config
-from promptsync.errors import Problem, ServerUnreachable
-from promptsync.format.prompt import source_sha256
+from promptsync.errors import ServerUnreachable
 from promptsync.protocol import PushOutcome
 from promptsync.sync.engine import SyncEngine
-from promptsync.sync.plan import Action, Plan, Remote, Status, classify, make_plan
+from promptsync.sync.plan import Plan, Remote, Status, make_plan
 from promptsync.sync.pull import apply_pull
 from promptsync.sync.push import PushReport
-from promptsync.sync.scan import LocalFile, Scan, Selection, scan
 from promptsync.sync.state import Entry, SyncState
-from promptsync.sync.writes import UnsafePath, relpath_for, safe_target
 from tests.support.app import IN_PROCESS, Account
 from tests.support.live import prompt_source, write_files
 
 SERVER = IN_PROCESS
-A, B, C = (source_sha256(x) for x in ("a", "b", "c"))
-
-
-def local(slug: str, sha: str) -> LocalFile:
-    return LocalFile(slug, slug + ".yaml", Path("/p", slug + ".yaml"), sha, b"")
-
-
-# --- the pure plan -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("file_sha", "entry", "remote", "expected"),
-    [
-        (A, None, None, Status.NEW),
-        (A, Entry(1, A, "s.yaml"), None, Status.NEW),  # the server lost it: push it again
-        (A, None, Remote(1, A), Status.IN_SYNC),  # never synced here, but identical
-        (A, Entry(1, A, "s.yaml"), Remote(1, A), Status.IN_SYNC),
-        (B, Entry(1, A, "s.yaml"), Remote(1, A), Status.MODIFIED),
-        (A, Entry(1, A, "s.yaml"), Remote(2, B), Status.BEHIND),
-        (B, Entry(1, A, "s.yaml"), Remote(2, C), Status.CONFLICT),
-        (B, Entry(1, A, "s.yaml"), Remote(2, B), Status.IN_SYNC),  # both made the same edit
-        (B, None, Remote(3, A), Status.CONFLICT),  # never known to agree: do not guess
-        (None, Entry(1, A, "s.yaml"), Remote(1, A), Status.DELETED),
-        (None, Entry(1, A, "s.yaml"), Remote(2, B), Status.DELETED),
-        (None, None, Remote(2, B), Status.BEHIND),  # new on the server: pull creates it
-        (None, Entry(1, A, "s.yaml"), None, None),  # gone everywhere: nothing to do
-        # A pull interrupted between recording v2 and renaming: the file still holds v1.
-        (A, Entry(2, B, "s.yaml", (1, A)), Remote(2, B), Status.BEHIND),
-        (B, Entry(2, B, "s.yaml", (1, A)), Remote(2, B), Status.IN_SYNC),
-        (C, Entry(2, B, "s.yaml", (1, A)), Remote(2, B), Status.CONFLICT),
-        (None, Entry(2, B, "s.yaml", (0, "")), Remote(2, B), Status.BEHIND),
-    ],
-)
-def test_classify(file_sha: str | None, entry: Entry | None, remote: Remote | None,
-                  expected: Status | None) -> None:
-    file = local("s", file_sha) if file_sha else None
-    assert classify("s", file, entry, remote) == expected
-
-
-def test_plan_validates_only_what_would_be_uploaded() -> None:
-    checked: list[str] = []
-
-    def check(file: LocalFile) -> tuple[Problem, ...]:
-        checked.append(file.slug)
-        return (Problem("bad", 1, 2),) if file.slug == "bad" else ()
-
-    scanned = Scan(files={s: local(s, sha) for s, sha in
-                          [("same", A), ("edited", B), ("bad", C), ("fresh", A)]})
-    entries = {"same": Entry(1, A, "same.yaml"), "edited": Entry(1, A, "edited.yaml"),
-               "bad": Entry(1, A, "bad.yaml")}
-    remote = {"same": Remote(1, A), "edited": Remote(1, A), "bad": Remote(1, A),
-              "theirs": Remote(4, B)}
-    plan = make_plan(scanned, entries, remote, check=check)
-    assert {a.slug: a.status for a in plan.actions} == {
-        "bad": Status.INVALID, "edited": Status.MODIFIED, "fresh": Status.NEW,
-        "same": Status.IN_SYNC, "theirs": Status.BEHIND,
-    }
-    assert sorted(checked) == ["bad", "edited", "fresh"]  # unchanged files are only hashed
-    assert [a.slug for a in plan.out_of_sync] == ["bad", "edited", "fresh", "theirs"]
-    assert plan.with_status(Status.MODIFIED)[0].base_version == 1
-    assert plan.counts()[Status.IN_SYNC] == 1
-
-
-def test_plan_respects_a_selection() -> None:
-    scanned = Scan(files={"a/x": local("a/x", A)})
-    remote = {"a/y": Remote(1, B), "b/z": Remote(1, C)}
-    plan = make_plan(scanned, {}, remote, selection=Selection(prefixes=("a/",), everything=False),
-                     check=lambda f: ())
-    assert [a.slug for a in plan.actions] == ["a/x", "a/y"]
-
-
-# --- scanning ------------------------------------------------------------------------------
-
-
-def test_scan_skips_editor_noise_and_reports_bad_files(tmp_path: Path) -> None:
-    root = tmp_path / "prompts"
-    write_files(root, {
-        "support/greeting.yaml": "x", "support/.greeting.yaml.swp": "x", "support/a.yaml~": "x",
-        ".#lock.yaml": "x", "4913": "x", "notes.txt": "x", ".git/x.yaml": "x",
-        ".hidden/y.yaml": "x", "tmp.yaml.tmp": "x", "Bad Name.yaml": "x",
-        "dup.yaml": "1", "dup.yml": "2", "ok.yml": "x",
-    })
-    (root / "link.yaml").symlink_to(root / "ok.yml")
-    scanned, selection = scan(root)
-    assert selection.everything
-    assert sorted(scanned.files) == ["ok", "support/greeting"]
-    assert scanned.files["ok"].sha256 == source_sha256(b"x")
-    bad = {b.relpath: b.problems[0].message for b in scanned.bad}
-    assert set(bad) == {"Bad Name.yaml", "dup.yaml", "dup.yml", "link.yaml"}
-    assert "symbolic link" in bad["link.yaml"]
-    assert "both define" in bad["dup.yml"]
-
-
-def test_hash_ignores_newline_style(tmp_path: Path) -> None:
-    root = tmp_path / "prompts"
-    write_files(root, {"a.yaml": b"x: 1\r\ny: 2\r\n", "b.yaml": b"x: 1\ny: 2\n"})
-    files = scan(root)[0].files
-    assert files["a"].sha256 == files["b"].sha256
-
-
-# --- safe pull targets ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("slug", ["../evil", "/etc/passwd", "a\\b", "a/../../b", "", "A/b", "a//b"])
-def test_unsafe_slugs_from_the_server_are_refused(slug: str) -> None:
-    with pytest.raises(UnsafePath):
-        relpath_for(slug)
-
-
-def test_relpath_keeps_a_known_yml_path_for_the_same_slug() -> None:
-    assert relpath_for("a/b", "a/b.yml") == "a/b.yml"
-    assert relpath_for("a/b", "other.yaml", None) == "a/b.yaml"
-
-
-def test_safe_target_refuses_symlinked_folders(tmp_path: Path) -> None:
-    root = tmp_path / "prompts"
-    outside = tmp_path / "outside"
-    root.mkdir()
-    outside.mkdir()
-    (root / "sneaky").symlink_to(outside, target_is_directory=True)
-    with pytest.raises(UnsafePath, match="symbolic link"):
-        safe_target(root, "sneaky/x.yaml")
-    (root / "file").write_text("x")
-    with pytest.raises(UnsafePath, match="is a file"):
-        safe_target(root, "file/x.yaml")
-    assert safe_target(root, "new/deep/x.yaml") == root.resolve() / "new/deep/x.yaml"
-    assert (root / "new" / "deep").is_dir()
-    assert list(outside.iterdir()) == []
-
-
-# --- against the real app ------------------------------------------------------------------
 
 
 class Recorder(httpx.BaseTransport):
@@ -570,19 +436,3 @@ def test_dry_run_sends_nothing(repo: Path, account: Account, transport: Recorder
     assert [(r.slug, r.outcome) for r in report.results] == [("a", "would push")]
     assert [m for m, _ in transport.requests] == ["GET"]
     assert SyncState.load(repo / ".promptsync", SERVER, "demo").journal == []
-
-
-def test_action_helpers() -> None:
-    action = Action("a", Status.BEHIND, remote=Remote(3, A))
-    assert action.remote_version == 3
-    assert Plan([action]).with_status(Status.BEHIND) == [action]
-
-
-def test_a_huge_file_is_read_only_up_to_the_limit_and_reported(tmp_path: Path) -> None:
-    root = tmp_path / "prompts"
-    write_files(root, {"big.yaml": b"template: " + b"x" * (300 * 1024) + b"\n"})
-    files = scan(root)[0].files
-    assert len(files["big"].data) == 256 * 1024 + 1
-    plan = make_plan(Scan(files=files), {}, {})
-    assert plan.actions[0].status == Status.INVALID
-    assert "256 KiB" in plan.actions[0].problems[0].message

@@ -1,8 +1,8 @@
-"""A malicious server cannot make `pull` or `watch` write outside the prompts dir, end to end.
+"""A malicious server cannot make `pull` or `watch` write outside the prompts dir.
 
-tests/sync/test_engine.py pins the two guards (relpath_for, safe_target) one call at a time; here a
-compromised server answers the real CLI and the watch daemon with hostile manifests, and the
-whole tree around the repository is compared before and after.
+First the two guards of promptsync.sync.writes (relpath_for, safe_target) one call at a time;
+then, end to end, a compromised server answers the real CLI and the watch daemon with hostile
+manifests, and the whole tree around the repository is compared before and after.
 """
 
 from __future__ import annotations
@@ -22,9 +22,43 @@ from promptsync.config import read_repo_config
 from promptsync.format.prompt import source_sha256
 from promptsync.sync.engine import SyncEngine
 from promptsync.sync.state import SyncState
+from promptsync.sync.writes import UnsafePath, relpath_for, safe_target
 from promptsync.watch.daemon import WatchDaemon
 from tests.support.cli import run_cli
 from tests.support.live import make_prompt_repo, prompt_source
+
+
+# --- the two guards, one call at a time ----------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["../evil", "/etc/passwd", "a\\b", "a/../../b", "", "A/b", "a//b"])
+def test_unsafe_slugs_from_the_server_are_refused(slug: str) -> None:
+    with pytest.raises(UnsafePath):
+        relpath_for(slug)
+
+
+def test_relpath_keeps_a_known_yml_path_for_the_same_slug() -> None:
+    assert relpath_for("a/b", "a/b.yml") == "a/b.yml"
+    assert relpath_for("a/b", "other.yaml", None) == "a/b.yaml"
+
+
+def test_safe_target_refuses_symlinked_folders(tmp_path: Path) -> None:
+    root = tmp_path / "prompts"
+    outside = tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "sneaky").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafePath, match="symbolic link"):
+        safe_target(root, "sneaky/x.yaml")
+    (root / "file").write_text("x")
+    with pytest.raises(UnsafePath, match="is a file"):
+        safe_target(root, "file/x.yaml")
+    assert safe_target(root, "new/deep/x.yaml") == root.resolve() / "new/deep/x.yaml"
+    assert (root / "new" / "deep").is_dir()
+    assert list(outside.iterdir()) == []
+
+
+# --- a hostile server, end to end -----------------------------------------------------------
 
 SERVER = "http://evil.test"
 PROJECT = "demo"
