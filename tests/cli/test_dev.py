@@ -3,19 +3,23 @@
 Unit tests for promptsync.dev.config (editing promptsync.yaml in place) and
 promptsync.dev.stack.remember_server (the sync state follows the database to a new port); then
 the installed command end to end: dev on a port, `status` in another process, a restart on
-another port with an edit made while it was down.
+another port with an edit made while it was down, and the whole stack serving and syncing a copy
+of the example prompts.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
 import subprocess
-import threading
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -23,6 +27,8 @@ from promptsync.config import read_repo_config
 from promptsync.dev.config import default_port, is_local, update_repo_config
 from promptsync.dev.stack import DevAccount, load_account, remember_server, save_account
 from promptsync.sync.state import Entry, Pending, SyncState
+from tests.support.command import Background, run_command
+from tests.support.editors import os_replace
 from tests.support.environment import command_env
 from tests.support.live import REPO_ROOT, free_port, tool
 from tests.support.waiting import wait_until
@@ -137,39 +143,19 @@ def test_an_account_file_from_before_remembers_no_server(tmp_path: Path) -> None
 # --- the installed command ---------------------------------------------------------------------
 
 
-class Dev:
+class Dev(Background):
     """`promptsync dev` running in ``root``, its stderr collected line by line."""
 
     def __init__(self, root: Path, env: dict[str, str], *args: str) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [tool("promptsync"), "dev", *args], cwd=root, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read, name="dev-stderr")
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        self.lines.extend(line.rstrip("\n") for line in self.process.stderr)
+        super().__init__(root, env, "dev", *args)
 
     def ready(self) -> list[str]:
-        wait_until(lambda: any(line.startswith("watching") for line in self.lines)
-                   or self.process.poll() is not None, 30, lambda: f"dev to be ready: {self.lines}")
-        return list(self.lines)
+        """The lines up to "watching" (the end of the start-up block), or up to its exit."""
+        return self.wait_for_line("watching", 30, or_exit=True)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            code = self.process.wait(timeout=20)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait(timeout=10)
-            self.reader.join(timeout=5)
-            if self.process.stderr is not None:
-                self.process.stderr.close()
-        return code
+        """Ctrl-C; its exit code."""
+        return self.end(signal.SIGINT)
 
 
 @pytest.fixture
@@ -182,8 +168,7 @@ def clone(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
 
 
 def _status(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([tool("promptsync"), "status"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return run_command(root, env, "status")
 
 
 @pytest.mark.slow
@@ -268,3 +253,68 @@ def test_a_remote_server_in_the_config_is_left_alone(clone: tuple[Path, dict[str
         assert status.returncode == 0 and status.stderr == "8 in sync\n", status.stderr
     finally:
         assert dev.stop() == 130
+
+
+# --- the whole stack on the example prompts, and the dev server alone -----------------------------
+
+
+def _processes_with(text: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.slow
+def test_dev_runs_the_stack_on_a_copy_of_the_examples(tmp_path: Path) -> None:
+    root = tmp_path / "clone"
+    shutil.copytree(REPO_ROOT / "prompts", root / "prompts")
+    port = free_port()
+    env = command_env(tmp_path / "xdg", PYTHONUNBUFFERED="1")
+    started = time.monotonic()
+    dev = Dev(root, env, "--port", str(port))
+    lines = dev.lines
+    try:
+        # "watching" is the last line of the start-up block ("ready in", curl, ...): waiting for
+        # "ready in" alone raced the reader thread for the lines after it.
+        dev.wait_for_line("watching", 30)
+        assert any(line.startswith("ready in") for line in lines), lines
+        assert time.monotonic() - started < 30
+        curl = next(line for line in lines if line.strip().startswith("curl"))
+        assert "support/greeting?version=1" in curl
+        key = (root / ".promptsync" / "dev-api-key").read_text().strip()
+        base = f"http://127.0.0.1:{port}/api/v1/projects/demo/prompts/support/greeting"
+        with httpx.Client(headers={"X-API-Key": key}, timeout=10) as web:
+            got = web.get(base, params={"version": 1})
+            assert got.status_code == 200, got.text
+            path = root / "prompts" / "support" / "greeting.yaml"
+            assert got.json()["source"] == path.read_text()
+            edited = path.read_text().replace("Hello", "Hi")
+            os_replace(path, edited)
+            wait_until(lambda: web.get(base).json()["version"] == 2, 5, "the save as v2")
+            assert web.get(base).json()["source"] == edited
+        config = (root / "promptsync.yaml").read_text()
+        assert f"server: http://127.0.0.1:{port}" in config and "project: demo" in config
+        assert any(line.startswith("created a local account") for line in lines)
+        assert dev.end() in (0, 130)
+    finally:
+        dev.kill()
+    wait_until(lambda: not _processes_with(f"webapi.devserver --host 127.0.0.1 --port {port}"),
+               10, "the dev server to exit")
+
+
+def test_webapi_devserver_reports_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
+               "PROMPTSYNC_ENV": "development"}
+        done = subprocess.run([sys.executable, "-m", "webapi.devserver", "--port", str(port)],
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.command import run_command
 from tests.support.environment import command_env
 from tests.support.live import REPO_ROOT, LiveServer, create_account, tool, write_files
 
@@ -28,8 +29,7 @@ class Repo:
 
     def run(self, *args: str, input: str | None = None, ok: bool = True
             ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([tool("promptsync"), *args], cwd=self.root, env=self.env,
-                              input=input, capture_output=True, text=True, timeout=60)
+        done = run_command(self.root, self.env, *args, input=input)
         if ok:
             assert done.returncode == 0, (args, done.stdout, done.stderr)
         return done

@@ -15,8 +15,9 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.command import run_command
 from tests.support.environment import command_env
-from tests.support.live import LiveServer, create_account, tool
+from tests.support.live import LiveServer, create_account
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -50,8 +51,7 @@ class User:
         self.env = command_env(root / "xdg")
 
     def run(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([tool("promptsync"), *args], cwd=self.root / "repo", env=self.env,
-                              input=input, capture_output=True, text=True, timeout=60)
+        return run_command(self.root / "repo", self.env, *args, input=input)
 
 
 def stored_key(home: Path, server: str, project: str) -> str:

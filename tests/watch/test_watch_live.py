@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,10 +25,11 @@ from promptsync.config import read_repo_config
 from promptsync.sync.engine import SyncEngine
 from promptsync.watch.daemon import WatchDaemon
 from tests.support.app import Account, make_account
+from tests.support.command import Background
 from tests.support.editors import in_place, jetbrains, os_replace, truncate_then_write
 from tests.support.environment import command_env
 from tests.support.held_clock import HeldClock
-from tests.support.live import free_port, make_prompt_repo, prompt_source, tool
+from tests.support.live import free_port, make_prompt_repo, prompt_source
 from tests.support.waiting import no_thread_leaks, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -288,40 +287,13 @@ def test_twenty_saves_while_the_server_is_down_all_arrive_in_order(stack: Stack)
 # -- the command as a process -----------------------------------------------------------------
 
 
-class Watch:
-    """`promptsync watch` in a repo, its stderr collected line by line."""
+class Watch(Background):
+    """`promptsync watch` in a repo with ``key``, started: it said "watching"."""
 
     def __init__(self, root: Path, key: str) -> None:
         env = command_env(root / ".xdg", PROMPTSYNC_API_KEY=key, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen(
-            [tool("promptsync"), "watch", "--poll-interval", "0.3"], cwd=root, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, name="watch-stderr")
-        self._reader.start()
-        wait_until(lambda: any(line.startswith("watching") for line in self.lines), 20,
-                   lambda: f"watch to start: {self.lines}")
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def end(self, sig: int) -> int:
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout=15)
-        self.kill()  # reaps and closes the pipe
-        return code
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
-        self._reader.join(timeout=5)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        super().__init__(root, env, "watch", "--poll-interval", "0.3")
+        self.wait_for_line("watching", 20)
 
 
 def _journal(root: Path) -> list[dict[str, Any]]:
@@ -365,82 +337,3 @@ def test_sigkill_mid_upload_then_restart_loses_nothing_and_duplicates_nothing(
         assert [line for line in watch.lines if line][-2:] == ["stopped", "interrupted"]
     finally:
         watch.kill()
-
-
-# -- promptsync dev ---------------------------------------------------------------------------
-
-
-def _processes_with(text: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if text in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            pass
-    return found
-
-
-@pytest.mark.slow
-def test_dev_runs_the_stack_on_a_copy_of_the_examples(tmp_path: Path) -> None:
-    root = tmp_path / "clone"
-    shutil.copytree(REPO / "prompts", root / "prompts")
-    port = free_port()
-    env = command_env(tmp_path / "xdg", PYTHONUNBUFFERED="1")
-    started = time.monotonic()
-    process = subprocess.Popen([tool("promptsync"), "dev", "--port", str(port)], cwd=root,
-                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(
-        line.rstrip("\n") for line in process.stderr or []), name="dev-stderr")
-    reader.start()
-    try:
-        # "watching" is the last line of the start-up block ("ready in", curl, ...): waiting for
-        # "ready in" alone raced the reader thread for the lines after it.
-        wait_until(lambda: any(line.startswith("watching") for line in lines), 30,
-                   lambda: f"the start-up lines: {lines}")
-        assert any(line.startswith("ready in") for line in lines), lines
-        assert time.monotonic() - started < 30
-        curl = next(line for line in lines if line.strip().startswith("curl"))
-        assert "support/greeting?version=1" in curl
-        key = (root / ".promptsync" / "dev-api-key").read_text().strip()
-        base = f"http://127.0.0.1:{port}/api/v1/projects/demo/prompts/support/greeting"
-        with httpx.Client(headers={"X-API-Key": key}, timeout=10) as web:
-            got = web.get(base, params={"version": 1})
-            assert got.status_code == 200, got.text
-            path = root / "prompts" / "support" / "greeting.yaml"
-            assert got.json()["source"] == path.read_text()
-            edited = path.read_text().replace("Hello", "Hi")
-            os_replace(path, edited)
-            wait_until(lambda: web.get(base).json()["version"] == 2, 5, "the save as v2")
-            assert web.get(base).json()["source"] == edited
-        config = (root / "promptsync.yaml").read_text()
-        assert f"server: http://127.0.0.1:{port}" in config and "project: demo" in config
-        assert any(line.startswith("created a local account") for line in lines)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) in (0, 130)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-        reader.join(timeout=5)
-        if process.stderr is not None:
-            process.stderr.close()
-    wait_until(lambda: not _processes_with(f"webapi.devserver --host 127.0.0.1 --port {port}"),
-               10, "the dev server to exit")
-
-
-def test_webapi_devserver_reports_a_port_in_use(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
-               "PROMPTSYNC_ENV": "development"}
-        done = subprocess.run([sys.executable, "-m", "webapi.devserver", "--port", str(port)],
-                              env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 3
-    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
