@@ -27,7 +27,6 @@ from promptsync.watch.daemon import WatchDaemon
 from tests.support.cli import run_cli
 from tests.support.live import make_prompt_repo, prompt_source
 
-
 # --- the two guards, one call at a time ----------------------------------------------------
 
 
