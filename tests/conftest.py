@@ -1,5 +1,6 @@
-"""Fixtures: the real app on real SQLite and Postgres databases, users, projects and keys; a
-prompt repository on disk, and an environment without the machine user's promptsync settings."""
+"""Fixtures of every area: the real app on real SQLite and Postgres databases, a user with a
+project and keys, a prompt repository on disk, and none of the machine user's promptsync settings.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +9,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from tests.support.app import (
     BACKENDS,
-    GREETING,
-    GREETING_URL,
     IN_PROCESS,
     PG_ADMIN_URL,
     Account,
@@ -41,8 +40,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_url() -> Iterator[str]:
     """A throwaway migrated Postgres database for this test session, dropped afterwards."""
     require_postgres()
-    import psycopg2
-
     name = f"promptsync_test_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(PG_ADMIN_URL)
     admin.autocommit = True
@@ -94,30 +91,9 @@ def sqlite_app(sqlite_url: str) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """A test client of the real app (cookies kept between requests)."""
-    return app.test_client()
-
-
-@pytest.fixture
 def account(app: Flask) -> Account:
     """ann@example.com, admin of project 'demo', with keys of every role."""
     return make_account(app)
-
-
-@pytest.fixture
-def seeded(app: Flask, account: Account) -> Account:
-    """demo/support/greeting at versions 1..3, production and staging on version 2."""
-    client = app.test_client()
-    for n in (1, 2, 3):
-        created = client.post(GREETING_URL, json={"source": GREETING + f"# {n}\n"},
-                              headers=account.headers("editor"))
-        assert created.status_code == 201
-    for label in ("production", "staging"):
-        moved = client.put(f"{GREETING_URL}/-/labels/{label}", json={"version": 2},
-                           headers=account.headers("admin"))
-        assert moved.status_code == 200
-    return account
 
 
 @pytest.fixture

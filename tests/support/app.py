@@ -1,4 +1,5 @@
-"""The real app under test settings, Postgres availability, and accounts made through the API."""
+"""The real app under test settings and its disposal, Postgres availability, accounts made
+through the API, and a snapshot of everything a write could change."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg2
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
 from sqlalchemy import text
 
 from webapi import create_app
@@ -24,8 +27,7 @@ IN_PROCESS = "http://testserver"
 
 
 def migrate(url: str) -> None:
-    from flask_migrate import upgrade
-
+    """Create or upgrade the schema of the database at ``url`` with the packaged migrations."""
     app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         upgrade()
@@ -35,8 +37,6 @@ def migrate(url: str) -> None:
 def postgres_unavailable() -> str | None:
     """Why the test Postgres cannot be used, or None."""
     try:
-        import psycopg2
-
         psycopg2.connect(PG_ADMIN_URL, connect_timeout=3).close()
     except Exception as exc:  # any failure means "not available here"
         return f"Postgres at {PG_ADMIN_URL} is not reachable: {exc}".strip()
@@ -55,8 +55,6 @@ def require_postgres() -> None:
 
 def truncate_postgres(url: str) -> None:
     """Empty every table of a migrated Postgres test database."""
-    import psycopg2
-
     tables = "events, labels, prompt_versions, prompts, api_keys, memberships, projects, " \
              "users, login_throttle"
     with psycopg2.connect(url) as conn, conn.cursor() as cur:

@@ -1,0 +1,30 @@
+"""What the server tests share: a test client of the app, and a project with versions and labels."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.support.app import GREETING, GREETING_URL, Account
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the real app (cookies kept between requests)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def seeded(app: Flask, account: Account) -> Account:
+    """demo/support/greeting at versions 1..3, production and staging on version 2."""
+    client = app.test_client()
+    for n in (1, 2, 3):
+        created = client.post(GREETING_URL, json={"source": GREETING + f"# {n}\n"},
+                              headers=account.headers("editor"))
+        assert created.status_code == 201
+    for label in ("production", "staging"):
+        moved = client.put(f"{GREETING_URL}/-/labels/{label}", json={"version": 2},
+                           headers=account.headers("admin"))
+        assert moved.status_code == 200
+    return account
