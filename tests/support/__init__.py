@@ -1,1 +1,3 @@
-"""What the tests share: live servers, proxies, fakes, clocks, editors, waiting helpers."""
+"""What the tests share: the app and its accounts, live servers, proxies, fakes, clocks, editors,
+the CLI run in-process or installed, a clean environment, waiting helpers (fixtures live in the
+conftest.py of the narrowest folder that uses them)."""
