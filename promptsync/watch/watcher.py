@@ -13,21 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from watchdog.events import (
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileClosedNoWriteEvent,
-    FileOpenedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
+from watchdog.events import FileSystemEvent
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from promptsync.sync.tree import is_ignored, is_ignored_dir, walk
+from promptsync.sync.tree import walk
 from promptsync.watch.debounce import DEFAULT_QUIET, Debouncer
+from promptsync.watch.events import OVERFLOW_LOGGER, EventFilter, OverflowListener
 
 # inotify_add_watch/inotify_init report exhausted limits with these; polling still works.
 _LIMIT_ERRNOS = frozenset({errno.ENOSPC, errno.EMFILE, errno.ENFILE})
@@ -35,60 +28,6 @@ _LIMIT_ERRNOS = frozenset({errno.ENOSPC, errno.EMFILE, errno.ENFILE})
 DEFAULT_GRACE = 1.5
 BATCH_WINDOW = 0.03
 POLL_INTERVAL = 1.0
-# watchdog reports an inotify queue overflow only through this logger.
-_OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
-
-
-class EventFilter(FileSystemEventHandler):
-    """Route watchdog events to callbacks: prompt files, new subtrees, lost ones; does no I/O."""
-
-    def __init__(
-        self,
-        root: Path,
-        on_path: Callable[[Path], None],
-        on_subtree: Callable[[Path], None],
-        on_rescan: Callable[[], None],
-    ) -> None:
-        self.root = root
-        self._on_path = on_path
-        self._on_subtree = on_subtree
-        self._on_rescan = on_rescan
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        """Enqueue both paths of a file event, or flag a directory that appeared or vanished."""
-        src = Path(os.fsdecode(event.src_path)) if event.src_path else None
-        dest = Path(os.fsdecode(event.dest_path)) if event.dest_path else None
-        if event.is_directory:
-            # Directory modified/attrib events come with every file change: nothing to learn.
-            if isinstance(event, DirCreatedEvent) and src and not is_ignored_dir(src, self.root):
-                self._on_subtree(src)
-            elif isinstance(event, DirMovedEvent):
-                if src and not is_ignored_dir(src, self.root):
-                    self._on_rescan()  # the files that were below src are gone
-                if dest and not is_ignored_dir(dest, self.root):
-                    self._on_subtree(dest)
-            elif isinstance(event, DirDeletedEvent) and src and not is_ignored_dir(src, self.root):
-                self._on_rescan()  # the files below it are gone, and may not each have an event
-            return
-        # Reads (ours included) must not count as changes, or reading a file would re-trigger it.
-        if isinstance(event, FileOpenedEvent | FileClosedNoWriteEvent):
-            return
-        for path in (src, dest):
-            if path is not None and not is_ignored(path, self.root):
-                self._on_path(path)
-
-
-class _OverflowListener(logging.Handler):
-    """Turn watchdog's 'inotify queue overflowed' log record into a rescan request."""
-
-    def __init__(self, on_overflow: Callable[[], None]) -> None:
-        super().__init__(logging.WARNING)
-        self._on_overflow = on_overflow
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Request a rescan when the record reports lost events."""
-        if "overflow" in str(record.msg).lower():
-            self._on_overflow()
 
 
 def _stderr(message: str) -> None:
@@ -162,7 +101,7 @@ class PromptWatcher:
         self._stopping = False
         self._observer: BaseObserver | None = None
         self._worker: threading.Thread | None = None
-        self._overflow = _OverflowListener(self._request_rescan)
+        self._overflow = OverflowListener(self._request_rescan)
         self._handler = _GuardedFilter(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -172,7 +111,7 @@ class PromptWatcher:
         if self._observer is not None:
             raise RuntimeError("PromptWatcher already started")
         self._observer = self._start_observer()
-        logging.getLogger(_OVERFLOW_LOGGER).addHandler(self._overflow)
+        logging.getLogger(OVERFLOW_LOGGER).addHandler(self._overflow)
         now = self._clock()
         with self._cond:
             self._stopping = False
@@ -188,7 +127,7 @@ class PromptWatcher:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        logging.getLogger(_OVERFLOW_LOGGER).removeHandler(self._overflow)
+        logging.getLogger(OVERFLOW_LOGGER).removeHandler(self._overflow)
         observer, self._observer = self._observer, None
         if observer is not None:
             _dispose(observer)

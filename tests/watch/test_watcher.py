@@ -31,8 +31,10 @@ from watchdog.events import (
     FileSystemEvent,
 )
 
+from promptsync.watch import events as events_mod
 from promptsync.watch import watcher as watcher_mod
-from promptsync.watch.watcher import EventFilter, PromptWatcher
+from promptsync.watch.events import EventFilter
+from promptsync.watch.watcher import PromptWatcher
 from tests.support.held_clock import HeldClock, is_marker
 from tests.support.waiting import no_thread_leaks, wait_until
 
@@ -506,14 +508,14 @@ def test_a_bug_in_the_event_filter_does_not_kill_the_observer(
     errors: list[BaseException] = []
     got = Collector()
     make_watcher(tmp_path, got, on_error=errors.append)
-    real = watcher_mod.is_ignored
+    real = events_mod.is_ignored
 
     def broken(path: Path | str, root: Path | str) -> bool:
         if Path(path).name == "boom.yaml":
             raise RuntimeError("filter bug")
         return real(path, root)
 
-    monkeypatch.setattr(watcher_mod, "is_ignored", broken)
+    monkeypatch.setattr(events_mod, "is_ignored", broken)
     (tmp_path / "boom.yaml").write_text("x")
     wait_until(lambda: errors, message="the filter's exception reported")
     (tmp_path / "fine.yaml").write_text("x")
