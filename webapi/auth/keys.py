@@ -11,6 +11,8 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 from flask import current_app, request
 from sqlalchemy import bindparam, select, update
@@ -22,6 +24,7 @@ from webapi.models import ROLE_RANK, ApiKey, Membership, Project, User, utcnow
 
 KEY_PREFIX = "psk_"
 MALFORMED_KEY = "The API key is malformed."
+INVALID_KEY = "The API key is not valid."
 
 
 def new_api_key() -> tuple[str, str, str]:
@@ -50,6 +53,14 @@ def split_key(plaintext: str) -> str | None:
     return prefix
 
 
+def key_prefix(plaintext: str) -> str:
+    """The lookup prefix of a presented key, or the 401 for a malformed one."""
+    prefix = split_key(plaintext)
+    if prefix is None:
+        raise HttpError(401, MALFORMED_KEY)
+    return prefix
+
+
 def key_matches(plaintext: str, stored_hash: str) -> bool:
     """Constant-time comparison of a presented key with the stored hash."""
     return hmac.compare_digest(key_hash(plaintext), stored_hash)
@@ -57,10 +68,15 @@ def key_matches(plaintext: str, stored_hash: str) -> bool:
 
 def presented_key() -> str | None:
     """The API key the request presents (X-API-Key or Authorization: Bearer), or None."""
-    key = request.headers.get("X-API-Key")
+    return key_in_environ(request.environ)
+
+
+def key_in_environ(environ: Mapping[str, Any]) -> str | None:
+    """presented_key read from a WSGI environ (the key fetch reads it in front of Flask)."""
+    key = environ.get("HTTP_X_API_KEY")
     if key is not None:
         return key.strip()
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None
@@ -68,6 +84,14 @@ def presented_key() -> str | None:
 
 _KEYS = ApiKey.__table__
 _MEMBERS = Membership.__table__
+# A key with its project and its creator's current membership (NULL once the creator left):
+# what check_key needs. The one-statement fetch (webapi.fetch.statements) joins the prompt to it.
+KEY_WITH_CREATOR = _KEYS.join(
+    Project.__table__, Project.__table__.c.id == _KEYS.c.project_id
+).outerjoin(
+    _MEMBERS,
+    (_MEMBERS.c.project_id == _KEYS.c.project_id) & (_MEMBERS.c.user_id == _KEYS.c.created_by_id),
+)
 # One Core statement, built once: the key, its project and its creator's current role. Plain
 # tuples, no ORM identity map, and SQLAlchemy's compiled cache is hit without rebuilding the
 # expression on every request. Nothing about the key is cached between requests, so a revoked
@@ -79,13 +103,7 @@ _KEY_QUERY = (
         Project.__table__.c.slug, User.__table__.c.email, _MEMBERS.c.role,
     )
     .select_from(
-        _KEYS.join(Project.__table__, Project.__table__.c.id == _KEYS.c.project_id)
-        .join(User.__table__, User.__table__.c.id == _KEYS.c.created_by_id)
-        .outerjoin(
-            _MEMBERS,
-            (_MEMBERS.c.project_id == _KEYS.c.project_id)
-            & (_MEMBERS.c.user_id == _KEYS.c.created_by_id),
-        )
+        KEY_WITH_CREATOR.join(User.__table__, User.__table__.c.id == _KEYS.c.created_by_id)
     )
     .where(_KEYS.c.prefix == bindparam("prefix"))
 )
@@ -99,7 +117,7 @@ def check_key(
     not. Shared by the general path and the one-statement fetch (webapi.fetch.lookup)."""
     # SHA-256 of a 256-bit random key: about a microsecond, so no cache of the check is needed.
     if not key_matches(plaintext, secret_hash):
-        raise HttpError(401, "The API key is not valid.")
+        raise HttpError(401, INVALID_KEY)
     if revoked_at is not None:
         raise HttpError(401, "The API key has been revoked.")
     if creator_role is None:
@@ -119,12 +137,10 @@ def touch_due(last_used_at: dt.datetime | None, seconds: float) -> dt.datetime |
 
 def principal_from_key(plaintext: str) -> Principal:
     """The caller a presented key stands for, or the 401 that says why it is refused."""
-    prefix = split_key(plaintext)
-    if prefix is None:
-        raise HttpError(401, MALFORMED_KEY)
+    prefix = key_prefix(plaintext)
     row = db.session.execute(_KEY_QUERY, {"prefix": prefix}).first()
     if row is None:
-        raise HttpError(401, "The API key is not valid.")
+        raise HttpError(401, INVALID_KEY)
     (key_id, name, key_role, secret_hash, revoked_at, last_used_at, project_id, created_by_id,
      project_slug, email, creator_role) = row
     role = check_key(plaintext, secret_hash, revoked_at, key_role, creator_role)
