@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from webapi.extensions import db
 
-POOL_RECYCLE_SECONDS = 1800  # also the age at which webapi.fetch.sql retires its connections
+POOL_RECYCLE_SECONDS = 1800  # also when webapi.fetch.connections retires its connections
 
 
 def engine_options(uri: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The API-key fetch (webapi/fetch/lookup.py): one statement per fetch, the same answers as the
+"""The API-key fetch (webapi/fetch/): one statement per fetch, the same answers as the
 general path (a session's fetch, /me for a bad key), last_used_at written at most once a window.
 The authorization matrix (test_authz.py) pins every status of it beside every other route."""
 
@@ -16,7 +16,7 @@ from sqlalchemy import event, select, update
 
 from tests.support.app import Account, login
 from webapi.extensions import db
-from webapi.fetch.sql import idle_pg_connections
+from webapi.fetch.connections import idle_connections
 from webapi.models import ApiKey
 
 BASE = "/api/v1/projects/demo/prompts/support/greeting"
@@ -24,6 +24,11 @@ SHORT = "/api/v1/prompts/support/greeting"
 QUERIES = ["", "?version=2", "?label=production"]
 HEADERS = ["Content-Type", "ETag", "Cache-Control", "Vary", "X-Content-Type-Options",
            "Referrer-Policy", "X-Frame-Options", "Content-Security-Policy"]
+
+
+def idle_drivers(engine: Any) -> list[Any]:
+    """The DBAPI connections the Postgres fetch holds idle."""
+    return [conn.driver for conn in idle_connections(engine).stack]
 
 
 @contextmanager
@@ -53,9 +58,10 @@ def statements(app: Flask) -> Iterator[list[str]]:
         else:
             dbapi_connection.set_trace_callback(None)
 
-    # The Postgres fetch keeps its own idle connections between requests (webapi.fetch.sql):
-    # those it holds now are recorded too; new ones come from the pool's checkout.
-    idle = idle_pg_connections(engine) if engine.dialect.name == "postgresql" else []
+    # The Postgres fetch keeps its own idle connections between requests
+    # (webapi.fetch.connections): those it holds now are recorded too; new ones come from the
+    # pool's checkout.
+    idle = idle_drivers(engine) if engine.dialect.name == "postgresql" else []
     for dbapi_connection in idle:
         checkout(dbapi_connection)
     event.listen(engine.pool, "checkout", checkout)
@@ -66,7 +72,7 @@ def statements(app: Flask) -> Iterator[list[str]]:
         event.remove(engine.pool, "checkout", checkout)
         event.remove(engine.pool, "checkin", checkin)
         if engine.dialect.name == "postgresql":
-            for dbapi_connection in idle_pg_connections(engine):
+            for dbapi_connection in idle_drivers(engine):
                 checkin(dbapi_connection)
 
 
@@ -168,3 +174,42 @@ def test_last_used_at_is_written_at_most_once_a_window(app: Flask, seeded: Accou
     assert client.get(BASE, headers=key).status_code == 200
     touched = last_used()
     assert touched is not None and touched > older + dt.timedelta(seconds=5)
+
+
+def key_fetches(seen: list[str]) -> list[str]:
+    """The key-scoped fetch statements run among those seen (the general path reads the key
+    and the version in two other statements; a Postgres PREPARE runs nothing)."""
+    return [s for s in seen if s.startswith("EXECUTE promptsync_fetch")
+            or ("api_keys" in s and "prompt_versions" in s and not s.startswith("PREPARE"))]
+
+
+MISSES = [
+    (BASE + "?version=9", "viewer", 404),
+    (SHORT + "?label=nope", "viewer", 404),
+    ("/api/v1/projects/other/prompts/support/greeting", "viewer", 404),
+    (BASE, "bad", 401),
+    (SHORT, "bad", 401),
+]
+
+
+@pytest.mark.parametrize("way", ["middleware", "flask only", "cookie beside the key"])
+@pytest.mark.parametrize(("path", "key", "status"), MISSES)
+def test_a_miss_is_looked_up_once(
+    app: Flask, seeded: Account, monkeypatch: pytest.MonkeyPatch, way: str, path: str, key: str,
+    status: int,
+) -> None:
+    # The middleware passes a miss on to Flask, and the /prompts shorthand hands it on to the
+    # project route: the key-scoped statement still runs once, whoever asks.
+    client = app.test_client()
+    headers = seeded.headers("viewer")
+    assert client.get(BASE, headers=headers).status_code == 200  # prepared, last_used_at set
+    if key == "bad":
+        headers = {"X-API-Key": seeded.keys["viewer"][:-4] + "AAAA"}
+    if way == "flask only":  # as with CORS_ORIGINS set: no middleware in front
+        monkeypatch.setattr(app, "wsgi_app", app.wsgi_app.general)  # type: ignore[attr-defined]
+    elif way == "cookie beside the key":  # the middleware leaves it to Flask's view
+        headers = {**headers, "Cookie": "promptsync_session=x"}
+    with statements(app) as seen:
+        response = client.get(path, headers=headers)
+    assert response.status_code == status, response.get_json()
+    assert len(key_fetches(seen)) == 1, seen

@@ -13,8 +13,8 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from tests.support.app import Account, make_app
 from webapi.extensions import db
-from webapi.fetch import middleware as hotpath
-from webapi.fetch.sql import idle_pg_connections
+from webapi.fetch import middleware
+from webapi.fetch.connections import idle_connections
 
 BASE = "/api/v1/projects/demo/prompts/support/greeting"
 SHORT = "/api/v1/prompts/support/greeting"
@@ -34,7 +34,7 @@ class Counting:
 @pytest.fixture
 def flask_side(app: Flask) -> Iterator[Counting]:
     fast = app.wsgi_app
-    assert isinstance(fast, hotpath.FetchFastPath)
+    assert isinstance(fast, middleware.FetchFastPath)
     counting = Counting(fast.general)
     fast.general = counting
     yield counting
@@ -133,7 +133,7 @@ def test_a_fault_in_the_fast_path_is_answered_by_flask(
     def broken(*_: Any) -> None:
         raise RuntimeError("bug in the fast path")
 
-    monkeypatch.setattr(hotpath, "lookup", broken)
+    monkeypatch.setattr(middleware, "lookup_once", broken)
     with caplog.at_level(logging.ERROR, logger="webapi.fetch.middleware"):
         status, _, _ = call(app.wsgi_app, BASE, seeded.headers("viewer"))
     assert status == "200 OK" and flask_side.calls == 1
@@ -159,22 +159,22 @@ def test_the_hooks_the_fast_path_skips_are_the_ones_it_knows(app: Flask) -> None
 
 def test_not_installed_when_cors_needs_flask_on_every_request(sqlite_url: str) -> None:
     cors = make_app(sqlite_url, CORS_ORIGINS=["https://app.example.com"])
-    assert not isinstance(cors.wsgi_app, hotpath.FetchFastPath)
-    assert isinstance(make_app(sqlite_url).wsgi_app, hotpath.FetchFastPath)
+    assert not isinstance(cors.wsgi_app, middleware.FetchFastPath)
+    assert isinstance(make_app(sqlite_url).wsgi_app, middleware.FetchFastPath)
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_fetch_connections_are_reused_and_closed_with_the_engine(
     app: Flask, seeded: Account
 ) -> None:
-    # Postgres only: SQLite's fetch runs on a pooled connection (webapi/fetch/sql.py).
+    # Postgres only: SQLite's fetch runs on a pooled connection (webapi/fetch/readers.py).
     with app.app_context():
         engine = db.engine
     for _ in range(5):
         assert call(app.wsgi_app, BASE, seeded.headers("viewer"))[0] == "200 OK"
-    idle = idle_pg_connections(engine)
+    idle = [conn.driver for conn in idle_connections(engine).stack]
     assert len(idle) == 1  # one request at a time: one connection, used five times
     engine.dispose()
-    assert idle[0].closed and idle_pg_connections(engine) == []
+    assert idle[0].closed and idle_connections(engine).stack == []
     assert call(app.wsgi_app, BASE, seeded.headers("viewer"))[0] == "200 OK"  # a fresh one
 

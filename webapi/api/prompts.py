@@ -13,12 +13,12 @@ from promptsync.errors import RenderError
 from promptsync.format.prompt import parse_prompt
 from promptsync.protocol import BATCH_LIMIT
 from webapi.api.inputs import field, json_body
-from webapi.auth.keys import presented_key
 from webapi.auth.principal import ProjectRef
 from webapi.auth.roles import key_project_slug, project_role
 from webapi.errors import HttpError
 from webapi.extensions import db
-from webapi.fetch import lookup
+from webapi.fetch.answer import fetch_response, key_fetch_response
+from webapi.fetch.lookup import fetch_version
 from webapi.models import Label, PromptVersion, iso
 from webapi.paging import cursor_arg, encode_cursor, int_arg, int_cursor_arg, limit_arg
 from webapi.services.catalog import list_prompts
@@ -26,7 +26,6 @@ from webapi.services.labels import delete_label, set_label
 from webapi.services.pushes import PushItem, PushOutcome, create_version, push_versions
 from webapi.services.versions import (
     diff_versions,
-    fetch_version,
     find_prompt_id,
     get_version,
     version_dict,
@@ -96,7 +95,8 @@ def _push_fields(body: dict[str, Any]) -> tuple[str | None, int | None, dict | N
 
 
 def _fetch(project: ProjectRef, slug: str) -> Response:
-    # The general path (sessions, and every error of a key fetch); keys take webapi.fetch.lookup.
+    # The general path (sessions, and every error of a key fetch); a plain key fetch is
+    # answered before the caller is resolved, by key_fetch_response or by the middleware.
     version = int_arg("version", 1)
     label = request.args.get("label")
     if version is not None and label is not None:
@@ -106,10 +106,10 @@ def _fetch(project: ProjectRef, slug: str) -> Response:
     found = fetch_version(project, slug, version, label, full=not revalidating)
     pinned = version is not None
     if revalidating and request.if_none_match.contains(found.sha256):
-        return lookup.fetch_response(project.slug, slug, found, pinned, not_modified=True)
+        return fetch_response(project.slug, slug, found, pinned, not_modified=True)
     if not found.full:
         found = fetch_version(project, slug, version, label)
-    return lookup.fetch_response(project.slug, slug, found, pinned)
+    return fetch_response(project.slug, slug, found, pinned)
 
 
 def _push(project: ProjectRef, slug: str) -> Any:
@@ -207,10 +207,8 @@ def _dispatch(p: str, rest: str) -> Any:
         error = HttpError(405, f"Method {request.method} is not allowed here.")
         error.headers["Allow"] = ", ".join(sorted(allowed))
         raise error
-    if handler is _fetch and (key := presented_key()) is not None:
-        fast = lookup.fetch(key, p, slug)
-        if fast is not None:
-            return fast
+    if handler is _fetch and (fast := key_fetch_response()) is not None:
+        return fast
     project = project_role(p, "viewer").project
     return handler(project, slug, *args)
 
@@ -226,10 +224,8 @@ def prompt_item(p: str, rest: str) -> Any:
 @bp.route("/prompts/<path:rest>", methods=ITEM_METHODS)
 def key_prompt_item(rest: str) -> Any:
     slug, _, sub = rest.partition("/-/")
-    if not sub and request.method == "GET" and (key := presented_key()) is not None:
-        fast = lookup.fetch(key, None, slug)  # the key's own project, in the same statement
-        if fast is not None:
-            return fast
+    if not sub and request.method == "GET" and (fast := key_fetch_response()) is not None:
+        return fast  # the key's own project, read in the same statement
     return _dispatch(key_project_slug(), rest)
 
 

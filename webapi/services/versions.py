@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple, NoReturn
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import and_, select
 
 from promptsync.errors import PromptFileError
 from promptsync.format.prompt import parse_prompt, slug_problem, source_sha256
@@ -94,7 +94,7 @@ def resolve_ref(prompt_id: int, slug: str, ref: str | int | None) -> int:
     return number
 
 
-def _not_found(project: ProjectRef, slug: str, version: int | None, label: str | None) -> NoReturn:
+def not_found(project: ProjectRef, slug: str, version: int | None, label: str | None) -> NoReturn:
     """404 for no such version: the prompt's own if it is missing, else the number's or label's."""
     find_prompt_id(project, slug)
     raise no_label(slug, label) if label is not None else no_version(slug, version)
@@ -122,12 +122,13 @@ def get_version(
         query = query.where(PromptVersion.version == Prompt.latest_version)
     found = db.session.scalar(query)
     if found is None:
-        _not_found(project, slug, version, label)
+        not_found(project, slug, version, label)
     return found
 
 
 class FetchedVersion(NamedTuple):
-    """A version read for the fetch route: plain values, with the labels that point at it."""
+    """A version read for the fetch route (webapi.fetch): plain values, with the labels that
+    point at it."""
 
     version: int
     sha256: str
@@ -139,69 +140,6 @@ class FetchedVersion(NamedTuple):
     source: str = ""
     labels: list[str] = []
     full: bool = False  # False: only version and sha256 were read (enough for a 304)
-
-
-_P, _V = Prompt.__table__, PromptVersion.__table__
-_BY_LABEL = Label.__table__.alias("by_label")
-_ON_VERSION = Label.__table__.alias("on_version")
-
-
-def _fetch_statement(ref: str, full: bool) -> Select[Any]:
-    """The one statement of a fetch: prompt, version (by latest, number or label) and labels."""
-    columns = [_V.c.version, _V.c.sha256]
-    joined = _P.join(_V, _V.c.prompt_id == _P.c.id)
-    if ref == "label":
-        joined = joined.join(_BY_LABEL, (_BY_LABEL.c.prompt_id == _P.c.id)
-                             & (_BY_LABEL.c.name == bindparam("label"))
-                             & (_BY_LABEL.c.version == _V.c.version))
-    if full:
-        columns += [_V.c.data, _V.c.message, _V.c.author, _V.c.created_at, _V.c.git,
-                    _V.c.source, _ON_VERSION.c.name]
-        # One row per label on the version (usually 0-2), or one row with NULL.
-        joined = joined.outerjoin(_ON_VERSION, (_ON_VERSION.c.prompt_id == _P.c.id)
-                                  & (_ON_VERSION.c.version == _V.c.version))
-    query = select(*columns).select_from(joined).where(
-        _P.c.project_id == bindparam("project_id"), _P.c.slug == bindparam("slug"))
-    if ref == "version":
-        return query.where(_V.c.version == bindparam("version"))
-    if ref == "latest":
-        return query.where(_V.c.version == _P.c.latest_version)
-    return query
-
-
-# Built once: Core statements over tables, so a fetch skips expression building, the ORM's
-# result machinery and the identity map, and hits SQLAlchemy's compiled cache directly.
-_FETCH_STATEMENTS = {
-    (ref, full): _fetch_statement(ref, full)
-    for ref in ("latest", "version", "label") for full in (True, False)
-}
-
-
-def fetch_version(
-    project: ProjectRef, slug: str, version: int | None = None, label: str | None = None,
-    full: bool = True,
-) -> FetchedVersion:
-    """get_version for the hot fetch route: one query, labels included; full=False reads
-    only the number and hash, enough to answer If-None-Match with a 304."""
-    check_slug(slug)
-    params: dict[str, Any] = {"project_id": project.id, "slug": slug}
-    if label is not None:
-        ref, params["label"] = "label", label
-    elif version is not None:
-        ref, params["version"] = "version", version
-    else:
-        ref = "latest"
-    rows = db.session.execute(_FETCH_STATEMENTS[ref, full], params).all()
-    if not rows:
-        _not_found(project, slug, version, label)
-    first = rows[0]
-    if not full:
-        return FetchedVersion(first[0], first[1])
-    labels = sorted(row[8] for row in rows if row[8] is not None)
-    return FetchedVersion(
-        version=first[0], sha256=first[1], data=first[2], message=first[3], author=first[4],
-        created_at=first[5], git=first[6], source=first[7], labels=labels, full=True,
-    )
 
 
 def labels_of(prompt_id: int, version: int) -> list[str]:

@@ -1,0 +1,49 @@
+"""The answer to a fetch, 200 with the version as JSON or an empty 304, the same bytes whoever
+sends it: the middleware writes it as WSGI parts, Flask's views as a Response."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+from flask.json.provider import JSONProvider
+
+from webapi.extensions import db
+from webapi.fetch.lookup import lookup_once
+from webapi.services.versions import FetchedVersion, version_dict
+
+PINNED_CACHE = "private, max-age=31536000, immutable"  # ?version=N never changes
+MOVING_CACHE = "private, no-cache"  # the latest or a label: revalidate every time
+VARY = "X-API-Key, Authorization, Cookie"
+
+
+def fetch_headers(sha256: str, pinned: bool) -> list[tuple[str, str]]:
+    """ETag and cache headers of every fetch answer, 200 or 304."""
+    return [("ETag", f'"{sha256}"'), ("Cache-Control", PINNED_CACHE if pinned else MOVING_CACHE),
+            ("Vary", VARY)]
+
+
+def fetch_body(json: JSONProvider, project_slug: str, slug: str, found: FetchedVersion) -> str:
+    """The version as JSON, as jsonify writes it (the app's JSON provider, newline-terminated)."""
+    body = json.dumps(version_dict(project_slug, slug, found, found.labels),
+                      separators=(",", ":"))
+    return f"{body}\n"
+
+
+def fetch_response(project_slug: str, slug: str, found: FetchedVersion, pinned: bool,
+                   not_modified: bool = False) -> Response:
+    """The fetch's answer as a Flask Response."""
+    headers = fetch_headers(found.sha256, pinned)
+    if not_modified:
+        return Response(status=304, headers=headers)
+    return Response(fetch_body(current_app.json, project_slug, slug, found), headers=headers,
+                    mimetype="application/json")
+
+
+def key_fetch_response() -> Response | None:
+    """Inside Flask's view: the answer to this request's key fetch, or None for the general
+    path (not a plain key fetch, another project, nothing found); raises a bad key's 401. The
+    request is looked up at most once, the middleware's attempt included (lookup_once)."""
+    found = lookup_once(request.environ, db.engine, current_app.config["KEY_TOUCH_SECONDS"])
+    if found is None:
+        return None
+    return fetch_response(found.project_slug, found.request.slug, found.version,
+                          found.request.pinned, not_modified=found.not_modified)
