@@ -20,9 +20,10 @@ dev: $(STAMP)  ## install, then run the local stack on the example prompts/
 test: $(STAMP) lint  ## install, lint, then run the whole suite (Postgres tests skip outside CI if it is down)
 	$(BIN)/pytest -n auto
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, mypy, and the import contracts of setup.cfg (layers point down)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)  ## figures for docs/BENCHMARKS.md
 	$(BIN)/python -m benchmarks
