@@ -92,7 +92,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     # Raw driver errors too: a connection that died mid-request can fail again while the pool
-    # resets it on check-in, outside SQLAlchemy's wrapping (found by tests/server/test_faults_db.py).
+    # resets it on check-in, outside SQLAlchemy's wrapping (tests/server/test_faults_db.py).
     @app.errorhandler(psycopg2.OperationalError)
     @app.errorhandler(psycopg2.InterfaceError)
     def handle_db_down(exc: Exception) -> Any:
