@@ -84,7 +84,25 @@ def revoke_key(access: ProjectAccess, key_id: int) -> None:
             403, f"Key {key_id} was created by another member; only an admin of "
                  f"'{project.slug}' can revoke it."
         )
-    key.revoked_at = utcnow()
-    log_event(project.id, principal.actor, "key.revoked", None, key_id=key.id, name=key.name,
-              prefix=key.prefix)
+    _revoke(key, principal.actor)
     db.session.commit()
+
+
+def revoke_keys_of(project_id: int, user_id: int, actor: str) -> None:
+    """Revoke every active key a user created in a project, in the caller's transaction."""
+    # Revoked, not only suspended by the membership join in check_key: re-adding the user later
+    # must not bring them back (SPEC §5).
+    keys = db.session.scalars(
+        select(ApiKey).where(
+            ApiKey.project_id == project_id, ApiKey.created_by_id == user_id,
+            ApiKey.revoked_at.is_(None),
+        ).order_by(ApiKey.id)
+    )
+    for key in keys:
+        _revoke(key, actor, reason="member.removed")
+
+
+def _revoke(key: ApiKey, actor: str, **details: str) -> None:
+    key.revoked_at = utcnow()
+    log_event(key.project_id, actor, "key.revoked", None, key_id=key.id, name=key.name,
+              prefix=key.prefix, **details)

@@ -14,6 +14,7 @@ from webapi.extensions import db
 from webapi.models import ROLES, Membership, Project, User, iso
 from webapi.services.accounts import normalise_email
 from webapi.services.events import log_event
+from webapi.services.keys import revoke_keys_of
 
 PROJECT_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -102,7 +103,7 @@ def set_member(project: ProjectRef, actor: str, email: str, role: object) -> dic
 
 
 def remove_member(project: ProjectRef, actor: str, email: str) -> None:
-    """Remove a member; 404 when not a member, 409 for the last admin."""
+    """Remove a member and revoke their keys; 404 when not a member, 409 for the last admin."""
     member = db.session.scalar(
         select(Membership)
         .join(User, User.id == Membership.user_id)
@@ -114,4 +115,5 @@ def remove_member(project: ProjectRef, actor: str, email: str) -> None:
         raise HttpError(409, "The last admin cannot be removed.")
     db.session.delete(member)
     log_event(project.id, actor, "member.removed", None, email=email.strip().lower())
+    revoke_keys_of(project.id, member.user_id, actor)  # same transaction: none outlives removal
     db.session.commit()

@@ -1,0 +1,135 @@
+"""Removing a member revokes every key they created in that project (SPEC §5), on SQLite and
+Postgres: refused at once on the fast fetch path and the general one, each revocation an event,
+and re-adding the member does not bring a key back. Keys elsewhere stay alive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.support.app import GREETING, Account, login, make_account, signup
+
+PASSWORD = "correct horse battery"
+# Three ways a key fetches a prompt: the fast path on the project route and on the key's
+# shorthand, and the general path (a cookie beside the key sends it to Flask).
+FETCHES = ("/api/v1/projects/demo/prompts/support/greeting", "/api/v1/prompts/support/greeting")
+
+
+def _json(response: TestResponse, status: int = 200) -> Any:
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def _fetch_statuses(app: Flask, key: str) -> list[tuple[int, str]]:
+    """(status, error detail or '') of every way of fetching the greeting with ``key``."""
+    answers = []
+    for path in FETCHES:
+        for cookie in (False, True):
+            web = app.test_client()  # a fresh client: no cookie, so the fast path takes it
+            if cookie:
+                web.set_cookie("unrelated", "1")  # any cookie leaves it to the Flask view
+            response = web.get(path, headers={"X-API-Key": key})
+            body = response.get_json() or {}
+            answers.append((response.status_code, str(body.get("detail", ""))))
+    me = app.test_client().get("/api/v1/me", headers={"X-API-Key": key})
+    answers.append((me.status_code, str((me.get_json() or {}).get("detail", ""))))
+    return answers
+
+
+def _alive(app: Flask, key: str) -> bool:
+    answers = _fetch_statuses(app, key)
+    assert all(status == 200 for status, _ in answers), answers
+    return True
+
+
+def _revoked(app: Flask, key: str) -> bool:
+    answers = _fetch_statuses(app, key)
+    assert answers == [(401, "The API key has been revoked.")] * len(answers), answers
+    return True
+
+
+def _add(app: Flask, owner: Account, web: FlaskClient, email: str, role: str) -> None:
+    """Make ``email`` a member: directly, or by an invitation that ``web`` (their session)
+    accepts, whichever the server does."""
+    added = app.test_client().put(f"/api/v1/projects/{owner.project}/members/{email}",
+                                  json={"role": role}, headers=owner.headers("admin"))
+    if added.status_code == 202:
+        invitation = added.get_json()["invitation"]
+        csrf = login(web, email, PASSWORD)
+        _json(web.post(f"/api/v1/invitations/{invitation['id']}/accept",
+                       headers={"X-CSRF-Token": csrf}))
+    else:
+        _json(added)
+
+
+def _events(app: Flask, owner: Account) -> list[dict[str, Any]]:
+    """The project's events, oldest first."""
+    page = _json(app.test_client().get(f"/api/v1/projects/{owner.project}/events?limit=200",
+                                       headers=owner.headers("admin")))
+    return list(reversed(page["events"]))
+
+
+@pytest.mark.parametrize("remover", ["an admin", "themselves"])
+def test_removing_a_member_revokes_their_keys_for_good(app: Flask, remover: str) -> None:
+    owner = make_account(app, "ann@example.com", "demo")
+    pushed = app.test_client().post(FETCHES[0], json={"source": GREETING},
+                                    headers=owner.headers("editor"))
+    assert pushed.status_code == 201
+    bob = app.test_client()
+    signup(bob, "bob@example.com", PASSWORD)
+    _add(app, owner, bob, "bob@example.com", "admin")  # an admin, so that he may also leave
+    csrf = login(bob, "bob@example.com", PASSWORD)
+    bob_headers = {"X-CSRF-Token": csrf}
+
+    # Bob's keys of every role, one he revoked himself, and keys that must outlive his removal:
+    # his own in another project, and another member's in this one.
+    mine = [_json(bob.post("/api/v1/projects/demo/keys", json={"name": f"bob {role}",
+                                                               "role": role},
+                           headers=bob_headers), 201) for role in ("viewer", "editor", "admin")]
+    gone = _json(bob.post("/api/v1/projects/demo/keys", json={"name": "old", "role": "viewer"},
+                          headers=bob_headers), 201)
+    assert bob.delete(f"/api/v1/projects/demo/keys/{gone['id']}",
+                      headers=bob_headers).status_code == 204
+    _json(bob.post("/api/v1/projects", json={"slug": "side"}, headers=bob_headers), 201)
+    elsewhere = _json(bob.post("/api/v1/projects/side/keys", json={"name": "side", "role": "admin"},
+                               headers=bob_headers), 201)
+    assert all(_alive(app, key["key"]) for key in mine)
+    before = len(_events(app, owner))
+
+    if remover == "an admin":
+        removal = app.test_client().delete("/api/v1/projects/demo/members/bob@example.com",
+                                           headers=owner.headers("admin"))
+        actor = f"{owner.email} (key {owner.keys['admin'][:12]})"
+    else:
+        removal = bob.delete("/api/v1/projects/demo/members/bob@example.com",
+                             headers=bob_headers)
+        actor = "bob@example.com"
+    assert removal.status_code == 204, removal.get_data(as_text=True)
+
+    assert all(_revoked(app, key["key"]) for key in mine)
+    assert all(_alive(app, key) for key in owner.keys.values())
+    side = app.test_client().get("/api/v1/projects/side/keys",
+                                 headers={"X-API-Key": elsewhere["key"]})
+    assert [k["id"] for k in _json(side)["keys"]] == [elsewhere["id"]]
+    listed = _json(app.test_client().get("/api/v1/projects/demo/keys",
+                                         headers=owner.headers("admin")))["keys"]
+    assert {k["created_by"] for k in listed} == {owner.email}
+    # One event per key revoked, after the removal, by whoever removed him; none for the key
+    # that was revoked already.
+    events = _events(app, owner)[before:]
+    assert [(e["action"], e["actor"]) for e in events] == (
+        [("member.removed", actor)] + [("key.revoked", actor)] * len(mine))
+    assert [(e["details"]["key_id"], e["details"]["prefix"], e["details"]["reason"])
+            for e in events[1:]] == [(k["id"], k["prefix"], "member.removed") for k in mine]
+
+    # Back in the project, with the same role: the old keys stay dead, new ones work.
+    _add(app, owner, bob, "bob@example.com", "admin")
+    assert all(_revoked(app, key["key"]) for key in [*mine, gone])
+    csrf = login(bob, "bob@example.com", PASSWORD)
+    fresh = _json(bob.post("/api/v1/projects/demo/keys", json={"name": "new", "role": "viewer"},
+                           headers={"X-CSRF-Token": csrf}), 201)
+    assert _alive(app, fresh["key"])
