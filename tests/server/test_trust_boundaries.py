@@ -6,15 +6,20 @@ from __future__ import annotations
 import logging
 import socket
 import statistics
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy
 
 from tests.support.app import dispose_app, make_account, make_app, signup, truncate_postgres
 from tests.support.gunicorn import Gunicorn
 from tests.support.live import LiveServer, create_account
+from webapi.config import normalise_database_url
 
 PASSWORD = "correct horse battery"
 
@@ -155,3 +160,92 @@ def test_login_throttle_holds_across_two_gunicorn_workers(
     assert int(right.headers["Retry-After"]) > 0
     failures = [(pid, status) for pid, status in served if status in (401, 429)]
     assert len({pid for pid, status in failures if status == 401}) == 2, failures
+
+
+BURST = 24  # concurrent wrong logins per email, well above the limit
+# The same account however the email is written, and wrong passwords of every shape.
+SPELLINGS = ("{}", "{}".upper(), "  {}  ", "{}".title())
+WRONG = ("", "x", "not the password", "correct horse batter", "correct horse battery ", "ü" * 300,
+         "\u202ebidi", "a" * 1024)
+
+
+def _burst(url: str, email: str) -> list[int]:
+    """BURST wrong logins for ``email`` released at once from as many threads; their statuses."""
+    gate = threading.Barrier(BURST, timeout=30)
+
+    def attempt(n: int) -> int:
+        body = {"email": SPELLINGS[n % len(SPELLINGS)].format(email),
+                "password": WRONG[n % len(WRONG)]}
+        # Its own connection; plain http on loopback, so no TLS context to build 24 times.
+        with httpx.Client(timeout=30, verify=False) as fresh:
+            gate.wait()
+            return fresh.post(url + "/api/v1/auth/login", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=BURST) as pool:
+        return list(pool.map(attempt, range(BURST), timeout=60))
+
+
+def _sql(url: str, statement: str) -> list[tuple[object, ...]]:
+    """Run one statement on the server's database from outside; its rows, if any."""
+    engine = sqlalchemy.create_engine(normalise_database_url(url))
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(sqlalchemy.text(statement))
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _end_lockouts(url: str) -> None:
+    """As if every lockout period had passed."""
+    _sql(url, "UPDATE login_throttle SET locked_until = '2000-01-01 00:00:00'")
+
+
+def _login(url: str, password: str) -> httpx.Response:
+    return httpx.post(url + "/api/v1/auth/login",
+                      json={"email": "ann@example.com", "password": password}, timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_burst_of_wrong_logins_evaluates_exactly_the_limit(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("sqlite_url")
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        truncate_postgres(url)
+    limit, period = 3, 300
+    # Two workers of four threads each, and a bcrypt slow enough (cost 10) that the burst
+    # overlaps: a check of the lock that is not atomic with counting lets extra guesses in.
+    env = {"LOGIN_MAX_FAILURES": str(limit), "LOGIN_LOCKOUT_SECONDS": str(period),
+           "BCRYPT_ROUNDS": "10", "GUNICORN_CMD_ARGS": "--threads 4"}
+    started = time.monotonic()
+    with Gunicorn(tmp_path / "srv", url, workers=2, env=env) as server:
+        create_account(server.url, "ann@example.com", PASSWORD, "demo")
+        # A known email and an unknown one are throttled alike: exactly `limit` passwords
+        # are checked (401), every other attempt is refused without a check (429).
+        for email in ("ann@example.com", "ghost@example.com"):
+            statuses = _burst(server.url, email)
+            assert Counter(statuses) == {401: limit, 429: BURST - limit}, (email, statuses)
+        right = _login(server.url, PASSWORD)
+        assert right.status_code == 429, right.text
+        assert right.json()["error"] == "rate_limited"
+        assert 0 < int(right.headers["Retry-After"]) <= period + 1
+        stored = _sql(url, "SELECT email, failures FROM login_throttle ORDER BY email")
+        assert stored == [("ann@example.com", limit), ("ghost@example.com", limit)]
+
+        # When a lockout ends, one more password is checked, however many arrive; a wrong one
+        # locks the account again for twice as long.
+        _end_lockouts(url)
+        statuses = _burst(server.url, "ann@example.com")
+        assert Counter(statuses) == {401: 1, 429: BURST - 1}, statuses
+        again = _login(server.url, PASSWORD)
+        assert again.status_code == 429
+        assert period < int(again.headers["Retry-After"]) <= 2 * period + 1
+
+        # And a right one, when it is the one checked, logs in and starts the count from zero.
+        _end_lockouts(url)
+        assert _login(server.url, PASSWORD).status_code == 200
+        assert _sql(url, "SELECT email FROM login_throttle") == [("ghost@example.com",)]
+    assert time.monotonic() - started < 120

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, case, delete, literal, null, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from webapi.auth.passwords import check_password, dummy_check, hash_password, password_problem
@@ -47,46 +49,67 @@ def create_user(email: str, password: str) -> User:
     return user
 
 
-def _record_failure(email: str) -> None:
-    # Stored in the database so the limit holds across every worker and host.
-    now = utcnow()
-    row = db.session.get(LoginThrottle, email)
-    if row is None:
-        row = LoginThrottle(email=email, failures=0)
-        db.session.add(row)
-    row.failures += 1
-    row.updated_at = now
+def _lock_after(attempts: ColumnElement[int], now: dt.datetime) -> ColumnElement[Any]:
+    """locked_until once ``attempts`` have been made: none below the limit, then the lockout
+    period, doubled for each further attempt up to 16 times."""
     limit = current_app.config["LOGIN_MAX_FAILURES"]
-    if row.failures >= limit:
-        seconds = current_app.config["LOGIN_LOCKOUT_SECONDS"] * 2 ** min(row.failures - limit, 4)
-        row.locked_until = now + dt.timedelta(seconds=seconds)
-    try:
-        db.session.commit()
-    except IntegrityError:  # a concurrent first failure created the row
-        db.session.rollback()
+    period = dt.timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
+    # The five possible deadlines are computed here, so the SQL needs no date arithmetic.
+    steps = [(attempts == limit + n, now + period * 2**n) for n in range(4)]
+    return case((attempts < limit, null()), *steps, else_=now + period * 16)
+
+
+def _reserve_attempt(email: str) -> bool:
+    """Count one attempt for ``email`` unless it is locked out; False when it is."""
+    # One statement, atomic on both databases: the attempt is counted (and the lock set when it
+    # reaches the limit) before the password is checked, so however many arrive at once, no
+    # more than the limit get a check. A success deletes the row; a failure leaves it counted.
+    now = utcnow()
+    table = LoginThrottle.__table__
+    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(table)
+        .values(email=email, failures=1, locked_until=_lock_after(literal(1), now),
+                updated_at=now)
+        .on_conflict_do_update(
+            index_elements=[table.c.email],
+            set_={"failures": table.c.failures + 1,
+                  "locked_until": _lock_after(table.c.failures + 1, now), "updated_at": now},
+            where=or_(table.c.locked_until.is_(None), table.c.locked_until <= now),
+        )
+        .returning(table.c.failures)
+    )
+    db.session.commit()  # no stale read transaction: SQLite must take its write lock afresh
+    counted = db.session.execute(statement).first() is not None
+    db.session.commit()  # never hold the write lock while bcrypt runs
+    return counted
+
+
+def _locked_out(email: str) -> HttpError:
+    row = db.session.get(LoginThrottle, email)
+    now = utcnow()
+    # The lock may have ended (or a success reset it) since the attempt was refused.
+    left = (row.locked_until - now).total_seconds() if row and row.locked_until else 0
+    error = HttpError(429, "Too many failed logins for this account; try again later.")
+    error.headers["Retry-After"] = str(max(int(left), 0) + 1)
+    return error
 
 
 def authenticate(email: str, password: str) -> User:
     """The user for these credentials; 429 while locked out, 401 on a mismatch."""
-    row = db.session.get(LoginThrottle, email)
-    now = utcnow()
-    if row is not None and row.locked_until is not None and row.locked_until > now:
-        error = HttpError(429, "Too many failed logins for this account; try again later.")
-        error.headers["Retry-After"] = str(int((row.locked_until - now).total_seconds()) + 1)
-        raise error
+    if not _reserve_attempt(email):
+        raise _locked_out(email)
     rounds = current_app.config["BCRYPT_ROUNDS"]
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
-        dummy_check(password, rounds)
+        dummy_check(password, rounds)  # unknown emails take as long, and are throttled alike
         ok = False
     else:
         ok = check_password(password, user.password_hash)
     if not ok or user is None:
-        _record_failure(email)
         raise HttpError(401, "Wrong email or password.")
-    if row is not None:
-        db.session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
-        db.session.commit()
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+    db.session.commit()
     return user
 
 
