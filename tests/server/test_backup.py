@@ -30,6 +30,7 @@ SOURCES = {
 
 
 PLAIN_HTTP = {"SESSION_COOKIE_SECURE": False}  # the apps here serve http://testserver
+COMMIT = "5d41402abc4b2a76b9719d911017c592a1b2c3d4"
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def _seed(app: Flask) -> Account:
     for slug, versions in SOURCES.items():
         for n, source in enumerate(versions):
             body = {"source": source, "message": f"edit {n}",
-                    "git": {"commit": "abc123", "branch": "main", "dirty": False}}
+                    "git": {"commit": COMMIT, "branch": "main", "dirty": False}}
             response = web.post(f"/api/v1/projects/demo/prompts/{slug}", json=body, headers=admin)
             assert response.status_code == 201, response.get_json()
     for label, version in [("staging", 3), ("production", 2)]:
@@ -99,7 +100,7 @@ def test_export_holds_every_version_label_and_event(pair: tuple[Flask, Flask]) -
             range(1, len(versions) + 1))
     first = prompts["support/greeting"]["versions"][0]
     assert first["author"] == "ann@example.com" and first["message"] == "edit 0"
-    assert first["git"]["commit"] == "abc123" and first["created_at"].endswith("Z")
+    assert first["git"]["commit"] == COMMIT and first["created_at"].endswith("Z")
     assert prompts["support/greeting"]["labels"] == {"production": 2, "staging": 3}
     actions = [e["action"] for e in document["events"]]
     assert actions.count("version.created") == 6 and actions.count("label.moved") == 2

@@ -4,14 +4,27 @@ and re-adding the member does not bring a key back. Keys elsewhere stay alive.""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import sqlalchemy
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.support.app import GREETING, Account, login, make_account, signup
+from tests.support.app import (
+    GREETING,
+    Account,
+    login,
+    make_account,
+    running_app,
+    signup,
+    truncate_postgres,
+)
+from webapi.config import normalise_database_url
+from webapi.extensions import db
 
 PASSWORD = "correct horse battery"
 # Three ways a key fetches a prompt: the fast path on the project route and on the key's
@@ -134,3 +147,55 @@ def test_removing_a_member_revokes_their_keys_for_good(app: Flask, remover: str)
     fresh = _json(bob.post("/api/v1/projects/demo/keys", json={"name": "new", "role": "viewer"},
                            headers={"X-CSRF-Token": csrf}), 201)
     assert _alive(app, fresh["key"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_key_created_while_its_creator_is_removed_does_not_outlive_them(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("sqlite_url")
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        truncate_postgres(url)
+    with running_app(url) as app:
+        owner = make_account(app, "ann@example.com", "demo")
+        bob = app.test_client()
+        signup(bob, "bob@example.com", PASSWORD)
+        _add(app, owner, bob, "bob@example.com", "editor")
+        csrf = login(bob, "bob@example.com", PASSWORD)
+        with app.app_context():
+            engine = db.engine
+        about_to_insert = threading.Event()
+
+        def spy(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.lstrip().upper().startswith("INSERT INTO API_KEYS"):
+                about_to_insert.set()
+
+        # Another transaction removes bob and holds its write (and, on Postgres, the row lock)
+        # while his key is being created: his role was read before the removal committed.
+        removal = sqlalchemy.create_engine(normalise_database_url(url))
+        conn = removal.connect()
+        if backend == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.execute(sqlalchemy.text(
+            "DELETE FROM memberships WHERE user_id = (SELECT id FROM users WHERE email = "
+            "'bob@example.com')"))
+        sqlalchemy.event.listen(engine, "before_cursor_execute", spy)
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                created = pool.submit(lambda: bob.post(
+                    "/api/v1/projects/demo/keys", json={"name": "racing", "role": "viewer"},
+                    headers={"X-CSRF-Token": csrf}))
+                assert about_to_insert.wait(timeout=10), "the key was never inserted"
+                conn.commit()
+                answer = created.result(timeout=30)
+        finally:
+            sqlalchemy.event.remove(engine, "before_cursor_execute", spy)
+            conn.close()
+            removal.dispose()
+        # Either order is sound, a key that outlives the membership is not: refused as to any
+        # non-member, with nothing stored.
+        assert answer.status_code == 404, answer.get_data(as_text=True)
+        listed = _json(app.test_client().get("/api/v1/projects/demo/keys",
+                                             headers=owner.headers("admin")))["keys"]
+        assert "racing" not in [k["name"] for k in listed]

@@ -1,7 +1,11 @@
-"""Reading JSON bodies, with a 400 that says what is wrong, and refusing NUL in API requests."""
+"""The one input layer of /api/v1: each JSON body parsed once and strictly, each field read with
+a 400 that names it, and no NUL in a path or a query."""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from typing import Any, TypeVar
 
 from flask import request
@@ -11,16 +15,132 @@ from webapi.paging import MAX_INT
 
 T = TypeVar("T")
 
+MAX_DEPTH = 64
+MAX_NUMBER = 2**63 - 1  # an integer beyond 64 bits is no count, id or version of ours
+
+# Outside `source` (the prompt parser judges it, with line numbers): no NUL, no control
+# character but tab and line breaks, and no lone surrogate, which a JSON escape (\ud800) or a
+# byte that is not UTF-8 (decoded with surrogateescape) leaves in a string and which neither
+# database can store. A key, or a field read as one line, takes no line break or tab either.
+_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_SOURCE = re.compile("[\ud800-\udfff]")
+# For the depth bound: strings (whose brackets do not count), then anything but brackets.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+class _Refused:
+    """A number json.loads met that no field takes, kept so the walk can name its field."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+def _constant(name: str) -> _Refused:
+    # Python's json reads NaN, Infinity and -Infinity, which JSON does not have (RFC 8259 §6).
+    return _Refused(f"is {name}, which JSON does not allow")
+
+
+def _float(literal: str) -> float | _Refused:
+    value = float(literal)
+    return value if math.isfinite(value) else _Refused("is too large a number")
+
+
+def _int(literal: str) -> int | _Refused:
+    # Checked on the literal first: int() of a very long one is slow, then a ValueError.
+    if len(literal) <= 20 and -MAX_NUMBER - 1 <= (value := int(literal)) <= MAX_NUMBER:
+        return value
+    return _Refused("is out of range")
+
+
+def _field_name(path: tuple[str | int, ...]) -> str:
+    name = ""
+    for part in path:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            shown = part if len(part) <= 40 else part[:40] + "…"
+            name += f".{shown}" if name else shown
+    return name
+
+
+def _refuse(path: tuple[str | int, ...], problem: str) -> HttpError:
+    if not path:
+        return HttpError(400, f"The request body {problem}.")
+    name = _field_name(path)
+    return HttpError(400, f"'{name}' {problem}.", field=name)
+
+
+def _character(found: re.Match[str]) -> str:
+    char = found.group()
+    if char == "\x00":
+        return "contains a NUL character, which no field accepts"
+    if "\ud800" <= char <= "\udfff":
+        return "is not valid Unicode text (a lone surrogate, or bytes that are not UTF-8)"
+    return f"contains the control character U+{ord(char):04X}"
+
+
+def _check_depth(text: str) -> None:
+    """400 for nesting deeper than MAX_DEPTH, found before parsing: json.loads recurses."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    for bracket in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_DEPTH:
+            raise HttpError(400, f"The request body is nested deeper than {MAX_DEPTH} levels.")
+
+
+def _check_values(body: object) -> None:
+    """400 naming the first field, in document order, that holds a refused number or text."""
+    stack: list[tuple[tuple[str | int, ...], object]] = [((), body)]
+    while stack:
+        path, node = stack.pop()
+        children: list[tuple[tuple[str | int, ...], object]] = []
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if found := _LINE.search(key):
+                    raise _refuse(path, f"has a key that {_character(found)}")
+                children.append(((*path, key), value))
+        elif isinstance(node, list):
+            children = [((*path, index), value) for index, value in enumerate(node)]
+        elif isinstance(node, str):
+            rule = _SOURCE if path and path[-1] == "source" else _TEXT
+            if found := rule.search(node):
+                raise _refuse(path, _character(found))
+        elif isinstance(node, _Refused):
+            raise _refuse(path, node.why)
+        stack.extend(reversed(children))
+
+
+def parse_json(raw: bytes) -> Any:
+    """raw as JSON, strictly (RFC 8259: UTF-8, finite numbers), at most MAX_DEPTH deep, with
+    text every database can store; or a 400 naming the field."""
+    # surrogateescape: a byte that is not UTF-8 reaches the walk, which names its field.
+    text = raw.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    _check_depth(text)
+    try:
+        body = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int)
+    except json.JSONDecodeError as exc:
+        raise HttpError(400, f"The request body is not valid JSON: {exc.msg} (line "
+                             f"{exc.lineno}, column {exc.colno}).") from None
+    _check_values(body)
+    return body
+
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400 (415 when not sent as JSON)."""
+    """The request's JSON object, or a 400 (415 when not sent as JSON). Every JSON body of the
+    API is read here, and only here."""
     if not request.data:
         raise HttpError(400, "The request needs a JSON object body.")
     if not request.is_json:
         # Browsers send text/plain and form bodies cross-site without a preflight; insisting
         # on application/json closes login CSRF and any other cookie-borne cross-site write.
         raise HttpError(415, "Send the body as JSON with 'Content-Type: application/json'.")
-    body = request.get_json(silent=True)
+    body = parse_json(request.get_data())
     if not isinstance(body, dict):
         raise HttpError(400, "The request body must be a JSON object.")
     return body
@@ -31,14 +151,23 @@ def field(body: dict[str, Any], name: str, kind: type[T], required: bool = True)
     value = body.get(name)
     if value is None:
         if required:
-            raise HttpError(400, f"'{name}' is required.")
+            raise HttpError(400, f"'{name}' is required.", field=name)
         return None
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if not ok:
-        raise HttpError(400, f"'{name}' must be {_describe(kind)}.")
+        raise HttpError(400, f"'{name}' must be {_describe(kind)}.", field=name)
     if isinstance(value, int) and not (-MAX_INT - 1 <= value <= MAX_INT):
         # Larger numbers overflow the database's INTEGER (a 500 on SQLite).
-        raise HttpError(400, f"'{name}' is out of range.")
+        raise HttpError(400, f"'{name}' is out of range.", field=name)
+    return value
+
+
+def one_line(body: dict[str, Any], name: str) -> object:
+    """body[name], refused (400) when it is text holding a line break or a tab; any other
+    value is left to the service, which words what it expects."""
+    value = body.get(name)
+    if isinstance(value, str) and (found := _LINE.search(value)):
+        raise _refuse((name,), _character(found))
     return value
 
 
@@ -51,32 +180,13 @@ def _describe(kind: type) -> str:
 NUL_DETAIL = "The request contains a NUL character, which no field accepts."
 
 
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        # A prompt's source is checked by the prompt parser, which answers 422 with the line.
-        return any(_has_nul(k) or (k != "source" and _has_nul(v)) for k, v in value.items())
-    return False
-
-
 def reject_nul() -> None:
-    """400 for a NUL anywhere in an API request: Postgres refuses NUL in text (a 500 there)
-    while SQLite stores it, so without this check one request had two outcomes."""
-    environ = request.environ
-    query = environ.get("QUERY_STRING", "")
+    """400 for a NUL in an API request's path or query: Postgres refuses NUL in text (a 500
+    there) while SQLite stores it, so without this check one request had two outcomes. (A
+    body's NUL is refused by parse_json, with its field.)"""
+    query = request.environ.get("QUERY_STRING", "")
     # The raw query string first: an argument (name or value) can only hold a NUL sent as %00
     # (or raw), so most requests are cleared without parsing their arguments.
-    if "\x00" in request.path or (
-        ("%00" in query or "\x00" in query) and _has_nul(list(request.args.items(multi=True)))
-    ):
-        raise HttpError(400, NUL_DETAIL)
-    # A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3):
-    # nothing to read, e.g. every fetch. JSON can only carry a NUL escaped, so most bodies are
-    # cleared without parsing.
-    if not request.content_length and "HTTP_TRANSFER_ENCODING" not in environ:
-        return
-    if b"\\u0000" in request.get_data() and _has_nul(request.get_json(silent=True, force=True)):
+    if "\x00" in request.path or (("%00" in query or "\x00" in query) and any(
+            "\x00" in k or "\x00" in v for k, v in request.args.items(multi=True))):
         raise HttpError(400, NUL_DETAIL)

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from webapi.api.inputs import json_body
+from webapi.api.inputs import json_body, one_line
 from webapi.auth.roles import require_key_manager
 from webapi.services.keys import create_key, revoke_key, visible_keys
 
@@ -21,7 +21,7 @@ bp = Blueprint("keys", __name__)
 def post_key(p: str) -> Any:
     access = require_key_manager(p)
     body = json_body()
-    return jsonify(create_key(access, body.get("name"), body.get("role"))), 201
+    return jsonify(create_key(access, one_line(body, "name"), body.get("role"))), 201
 
 
 @bp.get("/projects/<p>/keys")

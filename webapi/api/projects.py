@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from webapi.api.inputs import json_body
+from webapi.api.inputs import json_body, one_line
 from webapi.auth.caller import require_principal, require_user
 from webapi.auth.roles import project_role
 from webapi.paging import encode_cursor, int_cursor_arg, limit_arg
@@ -26,7 +26,8 @@ bp = Blueprint("projects", __name__)
 def post_project() -> Any:
     principal = require_user()
     body = json_body()
-    result = create_project(principal.user_id, principal.actor, body.get("slug"), body.get("name"))
+    result = create_project(principal.user_id, principal.actor, body.get("slug"),
+                            one_line(body, "name"))
     return jsonify(result), 201
 
 

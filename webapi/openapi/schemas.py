@@ -42,19 +42,26 @@ SCHEMAS: dict[str, Any] = {
     "Error": obj(
         {"error": STR, "detail": STR},
         {"problems": array(ref("Problem")), "missing": array(STR), "unknown": array(STR),
-         "latest_version": INT, "current_version": NULL_INT},
+         "latest_version": INT, "current_version": NULL_INT, "field": STR},
     ),
     "Problem": obj({"message": STR, "line": NULL_INT, "column": NULL_INT}),
     "User": obj({"id": INT, "email": STR, "created_at": STR}),
     "Project": obj({"slug": STR, "name": STR, "role": ROLE, "created_at": STR}),
     "Member": obj({"email": STR, "role": ROLE, "added_at": STR}),
+    # Pending for 14 days; `project_name` only in the invitee's own list (GET /me).
+    "Invitation": obj({"id": INT, "project": STR, "email": STR, "role": ROLE, "invited_by": STR,
+                       "created_at": STR, "expires_at": STR}, {"project_name": STR}),
+    "Invited": obj({"invitation": ref("Invitation")}),
+    "Joined": obj({"project": ref("Project")}),
     "Key": obj({"id": INT, "name": STR, "role": ROLE, "prefix": STR, "created_at": STR,
                 "last_used_at": NULL_STR, "created_by": STR}),
     "KeyCreated": obj({"id": INT, "name": STR, "role": ROLE, "prefix": STR, "key": STR,
                        "created_at": STR}),
     "KeyInfo": obj({"id": INT, "name": STR, "prefix": STR, "role": ROLE, "project": STR}),
     "Me": obj({"user": nullable("User"), "key": nullable("KeyInfo"),
-               "projects": array(ref("Project"))}),
+               "projects": array(ref("Project")),
+               # The user's pending invitations; always empty for an API key.
+               "invitations": array(ref("Invitation"))}),
     "Event": obj({"id": INT, "action": STR, "slug": NULL_STR, "actor": STR, "details": OBJ,
                   "created_at": STR}),
     "Message": obj({"role": {"type": "string", "enum": ["system", "user", "assistant", "tool"]},
@@ -87,12 +94,20 @@ SCHEMAS: dict[str, Any] = {
     "VersionList": page("versions", "Version"),
     "EventList": page("events", "Event"),
     "KeyList": page("keys", "Key", cursor=False),
-    "MemberList": page("members", "Member", cursor=False),
+    "MemberList": obj({"members": array(ref("Member")),
+                       "invitations": array(ref("Invitation"))}),
     "ProjectList": page("projects", "Project", cursor=False),
 }
+# Where a version's source came from; each field may be left out or null.
+GIT = {"type": ["object", "null"], "additionalProperties": False, "properties": {
+    "commit": {"type": ["string", "null"], "pattern": "^[0-9a-fA-F]{40}$"},
+    "branch": {"type": ["string", "null"], "minLength": 1, "maxLength": 255,
+               "description": "Printable characters only."},
+    "dirty": {"type": ["boolean", "null"]},
+    "path": {"type": ["string", "null"], "minLength": 1, "maxLength": 4096,
+             "description": "Relative to the repository: not absolute, no '..'."}}}
 PUSH_FIELDS = {"message": STR, "parent_version": {"type": "integer", "minimum": 0},
-               "git": obj({}, {"commit": STR, "branch": STR, "dirty": {"type": "boolean"},
-                               "path": STR})}
+               "git": GIT}
 BODIES: dict[str, Any] = {
     "Credentials": obj({"email": {"type": "string", "format": "email"},
                         "password": {"type": "string", "minLength": 8, "maxLength": 1024}}),
@@ -111,7 +126,7 @@ BODIES: dict[str, Any] = {
                    "format_version": {"type": "integer", "enum": [1]},
                    "prompts": array(obj({"slug": STR, "versions": array(obj(
                        {"version": INT, "source": STR, "author": STR, "created_at": STR},
-                       {"sha256": STR, "message": NULL_STR, "git": {"type": ["object", "null"]}})),
+                       {"sha256": STR, "message": NULL_STR, "git": GIT})),
                        "labels": {"type": "object", "additionalProperties": INT}}))},
                   {"project": OBJ, "exported_at": STR, "events": array(OBJ)}),
     "Render": obj({}, {"variables": {"type": "object", "additionalProperties": STR},
@@ -126,7 +141,9 @@ EXAMPLES: dict[str, Any] = {
                        "new_password": "battery staple horse"},
     "MemberRole": {"role": "editor"},
     "NewKey": {"name": "ci", "role": "viewer"},
-    "Push": {"source": SOURCE, "message": "Ask about the topic", "parent_version": 2},
+    "Push": {"source": SOURCE, "message": "Ask about the topic", "parent_version": 2,
+             "git": {"commit": "5d41402abc4b2a76b9719d911017c592a1b2c3d4", "branch": "main",
+                     "dirty": False, "path": "prompts/support/topic.yaml"}},
     "Batch": {"prompts": [{"slug": "support/topic", "source": SOURCE, "parent_version": 0}]},
     "LabelMove": {"version": 1, "expected_version": 1},
     "Render": {"variables": {"name": "Ann", "topic": "billing"}, "label": "staging"},

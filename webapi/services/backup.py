@@ -14,6 +14,7 @@ from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Event, Label, Project, Prompt, PromptVersion, iso, utcnow
+from webapi.services.provenance import check_git
 from webapi.services.versions import LABEL_RE, validate_source
 
 FORMAT = "promptsync-export"
@@ -88,6 +89,14 @@ def _object(value: object, where: str, name: str) -> Any:
     return value
 
 
+def _git(value: object, where: str) -> dict[str, Any] | None:
+    # The shape a push must have: a backup is restored only with what a push would store.
+    try:
+        return check_git(value)
+    except HttpError as exc:
+        raise _bad(where, exc.detail.rstrip(".")) from None
+
+
 def _version_rows(slug: str, given: object) -> list[dict[str, Any]]:
     if not isinstance(given, list) or not given:
         raise _bad(slug, "versions must be a non-empty list")
@@ -106,7 +115,7 @@ def _version_rows(slug: str, given: object) -> list[dict[str, Any]]:
             "version": number, "sha256": sha, "source": item["source"], "data": data,
             "message": _text(item.get("message"), where, "message", 100_000, optional=True),
             "author": _text(item.get("author"), where, "author", 300),
-            "git": _object(item.get("git"), where, "git"),
+            "git": _git(item.get("git"), where),
             "created_at": _time(item.get("created_at"), where),
         })
     return rows

@@ -16,7 +16,7 @@ from webapi.auth.keys import new_api_key
 from webapi.auth.principal import ProjectAccess
 from webapi.errors import HttpError
 from webapi.extensions import db
-from webapi.models import ROLE_RANK, ROLES, ApiKey, iso, utcnow
+from webapi.models import ROLE_RANK, ROLES, ApiKey, Membership, iso, utcnow
 from webapi.services.events import log_event
 
 
@@ -49,6 +49,17 @@ def create_key(access: ProjectAccess, name: object, role: object) -> dict[str, A
     )
     db.session.add(key)
     db.session.flush()
+    # The creator must still be a member now that this write holds its locks: a removal that
+    # committed meanwhile revoked their keys without seeing this one. FOR UPDATE makes a
+    # removal on Postgres wait for this key (then revoke it) or this check wait for the removal.
+    still_member = db.session.scalar(
+        select(Membership.role)
+        .where(Membership.project_id == project.id, Membership.user_id == principal.user_id)
+        .with_for_update()
+    )
+    if still_member is None:
+        db.session.rollback()
+        raise HttpError(404, f"No project '{project.slug}'.")  # as to any non-member
     log_event(project.id, principal.actor, "key.created", None, key_id=key.id, name=key.name,
               role=role, prefix=prefix)
     db.session.commit()

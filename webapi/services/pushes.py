@@ -14,6 +14,7 @@ from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Event, Prompt, PromptVersion, utcnow
+from webapi.services.provenance import check_git
 from webapi.services.versions import check_slug, labels_of, validate_source, version_dict
 
 DEADLOCK_RETRIES = 3
@@ -52,6 +53,7 @@ def push_versions(
     for index, item in enumerate(items):
         try:
             check_slug(item.slug)
+            item.git = check_git(item.git)
             item.data, item.sha256 = validate_source(item.source, item.slug)
         except HttpError as exc:
             status = "invalid" if exc.status == 422 else "error"
