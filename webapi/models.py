@@ -182,6 +182,8 @@ class LoginThrottle(db.Model):  # type: ignore[name-defined]
     __tablename__ = "login_throttle"
 
     email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    # Counted atomically before the password is checked (webapi.services.accounts), so a check
+    # in progress counts as a failure; a success deletes the row.
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
