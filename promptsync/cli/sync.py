@@ -179,6 +179,8 @@ def pull(obj: Obj, paths: tuple[str, ...], force: bool) -> None:
         where = display(engine.dir / result.relpath) if result.relpath else result.slug
         if result.outcome == PullOutcome.PULLED:
             echo_err(f"{result.slug}: pulled v{result.version} into {where}")
+        elif result.outcome == PullOutcome.FAILED:
+            echo_err(f"error: {result.slug}: not pulled: {result.detail}")
         else:
             echo_err(f"refused: {_shown(result.slug)}: {result.detail}")
     if report.error is not None:

@@ -7,16 +7,27 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptsync.errors import PromptSyncError
+from promptsync.errors import ApiError, PromptSyncError, ServerUnreachable
 from promptsync.sync.plan import Action, Plan, Status
 from promptsync.sync.state import Entry, SyncState
-from promptsync.sync.writes import BatchWriter, Target, prepare_target, write_file
+from promptsync.sync.writes import (
+    BatchWriter,
+    Target,
+    UnsafePath,
+    prepare_target,
+    relpath_for,
+    write_file,
+)
 
 if TYPE_CHECKING:
     from promptsync.client.api import ApiClient
 
 SOURCE_IN_MANIFEST_FROM = 20  # pulling more prompts than this: one manifest call with sources
 BATCH_WRITE_FROM = 20  # pulling this many files or more: one flush to disk for all of them
+# Fetching one prompt after another: this many unreachable in a row means the server is gone.
+UNREACHABLE_IN_A_ROW = 2
+# Answers about the key, not the prompt: every other request would get them too.
+_STOPS_THE_PULL = frozenset({401, 429})
 
 
 class PullOutcome(StrEnum):
@@ -24,6 +35,7 @@ class PullOutcome(StrEnum):
 
     PULLED = "pulled"
     REFUSED = "refused"  # the detail says why: local changes, an unsafe path, a bad source ...
+    FAILED = "failed"  # the server did not give it (an error, no answer); the others went on
 
 
 @dataclass(frozen=True)
@@ -65,16 +77,33 @@ def _wanted(action: Action, force: bool) -> str | None:
     return ""  # MODIFIED: the server has nothing newer
 
 
-def _sources(api: ApiClient, project: str | None, todo: list[Action]) -> dict[str, dict]:
-    """slug -> version JSON (with source) for every prompt to pull."""
+def _sources(api: ApiClient, project: str | None, todo: list[Action],
+             report: PullReport) -> dict[str, dict]:
+    """slug -> version JSON (with source) for the prompts to pull; a prompt the server fails
+    to give is reported as FAILED and the others are still fetched."""
     if len(todo) > SOURCE_IN_MANIFEST_FROM:
         wanted = {a.slug for a in todo}
+        # A broken item is skipped here: its prompt is then refused as sent without a source.
         return {item["slug"]: item for item in api.manifest(project, include_source=True)
-                if item.get("slug") in wanted}
+                if isinstance(item, dict) and item.get("slug") in wanted}
     found = {}
+    unreachable = 0
     for action in todo:
         assert action.remote is not None
-        data = api.get_version(project, action.slug, version=action.remote.version)
+        try:
+            data = api.get_version(project, action.slug, version=action.remote.version)
+        except (ApiError, ServerUnreachable) as exc:
+            if isinstance(exc, ApiError) and exc.status in _STOPS_THE_PULL:
+                report.error = exc
+                break
+            report.results.append(PullResult(action.slug, PullOutcome.FAILED, action.relpath,
+                                             detail=str(exc)))
+            unreachable = unreachable + 1 if isinstance(exc, ServerUnreachable) else 0
+            if unreachable >= UNREACHABLE_IN_A_ROW:
+                report.error = exc
+                break
+            continue
+        unreachable = 0
         if data is not None:
             found[action.slug] = data
     return found
@@ -95,6 +124,8 @@ def apply_pull(
     for action in plan.actions:
         reason = _wanted(action, force)
         if reason is None:
+            reason = _unsafe(action.slug)
+        if reason is None:
             todo.append(action)
         elif reason:
             report.results.append(PullResult(action.slug, PullOutcome.REFUSED, action.relpath,
@@ -102,12 +133,17 @@ def apply_pull(
     if not todo:
         return report
     try:
-        sources = _sources(api, project, todo)
+        sources = _sources(api, project, todo, report)
     except PromptSyncError as exc:
         report.error = exc
         return report
+    answered = {r.slug for r in report.results}
     ready: list[tuple[Action, Target]] = []
     for action in todo:
+        if action.slug in answered:
+            continue  # failed to fetch: reported already
+        if report.error is not None and action.slug not in sources:
+            continue  # never asked for: the pull stopped (report.error says why)
         data = sources.get(action.slug)
         try:
             ready.append((action, prepare_target(root, state, action, data)))
@@ -139,6 +175,15 @@ def apply_pull(
                                              version=target.version))
     state.save()
     return report
+
+
+def _unsafe(slug: str) -> str | None:
+    """Why a slug from the server cannot name a file here, before anything is fetched for it."""
+    try:
+        relpath_for(slug)
+    except UnsafePath as exc:
+        return str(exc)
+    return None
 
 
 def _expected(action: Action) -> str | None:

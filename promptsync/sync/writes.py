@@ -90,9 +90,13 @@ def prepare_target(
     version, sha, source = data.get("version"), data.get("sha256"), data["source"]
     if not isinstance(version, int) or source_sha256(source) != sha:
         raise PromptSyncError("the source from the server does not match its sha256")
+    try:
+        body = source.encode("utf-8")
+    except UnicodeEncodeError:  # JSON can carry a lone surrogate, which no file can hold
+        raise PromptSyncError("the source from the server is not valid text") from None
     entry = state.get(action.slug)
     relpath = relpath_for(action.slug, action.relpath, entry.path if entry else None)
-    return Target(safe_target(root, relpath), relpath, version, sha, source.encode("utf-8"))
+    return Target(safe_target(root, relpath), relpath, version, sha, body)
 
 
 def _check_unchanged(target: Path, expected_sha: str | None) -> None:

@@ -20,6 +20,7 @@ from promptsync.errors import PromptSyncError
 from promptsync.sync.state import SyncState
 from tests.support.app import GREETING, IN_PROCESS, Account, make_account
 from tests.support.cli import run_cli
+from tests.support.hostile import Hostile, answer
 from tests.support.live import free_port, prompt_source, write_files
 
 SERVER = IN_PROCESS
@@ -186,6 +187,23 @@ def test_pull_then_get_gives_back_the_bytes(
     as_json = json.loads(run("get", "support/greeting", "--json", "--version", "1").stdout)
     assert as_json["version"] == 1 and as_json["source"] == source
     assert run("pull").stderr.strip() == "already up to date"
+
+
+def test_pull_reports_a_prompt_the_server_fails_to_give_and_pulls_the_rest(
+    app: Flask, prompts: Path, account: Account, transport: Crashing
+) -> None:
+    for slug in ("a", "b", "c"):
+        server_api(account, transport).push("demo", slug, prompt_source(f"{slug} {{{{ name }}}}"))
+    server = Hostile(app)
+    server.break_when = lambda request: request.url.path.endswith("/prompts/b")
+    server.broken = lambda request: answer(500, b"<h1>Internal Server Error</h1>", "text/html")
+    result = run_cli(server, "pull", api_key=account.keys["viewer"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert {"a: pulled v1 into prompts/a.yaml", "c: pulled v1 into prompts/c.yaml"} <= set(lines)
+    failed = [line for line in lines if line.startswith("error: b: not pulled: ")]
+    assert len(failed) == 1 and "500" in failed[0] and len(lines) == 3, lines
+    assert sorted(p.name for p in prompts.iterdir()) == ["a.yaml", "c.yaml"]
 
 
 def test_log_label_diff_render_and_export(run, prompts: Path, tmp_path: Path) -> None:
