@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptsync.cli.context import Obj, display, echo_err, pass_obj
+from promptsync.cli.context import Obj, display, pass_obj
+from promptsync.cli.output import echo_err, json_text
 from promptsync.errors import ApiError, ConfigError, PromptSyncError
 from promptsync.fsutil import atomic_write
 
@@ -49,7 +50,8 @@ def backup(obj: Obj, output: str) -> None:
     project = obj.require_project()
     data = _api(obj).export_project(project)
     _check_format(data, f"the server's export of '{project}'")
-    body = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+    # Escaped JSON: the same document, and safe when FILE is '-' on a terminal.
+    body = json_text(data, indent=1).encode("utf-8") + b"\n"
     if output == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.flush()

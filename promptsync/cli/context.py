@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ class Obj:
     api_key: str | None = None
     debug: bool = False
     transport: httpx.BaseTransport | None = None
+    terminal: bool | None = None  # whether stdout is a terminal; None: ask it (tests say)
     timeout: float = 30.0
     _settings: Settings | None = field(default=None, repr=False)
     _clients: list[Any] = field(default_factory=list, repr=False)
@@ -93,6 +95,10 @@ class Obj:
 
         return SyncEngine(repo, api, project, api.server)
 
+    def is_terminal(self) -> bool:
+        """Whether stdout is a terminal (then content is shown escaped, not written exactly)."""
+        return self.terminal if self.terminal is not None else sys.stdout.isatty()
+
     def close(self) -> None:
         """Close every ApiClient handed out."""
         for api in self._clients:
@@ -112,8 +118,3 @@ def display(path: Path | str | None) -> str:
         return path.relative_to(Path.cwd()).as_posix()
     except (ValueError, OSError):
         return str(path)
-
-
-def echo_err(message: str) -> None:
-    """A message for the user (stderr)."""
-    click.echo(message, err=True)

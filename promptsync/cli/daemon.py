@@ -13,8 +13,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from promptsync.cli.context import Obj, echo_err
+from promptsync.cli.context import Obj
 from promptsync.cli.errors import describe
+from promptsync.cli.output import echo_err
 from promptsync.errors import PromptSyncError
 
 if TYPE_CHECKING:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from promptsync.cli.context import Obj, display, echo_err, pass_obj
+from promptsync.cli.context import Obj, display, pass_obj
 from promptsync.cli.daemon import finish, run_until_signalled, watch_daemon
+from promptsync.cli.output import echo_err
 
 if TYPE_CHECKING:
     from promptsync.config import RepoConfig
@@ -105,8 +106,9 @@ def dev(obj: Obj, port: int | None) -> None:
         stored = save_credentials(server, project, account.key)
         if created:
             echo_err(f"created a local account (shown once): {account.email} / "
-                     f"{account.password}\n  project '{project}', admin API key {account.key}\n"
-                     f"  the key is stored for the CLI in {stored}")
+                     f"{account.password}")
+            echo_err(f"  project '{project}', admin API key {account.key}")
+            echo_err(f"  the key is stored for the CLI in {stored}")
         if fresh:
             forget_synced(repo.state_dir, server, project)
         api = ApiClient(server, account.key)

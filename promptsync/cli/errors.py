@@ -8,6 +8,7 @@ from typing import IO, Any
 import click
 
 from promptsync.cli.context import Obj, display
+from promptsync.cli.output import echo_err
 from promptsync.errors import ApiError, PromptSyncError, ServerUnreachable
 
 EXIT_ERROR = 1
@@ -21,8 +22,8 @@ class Failure(click.ClickException):
     exit_code = EXIT_ERROR
 
     def show(self, file: IO[Any] | None = None) -> None:
-        """Print ``error: message`` (no usage text, no "Error:" prefix)."""
-        click.echo(f"error: {self.message}", err=True)
+        """Print ``error: message`` (no usage text, no "Error:" prefix), escaped like every line."""
+        echo_err(f"error: {self.message}")
 
 
 class Interrupted(click.ClickException):
@@ -35,7 +36,8 @@ class Interrupted(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         """Print ``interrupted``."""
-        click.echo("\ninterrupted", err=True)
+        echo_err()
+        echo_err("interrupted")
 
 
 def _project(obj: Obj | None) -> str | None:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptsync.cli.context import Obj, echo_err, pass_obj
+from promptsync.cli.context import Obj, pass_obj
+from promptsync.cli.output import echo_err
 from promptsync.client.login import login_key_name, revoke_previous
 from promptsync.errors import ApiError, ConfigError, PromptSyncError
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from promptsync.cli.context import Obj, display, echo_err, pass_obj
+from promptsync.cli.context import Obj, display, pass_obj
+from promptsync.cli.output import echo, echo_content, echo_err, echo_json
 from promptsync.errors import ConfigError, PromptSyncError
 from promptsync.sync.state import SyncState
 
@@ -38,8 +38,9 @@ def log(obj: Obj, slug: str) -> None:
         line = f"v{item['version']:<4} {when:<16}  {item.get('author') or '-':<24}"
         if labels:
             line += f" [{labels}]"
-        message = (item.get("message") or "").splitlines()
-        click.echo(f"{line} {message[0] if message else ''}".rstrip())
+        # The first line by "\n" alone: a CR or U+2028 inside it is shown, not obeyed.
+        message = str(item.get("message") or "").split("\n")[0].removesuffix("\r")
+        echo(f"{line} {message}".rstrip(" "))
 
 
 def _local_file(obj: Obj, slug: str) -> Path:
@@ -80,7 +81,7 @@ def diff(obj: Obj, slug: str, refs: tuple[str, ...]) -> None:
     ref_to = refs[1] if len(refs) == 2 else LOCAL
     if ref_from != LOCAL and ref_to != LOCAL:
         data = obj.client().diff(obj.require_project(), slug, ref_from, ref_to)
-        click.echo(data.get("diff", ""), nl=False)
+        echo_content(obj, str(data.get("diff", "")))
         return
     sides = []
     for ref in (ref_from, ref_to):
@@ -92,7 +93,7 @@ def diff(obj: Obj, slug: str, refs: tuple[str, ...]) -> None:
     (from_name, a), (to_name, b) = sides
     lines = difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
                                  fromfile=from_name, tofile=to_name)
-    click.echo("".join(lines), nl=False)
+    echo_content(obj, "".join(lines))
 
 
 @click.command()
@@ -106,10 +107,9 @@ def get(obj: Obj, slug: str, version: int | None, label: str | None, as_json: bo
     data = obj.client().get_version(obj.require_project(), slug, version=version, label=label)
     assert data is not None
     if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        echo_json(data)
         return
-    # Bytes, not text: click writes them to the binary stream, no newline added or translated.
-    click.echo(str(data["source"]).encode("utf-8"), nl=False)
+    echo_content(obj, str(data["source"]))
 
 
 @click.command()
@@ -153,10 +153,10 @@ def render(obj: Obj, slug: str, version: int | None, label: str | None,
     result = obj.client().render(obj.require_project(), slug, _variables(pairs),
                                  version=version, label=label)
     if "messages" in result:
-        click.echo(json.dumps(result["messages"], indent=2, ensure_ascii=False))
+        echo_json(result["messages"])
     else:
         text = str(result.get("text", ""))
-        click.echo(text, nl=not text.endswith("\n"))
+        echo_content(obj, text, newline=not text.endswith("\n"))
 
 
 @click.command()

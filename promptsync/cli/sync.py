@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from promptsync.cli.context import Obj, display, echo_err, pass_obj
+from promptsync.cli.context import Obj, display, pass_obj
+from promptsync.cli.output import echo, echo_err
 from promptsync.errors import ConfigError, Problem
 from promptsync.protocol import PushOutcome
 from promptsync.sync.state import ensure_state_dir, gitignore_state
@@ -67,12 +68,6 @@ def init(obj: Obj, server_opt: str | None, project_opt: str | None, dir_opt: str
         echo_err("next: promptsync login, then promptsync push")
 
 
-def _shown(slug: str) -> str:
-    """A slug from the server as printed: escaped when it holds control or invisible characters."""
-    # A hostile server must not move the cursor, clear the screen or fake extra lines.
-    return slug if slug.isprintable() else repr(slug)
-
-
 def _status_line(action: Action) -> str:
     from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
@@ -88,7 +83,7 @@ def _status_line(action: Action) -> str:
                           f"{where}: differs from v{remote} on the server (never synced here)"),
         Status.DELETED: f"{action.relpath} deleted here, v{remote} on the server",
     }.get(action.status, "")
-    return f"{action.status.value:<9} {_shown(action.slug):<30} {detail}".rstrip()
+    return f"{action.status.value:<9} {action.slug:<30} {detail}".rstrip()
 
 
 @click.command()
@@ -103,9 +98,9 @@ def status(obj: Obj, exit_code: bool, paths: tuple[str, ...]) -> None:
     for action in plan.out_of_sync:
         if action.status == Status.INVALID:
             for problem in action.problems:
-                click.echo(f"{'invalid':<9} {_where(action.path, problem)}")
+                echo(f"{'invalid':<9} {_where(action.path, problem)}")
         else:
-            click.echo(_status_line(action))
+            echo(_status_line(action))
     counts = plan.counts()
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     echo_err(summary or "no prompts yet")
@@ -142,7 +137,7 @@ def push(obj: Obj, paths: tuple[str, ...], message: str | None, dry_run: bool,
     created = [r for r in report.results if r.outcome == PushOutcome.CREATED]
     for result in report.results:
         if result.outcome == PushOutcome.WOULD_PUSH:
-            click.echo(f"would push {result.slug} ({display(engine.dir / (result.relpath or ''))})")
+            echo(f"would push {result.slug} ({display(engine.dir / (result.relpath or ''))})")
         elif result.outcome == PushOutcome.CREATED and len(created) <= LIST_UP_TO:
             echo_err(f"{result.slug}: pushed v{result.version}")
         elif result.outcome == PushOutcome.CONFLICT:
@@ -182,7 +177,7 @@ def pull(obj: Obj, paths: tuple[str, ...], force: bool) -> None:
         elif result.outcome == PullOutcome.FAILED:
             echo_err(f"error: {result.slug}: not pulled: {result.detail}")
         else:
-            echo_err(f"refused: {_shown(result.slug)}: {result.detail}")
+            echo_err(f"refused: {result.slug}: {result.detail}")
     if report.error is not None:
         raise report.error
     if not report.results:
@@ -219,7 +214,7 @@ def lint(obj: Obj, paths: tuple[str, ...]) -> None:
     for item in sorted(items, key=lambda i: str(i.path)):
         problems = item.problems if isinstance(item, BadFile) else check_file(item)
         for problem in problems:
-            click.echo(_where(item.path, problem))
+            echo(_where(item.path, problem))
         failed += bool(problems)
     echo_err(f"{len(items) - failed} ok, {failed} with problems" if items else "no prompt files")
     if failed:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from promptsync.cli.context import Obj, display, echo_err, pass_obj
+from promptsync.cli.context import Obj, display, pass_obj
 from promptsync.cli.daemon import finish, run_until_signalled, watch_daemon
+from promptsync.cli.output import echo_err
 
 
 @click.command()

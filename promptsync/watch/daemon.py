@@ -88,7 +88,7 @@ class WatchDaemon:
         """Reconcile (if the server answers), then start watching and the sync thread."""
         self.step()  # before the watcher: its start-up rescan then finds the state settled
         self.watcher = PromptWatcher(self.root, self.on_change, on_rescan=self.on_rescan,
-                                     on_error=self._on_error, log=self.say.log,
+                                     on_error=self._on_error, log=self.say,
                                      **self._watcher_options)
         self.watcher.start()
         self._thread = threading.Thread(target=self._run, name="promptsync-sync", daemon=True)

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 from promptsync.errors import Problem
+from promptsync.terminal import escape_line
 
 RESOLVE_HINT = "promptsync pull --force takes the server's, promptsync push --force keeps yours"
 
@@ -37,8 +38,9 @@ class EventLog:
         self._conflicts: dict[str, tuple[int | None, str]] = {}
 
     def __call__(self, line: str) -> None:
-        # Slugs can come from the server: never let one move the cursor or fake a line.
-        self.log(line if line.isprintable() else repr(line)[1:-1])
+        # Slugs and details come from the server and from files: never let one move the
+        # cursor, set the title or fake a line.
+        self.log(escape_line(line))
 
     def invalid(self, relpath: str, slug: str, problems: tuple[Problem, ...],
                 key: str = "") -> None:

@@ -10,7 +10,9 @@ from promptsync.cli.context import Obj
 
 
 def run_cli(transport: httpx.BaseTransport, *args: str, api_key: str | None = None,
-            input: str | None = None) -> Result:
-    """`promptsync [--api-key KEY] ARGS` in this process, its requests sent to ``transport``."""
+            input: str | None = None, terminal: bool | None = None) -> Result:
+    """`promptsync [--api-key KEY] ARGS` in this process, its requests sent to ``transport``;
+    ``terminal`` says whether stdout is a terminal (CliRunner's never is)."""
     extra = ["--api-key", api_key] if api_key else []
-    return CliRunner().invoke(cli, [*extra, *args], obj=Obj(transport=transport), input=input)
+    obj = Obj(transport=transport, terminal=terminal)
+    return CliRunner().invoke(cli, [*extra, *args], obj=obj, input=input)

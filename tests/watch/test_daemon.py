@@ -330,14 +330,3 @@ def test_an_unreachable_server_at_start_is_reconciled_when_it_returns(rig: Rig) 
     rig.daemon.step()
     assert rig.lines[1:] == ["server unreachable, 1 change queued", "a: pushed v1",
                              "server reachable again"]
-
-
-def test_event_lines_escape_control_characters_from_server_slugs():
-    from promptsync.watch.eventlog import EventLog
-
-    lines: list[str] = []
-    say = EventLog(lines.append)
-    say("evil\x1b[2J\nrefused: x: pulled v1")
-    say.deleted("plain/slug")
-    assert lines == ["evil\\x1b[2J\\nrefused: x: pulled v1",
-                     "plain/slug: deleted locally (not propagated)"]
