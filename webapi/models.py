@@ -1,4 +1,4 @@
-"""Database models: users, projects, memberships, API keys, prompts, versions, labels, events."""
+"""Database models: users, projects, memberships, invitations, keys, prompts, versions, labels."""
 
 from __future__ import annotations
 
@@ -77,6 +77,24 @@ class Membership(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")
+    project: Mapped[Project] = relationship()
+
+
+class Invitation(db.Model):  # type: ignore[name-defined]
+    """A pending offer of a role, to an email (not a user: it may sign up later)."""
+
+    __tablename__ = "invitations"
+    # One pending invitation per email and project: inviting again replaces it.
+    __table_args__ = (UniqueConstraint("project_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    invited_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
     project: Mapped[Project] = relationship()
 
 

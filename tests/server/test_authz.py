@@ -23,6 +23,7 @@ from tests.support.app import (
     BACKENDS,
     GREETING,
     Account,
+    add_member,
     dispose_app,
     login,
     make_account,
@@ -54,6 +55,9 @@ projects.create     401   401   401   401   403   403   403   403   201   201   
 members.list        401   401   401   401   403   403   403   200   404   200   200    403    403
 members.put         401   401   401   401   403   403   403   200   404   200   csrf    403    403
 members.delete      401   401   401   401   403   403   403   204   404   204   csrf    403    403
+members.invite      401   401   401   401   403   403   403   202   404   202   csrf    403    403
+invite.accept       401   401   401   401   403   403   403   403   404   404   csrf    404    404
+invite.decline      401   401   401   401   403   403   403   403   404   404   csrf    404    404
 keys.create         401   401   401   401   403   403   403   201   404   201   csrf    201    201
 keys.list           401   401   401   401   403   403   403   200   404   200   200    200    200
 keys.delete         401   401   401   401   403   403   403   204   404   204   csrf    403    403
@@ -140,8 +144,7 @@ def world(
         signup(web, email, PASSWORD)
     admin = owner.headers("admin")
     for email, role in (("bob@example.com", "editor"), ("dave@example.com", "viewer")):
-        _ok(web.put(f"/api/v1/projects/demo/members/{email}", json={"role": role},
-                    headers=admin))
+        add_member(app, "demo", email, role, admin, PASSWORD)
     _ok(web.post(f"/api/v1/projects/demo/prompts/{SLUG}", json={"source": GREETING},
                  headers=admin), 201)
     _ok(web.post(f"/api/v1/projects/demo/prompts/{SLUG}", json={"source": GREETING + "# v2\n"},
@@ -170,8 +173,19 @@ def _new_key_id(w: World, n: int) -> int:
 
 
 def _remove_carol(w: World, n: int) -> Request:
-    _ok(w.admin().put("/api/v1/projects/demo/members/carol@example.com", json={"role": "viewer"}))
+    add_member(w.app, "demo", "carol@example.com", "viewer", w.owner.headers("admin"), PASSWORD)
     return "DELETE", "/api/v1/projects/demo/members/carol@example.com", None
+
+
+def _answer_lena(answer: str) -> Callable[[World, int], Request]:
+    # Lena is invited, and is none of the callers: a key never answers an invitation (403),
+    # and another user's invitation is not found (404).
+    def build(w: World, n: int) -> Request:
+        invited = _ok(w.admin().put("/api/v1/projects/demo/members/lena@example.com",
+                                    json={"role": "viewer"}), 202)
+        return "POST", f"/api/v1/invitations/{invited['invitation']['id']}/{answer}", None
+
+    return build
 
 
 def _remove_label(label: str, prefix: str = PROMPT) -> Callable[[World, int], Request]:
@@ -200,6 +214,10 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "members.put": lambda w, n: (
         "PUT", "/api/v1/projects/demo/members/bob@example.com", {"role": "editor"}),
     "members.delete": _remove_carol,
+    "members.invite": lambda w, n: (
+        "PUT", f"/api/v1/projects/demo/members/invitee{n}@example.com", {"role": "viewer"}),
+    "invite.accept": _answer_lena("accept"),
+    "invite.decline": _answer_lena("decline"),
     "keys.create": lambda w, n: (
         "POST", "/api/v1/projects/demo/keys", {"name": f"k{n}", "role": "viewer"}),
     "keys.list": lambda w, n: ("GET", "/api/v1/projects/demo/keys", None),
@@ -389,7 +407,7 @@ def test_a_key_acts_with_no_more_than_its_creators_current_role(world: World) ->
     n = next(world.counter)
     email = f"deputy{n}@example.com"
     signup(boss, email, PASSWORD)
-    _ok(boss.put(f"/api/v1/projects/{p}/members/{email}", json={"role": "admin"}, headers=admin))
+    add_member(world.app, p, email, "admin", admin, PASSWORD)
     deputy = world.app.test_client()
     token = login(deputy, email, PASSWORD)
     created = _ok(deputy.post(f"/api/v1/projects/{p}/keys", json={"name": "dep", "role": "admin"},

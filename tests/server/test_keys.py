@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.support.app import Account, login, make_account, signup
+from tests.support.app import Account, add_member, login, make_account, signup
 
 PASSWORD = "correct horse battery"
 RANKS = ("viewer", "editor", "admin")
@@ -63,8 +63,7 @@ def owner(app: Flask) -> Account:
 def _member(app: Flask, owner: Account, email: str, role: str) -> Member:
     web = app.test_client()
     signup(web, email, PASSWORD)
-    _json(web.put(f"/api/v1/projects/{owner.project}/members/{email}", json={"role": role},
-                  headers=owner.headers("admin")))
+    add_member(app, owner.project, email, role, owner.headers("admin"), PASSWORD)
     return Member(app, owner.project, email)
 
 

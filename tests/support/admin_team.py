@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.support.app import GREETING, Account, login, make_account, signup
+from tests.support.app import GREETING, Account, add_member, login, make_account, signup
 
 SLUG = "support/greeting"
 PAGE = f"/admin/p/demo/prompts/{SLUG}"
@@ -74,9 +74,7 @@ def make_team(app: Flask) -> Team:
     web = app.test_client()
     for email, role in (("ed@example.com", "editor"), ("vi@example.com", "viewer")):
         signup(web, email)
-        response = web.put(f"/api/v1/projects/demo/members/{email}", json={"role": role},
-                           headers=account.headers())
-        assert response.status_code == 200, response.get_json()
+        add_member(app, "demo", email, role, account.headers())
     response = web.post(f"/api/v1/projects/demo/prompts/{SLUG}", json={"source": GREETING},
                         headers=account.headers())
     assert response.status_code == 201, response.get_json()

@@ -55,8 +55,8 @@ def require_postgres() -> None:
 
 def truncate_postgres(url: str) -> None:
     """Empty every table of a migrated Postgres test database."""
-    tables = "events, labels, prompt_versions, prompts, api_keys, memberships, projects, " \
-             "users, login_throttle"
+    tables = "events, labels, prompt_versions, prompts, api_keys, memberships, invitations, " \
+             "projects, users, login_throttle"
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     conn.close()
@@ -110,6 +110,24 @@ def login(client: FlaskClient, email: str, password: str = "correct horse batter
     return str(response.get_json()["csrf_token"])
 
 
+def add_member(app: Flask, project: str, email: str, role: str, headers: dict[str, str],
+               password: str = "correct horse battery") -> None:
+    """Make a signed-up user a member the only way there is: invite (with the admin's
+    `headers`), then accept as that user. A member already just gets the role."""
+    web = app.test_client()
+    response = web.put(f"/api/v1/projects/{project}/members/{email}", json={"role": role},
+                       headers=headers)
+    if response.status_code == 200:
+        return
+    assert response.status_code == 202, response.get_json()
+    invitation = response.get_json()["invitation"]["id"]
+    invitee = app.test_client()
+    token = login(invitee, email, password)
+    response = invitee.post(f"/api/v1/invitations/{invitation}/accept",
+                            headers={"X-CSRF-Token": token})
+    assert response.status_code == 200, response.get_json()
+
+
 def make_account(app: Flask, email: str = "ann@example.com", project: str = "demo") -> Account:
     """A user who owns a project and holds a viewer, an editor and an admin key for it."""
     web = app.test_client()
@@ -128,8 +146,8 @@ def make_account(app: Flask, email: str = "ann@example.com", project: str = "dem
     return Account(email, "correct horse battery", project, keys)
 
 
-TABLES = ("users", "projects", "memberships", "api_keys", "prompts", "prompt_versions", "labels",
-          "events")
+TABLES = ("users", "projects", "memberships", "invitations", "api_keys", "prompts",
+          "prompt_versions", "labels", "events")
 MUTABLE = {
     "roles": "SELECT project_id, user_id, role FROM memberships",
     "labels": "SELECT prompt_id, name, version FROM labels",

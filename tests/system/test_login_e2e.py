@@ -37,8 +37,14 @@ def _team(server: LiveServer) -> tuple[str, dict[str, str]]:
         login = web.post("/auth/login", json={"email": emails["admin"], "password": PASSWORD})
         csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
         for role in ("editor", "viewer"):
-            web.put(f"/projects/{project}/members/{emails[role]}", json={"role": role},
-                    headers=csrf).raise_for_status()
+            invited = web.put(f"/projects/{project}/members/{emails[role]}", json={"role": role},
+                              headers=csrf)
+            assert invited.status_code == 202, invited.text
+            with httpx.Client(base_url=server.url + "/api/v1", timeout=10) as invitee:
+                token = invitee.post("/auth/login", json={"email": emails[role],
+                                                           "password": PASSWORD}).json()
+                invitee.post(f"/invitations/{invited.json()['invitation']['id']}/accept",
+                             headers={"X-CSRF-Token": token["csrf_token"]}).raise_for_status()
     return project, emails
 
 

@@ -12,6 +12,7 @@ from webapi.auth.sessions import end_sessions, start_session
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.services.accounts import authenticate, create_user, normalise_email
+from webapi.services.invitations import invitations_for
 from webapi.services.projects import create_project, projects_of
 
 
@@ -74,7 +75,7 @@ def projects() -> Any:
     """The project picker with the user's role in each, and a form to create one."""
     principal = require_user()
     return render_template("admin/projects.html", projects=projects_of(principal),
-                           form={})
+                           invitations=invitations_for(principal.email), form={})
 
 
 @bp.post("/projects")
@@ -88,6 +89,7 @@ def new_project() -> Any:
     except HttpError as exc:
         flash_error(exc)
         page = render_template("admin/projects.html", projects=projects_of(principal),
+                               invitations=invitations_for(principal.email),
                                form={"slug": slug, "name": name or ""})
         return page, exc.status
     flash(f"Project '{slug}' created; you are its admin.", "success")

@@ -19,7 +19,7 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Actions grouped for the coloured chip beside each line; anything else shows as "other".
 KINDS = {"version": "prompt", "label": "label", "key": "key", "member": "member",
-         "project": "project"}
+         "invitation": "member", "project": "project"}
 
 
 @dataclass

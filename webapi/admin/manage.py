@@ -1,4 +1,5 @@
-"""Admin pages for a project's API keys (every member: their own; admins: all) and members.
+"""Admin pages for a project's API keys (every member: their own; admins: all), members and
+invitations.
 
 The keys pages answer to the API's own rules (``auth.roles.require_key_manager`` and
 ``services.keys``): who may open them, which keys a member sees and may revoke, and which roles
@@ -12,10 +13,12 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 
 from webapi.admin.common import bp, flash_error
+from webapi.auth.caller import require_user
 from webapi.auth.principal import ProjectAccess
 from webapi.auth.roles import project_role, require_key_manager
 from webapi.errors import HttpError
 from webapi.models import ROLES
+from webapi.services.invitations import accept, decline, project_invitations
 from webapi.services.keys import creatable_roles, create_key, revoke_key, visible_keys
 from webapi.services.projects import members_of, remove_member, set_member
 
@@ -66,22 +69,28 @@ def revoke(p: str, key_id: int) -> Any:
 
 @bp.get("/p/<p>/members")
 def members(p: str) -> Any:
-    """Members and their roles, with forms to add, change and remove."""
+    """Members and their roles, pending invitations, and forms to invite, change and remove."""
     access = project_role(p, "admin")
     return render_template("admin/members.html", project=access.project, role=access.role,
                            roles=ROLES, members=members_of(access.project),
+                           invitations=project_invitations(access.project),
                            me=access.principal.email)
 
 
 @bp.post("/p/<p>/members")
 def set_role(p: str) -> Any:
-    """Add a signed-up user by email, or change a member's role."""
+    """Invite an email (whether or not it has an account), or change a member's role."""
     access = project_role(p, "admin")
     email = request.form.get("email", "").strip()
     try:
         member = set_member(access.project, access.principal.actor, email,
                             request.form.get("role"))
-        flash(f"{member['email']} is now {member['role']}.", "success")
+        if "invitation" in member:
+            invitation = member["invitation"]
+            flash(f"Invited {invitation['email']} as {invitation['role']}: they join when they "
+                  f"accept, after signing up if they have no account yet.", "success")
+        else:
+            flash(f"{member['email']} is now {member['role']}.", "success")
     except HttpError as exc:
         if exc.status not in (400, 404, 409):
             raise
@@ -89,9 +98,27 @@ def set_role(p: str) -> Any:
     return redirect(url_for("admin.members", p=p))
 
 
+@bp.post("/invitations/<int(max=2147483647):invitation_id>/<any(accept, decline):answer>")
+def answer_invitation(invitation_id: int, answer: str) -> Any:
+    """The invitee joins the project, or turns the invitation down (from the projects page)."""
+    principal = require_user()
+    try:
+        if answer == "accept":
+            joined = accept(invitation_id, principal.user_id, principal.email)
+            flash(f"You joined '{joined['slug']}' as {joined['role']}.", "success")
+            return redirect(url_for("admin.prompt_list", p=joined["slug"]))
+        decline(invitation_id, principal.email)
+        flash("Invitation declined.", "success")
+    except HttpError as exc:
+        if exc.status != 404:
+            raise
+        flash_error(exc)
+    return redirect(url_for("admin.projects"))
+
+
 @bp.post("/p/<p>/members/remove")
 def remove(p: str) -> Any:
-    """Remove a member (never the last admin)."""
+    """Remove a member (never the last admin), or withdraw a pending invitation."""
     access = project_role(p, "admin")
     email = request.form.get("email", "").strip()
     try:

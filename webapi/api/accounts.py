@@ -17,6 +17,7 @@ from webapi.services.accounts import (
     normalise_email,
     replace_password,
 )
+from webapi.services.invitations import invitations_for
 from webapi.services.projects import projects_of
 
 bp = Blueprint("accounts", __name__)
@@ -77,4 +78,7 @@ def me() -> Any:
             "role": principal.key_role,
             "project": principal.key_project_slug,
         }
-    return jsonify(user=user.to_dict(), key=key, projects=projects_of(principal))
+    # A key acts for its project only: the user's invitations to others are not its business.
+    invitations = [] if principal.is_key else invitations_for(user.email)
+    return jsonify(user=user.to_dict(), key=key, projects=projects_of(principal),
+                   invitations=invitations)

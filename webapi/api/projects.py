@@ -11,6 +11,7 @@ from webapi.auth.caller import require_principal, require_user
 from webapi.auth.roles import project_role
 from webapi.paging import encode_cursor, int_cursor_arg, limit_arg
 from webapi.services.events import event_page
+from webapi.services.invitations import project_invitations
 from webapi.services.projects import (
     create_project,
     members_of,
@@ -38,19 +39,25 @@ def list_projects() -> Any:
 
 @bp.get("/projects/<p>/members")
 def list_members(p: str) -> Any:
-    return jsonify(members=members_of(project_role(p, "admin").project))
+    project = project_role(p, "admin").project
+    return jsonify(members=members_of(project), invitations=project_invitations(project))
 
 
 @bp.put("/projects/<p>/members/<email>")
 def put_member(p: str, email: str) -> Any:
     access = project_role(p, "admin")
     body = json_body()
-    return jsonify(set_member(access.project, access.principal.actor, email, body.get("role")))
+    result = set_member(access.project, access.principal.actor, email, body.get("role"))
+    return jsonify(result), 202 if "invitation" in result else 200
 
 
 @bp.delete("/projects/<p>/members/<email>")
 def delete_member(p: str, email: str) -> Any:
-    access = project_role(p, "admin")
+    principal = require_principal()
+    # Any member may leave (as a user: a key is the project's, not its creator's to resign);
+    # removing someone else, or withdrawing an invitation, needs an admin.
+    leaving = not principal.is_key and email.strip(" ").lower() == principal.email
+    access = project_role(p, "viewer" if leaving else "admin")
     remove_member(access.project, access.principal.actor, email)
     return "", 204
 

@@ -147,7 +147,10 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
 
 def _paths() -> dict[str, Any]:
     p = (PROJECT,)
-    email = param("email", "path", {"type": "string", "format": "email"}, "The member's email.")
+    email = param("email", "path", {"type": "string", "format": "email", "maxLength": 254},
+                  "The member's (or invitee's) email, compared case-insensitively.")
+    invitation = (param("invitation_id", "path", {"type": "integer", "minimum": 0},
+                        "The invitation's id (from GET /me)."),)
     key_id = param("key_id", "path", {"type": "integer", "minimum": 0}, "The key's id.")
     return {
         "/auth/signup": {"post": op("signup", "Create an account", "auth", None,
@@ -161,7 +164,15 @@ def _paths() -> dict[str, Any]:
         "/auth/password": {"post": op(
             "change_password", "Change the password; every other session ends", "auth",
             USER_WRITE, {204: None}, (429,), (), "PasswordChange")},
-        "/me": {"get": op("me", "The caller and its projects", "auth", ANY_READ, {200: "Me"}, ())},
+        "/me": {"get": op("me", "The caller, its projects and its pending invitations", "auth",
+                          ANY_READ, {200: "Me"}, ())},
+        "/invitations/{invitation_id}/accept": {"post": op(
+            "accept_invitation", "Join the project you were invited to, with the invited role "
+            "(the invitee's session only: 403 for API keys)", "members", USER_WRITE,
+            {200: "Joined"}, (404,), invitation)},
+        "/invitations/{invitation_id}/decline": {"post": op(
+            "decline_invitation", "Turn an invitation down (the invitee's session only)",
+            "members", USER_WRITE, {204: None}, (404,), invitation)},
         "/projects": {
             "get": op("list_projects", "Projects the caller belongs to", "projects", ANY_READ,
                       {200: "ProjectList"}, ()),
@@ -169,13 +180,17 @@ def _paths() -> dict[str, Any]:
                        {201: "Project"}, (409,), (), "NewProject"),
         },
         "/projects/{project}/members": {"get": op(
-            "list_members", "Members and roles (admin)", "members", ANY_READ, {200: "MemberList"},
-            (404,), p)},
+            "list_members", "Members and roles, and pending invitations (admin)", "members",
+            ANY_READ, {200: "MemberList"}, (404,), p)},
         "/projects/{project}/members/{email}": {
-            "put": op("set_member", "Add a user or change a role (admin)", "members", ANY_WRITE,
-                      {200: "Member"}, (404, 409), p + (email,), "MemberRole"),
-            "delete": op("remove_member", "Remove a member (admin; never the last admin)",
-                         "members", ANY_WRITE, {204: None}, (404, 409), p + (email,)),
+            "put": op("set_member", "Change a member's role (200), or invite an email that is not "
+                      "a member (202, the same answer whether or not it has an account; it joins "
+                      "only by accepting) (admin)", "members", ANY_WRITE,
+                      {200: "Member", 202: "Invited"}, (404, 409), p + (email,), "MemberRole"),
+            "delete": op("remove_member", "Remove a member and revoke their keys, or withdraw an "
+                         "invitation (admin); or leave, as the member's own session. Never the "
+                         "last admin (409)", "members", ANY_WRITE, {204: None}, (404, 409),
+                         p + (email,)),
         },
         "/projects/{project}/keys": {
             "get": op("list_keys", "Active keys, without secrets (admin: all; member session: "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from flask import current_app
@@ -15,15 +14,18 @@ from webapi.auth.passwords import check_password, dummy_check, hash_password, pa
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import LoginThrottle, User, utcnow
+from webapi.services.emails import email_problem
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
 
-
-def normalise_email(value: object) -> str:
-    """A trimmed, lower-cased email, or a 400."""
-    if not isinstance(value, str) or not EMAIL_RE.match(value.strip()):
-        raise HttpError(400, "'email' must be an email address.")
-    return value.strip().lower()
+def normalise_email(value: object, name: str = "email") -> str:
+    """A checked, trimmed, lower-cased email (compared case-insensitively), or a 400 naming it."""
+    if not isinstance(value, str):
+        raise HttpError(400, f"'{name}' must be an email address.")
+    email = value.strip(" ").lower()  # spaces around a pasted address; nothing else is trimmed
+    problem = email_problem(email)
+    if problem:
+        raise HttpError(400, f"'{name}' must be an email address: {problem}.")
+    return email
 
 
 def get_user(user_id: int) -> User:

@@ -14,6 +14,7 @@ from webapi.extensions import db
 from webapi.models import ROLES, Membership, Project, User, iso
 from webapi.services.accounts import normalise_email
 from webapi.services.events import log_event
+from webapi.services.invitations import invite, withdraw
 from webapi.services.keys import revoke_keys_of
 
 PROJECT_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -78,42 +79,47 @@ def _admin_count(project_id: int) -> int:
 
 
 def set_member(project: ProjectRef, actor: str, email: str, role: object) -> dict[str, Any]:
-    """Add a user to the project or change their role; 409 when it would leave no admin."""
+    """Change a member's role, or invite a non-member: {"invitation": ...}, answered the same
+    whether or not the email has an account; 409 when it would leave no admin."""
     if role not in ROLES:
         raise HttpError(400, "'role' must be one of viewer, editor, admin.")
     assert isinstance(role, str)
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None:
-        raise HttpError(404, f"No user with email '{email}': they must sign up first.")
-    member = db.session.scalar(
-        select(Membership).where(Membership.project_id == project.id, Membership.user_id == user.id)
-    )
+    email = normalise_email(email)
+    member = _member(project, email)
     if member is None:
-        member = Membership(project_id=project.id, user_id=user.id, role=role)
-        db.session.add(member)
-        previous = None
-    else:
-        previous = member.role
-        if previous == "admin" and role != "admin" and _admin_count(project.id) <= 1:
-            raise HttpError(409, "A project needs at least one admin; promote someone else first.")
-        member.role = role
-    log_event(project.id, actor, "member.set", None, email=user.email, role=role, previous=previous)
+        # Nobody joins without saying yes, and whether an account exists stays unsaid.
+        return {"invitation": invite(project, actor, email, role)}
+    previous = member.role
+    if previous == "admin" and role != "admin" and _admin_count(project.id) <= 1:
+        raise HttpError(409, "A project needs at least one admin; promote someone else first.")
+    member.role = role
+    log_event(project.id, actor, "member.set", None, email=email, role=role, previous=previous)
     db.session.commit()
-    return {"email": user.email, "role": role, "added_at": iso(member.created_at)}
+    return {"email": email, "role": role, "added_at": iso(member.created_at)}
+
+
+def _member(project: ProjectRef, email: str) -> Membership | None:
+    return db.session.scalar(
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.project_id == project.id, User.email == email)
+    )
 
 
 def remove_member(project: ProjectRef, actor: str, email: str) -> None:
-    """Remove a member and revoke their keys; 404 when not a member, 409 for the last admin."""
-    member = db.session.scalar(
-        select(Membership)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.project_id == project.id, User.email == email.strip().lower())
-    )
+    """Remove a member and revoke their keys, or withdraw a pending invitation; a member who
+    removes themselves has left. 404 when neither, 409 for the last admin."""
+    email = normalise_email(email)
+    member = _member(project, email)
     if member is None:
+        if withdraw(project, actor, email):
+            db.session.commit()
+            return
         raise HttpError(404, f"'{email}' is not a member of this project.")
     if member.role == "admin" and _admin_count(project.id) <= 1:
         raise HttpError(409, "The last admin cannot be removed.")
     db.session.delete(member)
-    log_event(project.id, actor, "member.removed", None, email=email.strip().lower())
+    action = "member.left" if actor == email else "member.removed"  # a session's actor: its email
+    log_event(project.id, actor, action, None, email=email)
     revoke_keys_of(project.id, member.user_id, actor)  # same transaction: none outlives removal
     db.session.commit()

@@ -56,8 +56,10 @@ def test_members_see_who_did_what_newest_first(team: Team) -> None:
         "label Set label production on support/greeting to v2",
         "prompt Saved support/greeting v2 diff",
         "prompt Saved support/greeting v1",
-        "member Added vi@example.com as viewer",
-        "member Added ed@example.com as editor",
+        "member vi@example.com joined as viewer",
+        "member Invited vi@example.com as viewer",
+        "member ed@example.com joined as editor",
+        "member Invited ed@example.com as editor",
         "project Created the project “Demo”",
     ]
     positions = [words.find(sentence) for sentence in expected]
@@ -83,7 +85,7 @@ def test_pages_follow_the_api_cursor(team: Team) -> None:
             break
         cursor = body["next"]
         api_cursors.append(cursor)
-    assert len(api_ids) == 13 and len(api_cursors) == 2
+    assert len(api_ids) == 15 and len(api_cursors) == 2
     seen: list[int] = []
     links: list[str] = []
     url: str | None = f"{ACTIVITY}?limit=5"

@@ -257,9 +257,14 @@ def test_an_editor_manages_their_own_keys_without_javascript(server: str, browse
     admin_key = api_account(server, "lead@example.com", "ownkeys")
     member = {"email": "dev@example.com", "password": "correct horse battery"}
     assert httpx.post(f"{server}/api/v1/auth/signup", json=member, timeout=10).status_code == 201
-    added = httpx.put(f"{server}/api/v1/projects/ownkeys/members/dev@example.com",
-                      json={"role": "editor"}, headers={"X-API-Key": admin_key}, timeout=10)
-    assert added.status_code == 200, added.text
+    invited = httpx.put(f"{server}/api/v1/projects/ownkeys/members/dev@example.com",
+                        json={"role": "editor"}, headers={"X-API-Key": admin_key}, timeout=10)
+    assert invited.status_code == 202, invited.text
+    with httpx.Client(base_url=f"{server}/api/v1", timeout=10) as dev:
+        token = dev.post("/auth/login", json=member).json()["csrf_token"]
+        accepted = dev.post(f"/invitations/{invited.json()['invitation']['id']}/accept",
+                            headers={"X-CSRF-Token": token})
+        assert accepted.status_code == 200, accepted.text
     context = browser.new_context(java_script_enabled=False)
     context.route("**/*", lambda route: route.continue_()
                   if urlsplit(route.request.url).hostname in LOCAL_HOSTS else route.abort())

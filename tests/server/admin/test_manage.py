@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.support.admin_team import PAGE, SLUG, Team, html
+from tests.support.admin_team import user as logged_in
 from tests.support.app import signup
 
 # --- keys and members ---------------------------------------------------------------------
@@ -118,12 +119,25 @@ def test_key_create_without_csrf_writes_nothing(team: Team) -> None:
     assert len(team.api("GET", "/projects/demo/keys").get_json()["keys"]) == 3
 
 
-def test_members_add_change_remove_and_last_admin(team: Team) -> None:
+def test_members_invite_change_remove_and_last_admin(team: Team) -> None:
     signup(team.app.test_client(), "new@example.com")
-    team.admin.post("/admin/p/demo/members", {"email": "New@example.com", "role": "viewer"})
+    response = team.admin.post("/admin/p/demo/members", {"email": "New@example.com",
+                                                         "role": "viewer"})
+    page = html(team.admin.client.get(response.location))
+    assert "Invited new@example.com as viewer" in page
     page = html(team.admin.client.get("/admin/p/demo/members"))
-    assert "new@example.com is now viewer" in page and "(you)" in page
+    assert "Pending invitations" in page and "Withdraw the invitation to new@example.com" in page
+    members = team.api("GET", "/projects/demo/members").get_json()["members"]
+    assert "new@example.com" not in [m["email"] for m in members]  # not without saying yes
+    newcomer = logged_in(team.app, "new@example.com")
+    home = html(newcomer.client.get("/admin/"))
+    invitation = team.api("GET", "/projects/demo/members").get_json()["invitations"][0]["id"]
+    assert f"/admin/invitations/{invitation}/accept" in home
+    response = newcomer.post(f"/admin/invitations/{invitation}/accept")
+    assert response.status_code == 302 and response.location.endswith("/admin/p/demo/")
+    assert "You joined &#39;demo&#39; as viewer" in html(newcomer.client.get(response.location))
     team.admin.post("/admin/p/demo/members", {"email": "new@example.com", "role": "editor"})
+    assert "new@example.com is now editor" in html(team.admin.client.get("/admin/p/demo/members"))
     team.admin.post("/admin/p/demo/members/remove", {"email": "new@example.com"})
     members = team.api("GET", "/projects/demo/members").get_json()["members"]
     assert "new@example.com" not in [m["email"] for m in members]
@@ -132,9 +146,32 @@ def test_members_add_change_remove_and_last_admin(team: Team) -> None:
     response = team.admin.post("/admin/p/demo/members", {"email": "ann@example.com",
                                                          "role": "viewer"})
     assert "at least one admin" in html(team.admin.client.get(response.location))
+    # No account: the same answer as for new@example.com, and the invitation can be withdrawn.
     response = team.admin.post("/admin/p/demo/members", {"email": "ghost@example.com",
                                                          "role": "viewer"})
-    assert "must sign up first" in html(team.admin.client.get(response.location))
+    assert "Invited ghost@example.com as viewer" in html(team.admin.client.get(response.location))
+    team.admin.post("/admin/p/demo/members/remove", {"email": "ghost@example.com"})
+    assert team.api("GET", "/projects/demo/members").get_json()["invitations"] == []
+    response = team.admin.post("/admin/p/demo/members", {"email": "bad@@example.com",
+                                                         "role": "viewer"})
+    assert "&#39;email&#39; must be an email address" in html(
+        team.admin.client.get(response.location))
+
+
+def test_an_invitee_declines_from_the_projects_page(team: Team) -> None:
+    signup(team.app.test_client(), "new@example.com")
+    team.admin.post("/admin/p/demo/members", {"email": "new@example.com", "role": "editor"})
+    invitation = team.api("GET", "/projects/demo/members").get_json()["invitations"][0]["id"]
+    newcomer = logged_in(team.app, "new@example.com")
+    assert newcomer.post(f"/admin/invitations/{invitation}/decline", csrf=False).status_code \
+        == 403
+    response = newcomer.post(f"/admin/invitations/{invitation}/decline")
+    assert "Invitation declined" in html(newcomer.client.get(response.location))
+    assert "/accept" not in html(newcomer.client.get("/admin/"))
+    assert newcomer.client.get("/admin/p/demo/").status_code == 404
+    # Somebody else's (or a used) invitation: said plainly, nothing changes.
+    response = team.viewer.post(f"/admin/invitations/{invitation}/accept")
+    assert "No such invitation" in html(team.viewer.client.get(response.location))
     response = team.admin.post("/admin/p/demo/members", {"email": "x@example.com"},
                                csrf=False)
     assert response.status_code == 403
@@ -172,7 +209,8 @@ def test_a_nul_anywhere_is_a_400_on_every_backend(team: Team, method: str, path:
     else:
         response = team.admin.post(path, form)
     assert response.status_code == 400 and "NUL character" in html(response)
-    assert team.slugs() == [SLUG] and len(team.events()) == 7
+    # The team's making: project, 3 keys, 2 members invited and joined, 1 version.
+    assert team.slugs() == [SLUG] and len(team.events()) == 9
 
 
 def test_static_files_are_served_to_anyone(client: FlaskClient) -> None:
