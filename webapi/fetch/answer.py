@@ -39,9 +39,9 @@ def fetch_response(project_slug: str, slug: str, found: FetchedVersion, pinned: 
 
 
 def key_fetch_response() -> Response | None:
-    """Inside Flask's view: the answer to this request's key fetch, or None for the general
-    path (not a plain key fetch, another project, nothing found); raises a bad key's 401. The
-    request is looked up at most once, the middleware's attempt included (lookup_once)."""
+    """Inside Flask's view: this request's key fetch answered, or None for the general path."""
+    # None for anything but a plain success (another project, nothing found); a bad key's 401
+    # is raised. lookup_once replays the middleware's miss rather than look it up again.
     found = lookup_once(request.environ, db.engine, current_app.config["KEY_TOUCH_SECONDS"])
     if found is None:
         return None

@@ -29,8 +29,7 @@ MAX_IDLE = 5  # a sync worker needs one; a threaded one, one per concurrent fetc
 
 
 class FetchConnection:
-    """One psycopg2 connection of the fetch, in autocommit, with the statements it has
-    PREPAREd (those live as long as the connection)."""
+    """One psycopg2 connection of the fetch, in autocommit, and the statements it PREPAREd."""
 
     __slots__ = ("born", "driver", "fairy", "prepared")
 
@@ -45,16 +44,17 @@ class FetchConnection:
         self.prepared: set[str] = set()
 
     def close(self) -> None:
-        self.fairy.close()  # detached: closes the DBAPI connection
+        """Close the DBAPI connection (the fairy is detached: nothing returns to the pool)."""
+        self.fairy.close()
 
 
 class IdleConnections:
-    """The idle fetch connections of one engine in one process: a LIFO stack of at most
-    MAX_IDLE. list.pop and list.append are atomic under the GIL, so threaded servers share it
-    without a lock."""
+    """The idle fetch connections of one engine in one process: a LIFO stack of MAX_IDLE."""
+    # list.pop and list.append are atomic under the GIL: threaded servers share it without a lock.
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.error: type[Exception] = engine.dialect.loaded_dbapi.Error  # the driver's base error
         self.pid = os.getpid()
         self.stack: list[FetchConnection] = []
         event.listen(engine, "engine_disposed", lambda _conn: self.close_all())

@@ -51,8 +51,7 @@ class Found:
 
 @dataclass(frozen=True, slots=True)
 class Miss:
-    """A request lookup_once() found no answer for: a bad key's 401, or None when the general
-    path words the answer (403, the 404s)."""
+    """A request lookup_once() found no answer for, and the 401 that refused its key, if any."""
 
     refused: HttpError | None = None
 
@@ -60,7 +59,8 @@ class Miss:
 def lookup(engine: Engine, request: FetchRequest, touch_seconds: float) -> Found | None:
     """The version a key fetches, or None for the general path; raises the key's 401s."""
     ref, params = reference(request.version, request.label)
-    params.update(prefix=key_prefix(request.key), slug=request.slug)
+    params["prefix"] = key_prefix(request.key)
+    params["slug"] = request.slug
     revalidating = request.etag is not None
     with reader(engine) as db_reader:
         rows = db_reader.rows(ref, not revalidating, params)
@@ -86,11 +86,10 @@ def lookup(engine: Engine, request: FetchRequest, touch_seconds: float) -> Found
 
 def lookup_once(environ: MutableMapping[str, Any], engine: Engine, touch_seconds: float
                 ) -> Found | None:
-    """lookup() of the key fetch this request is, at most once per request: None when it is
-    not a plain key fetch or the general path must answer; raises a bad key's 401.
-
-    A miss is kept in the environ and replayed to a later call. A database error is not a miss:
-    it propagates, and a later call (Flask's view, after the middleware) tries afresh."""
+    """lookup() of this request's key fetch, once per request; None for the general path."""
+    # A miss is kept in the environ and replayed to a later call (a bad key's 401 is raised
+    # again; the 403 and 404s are the general path's to word). A database error is not a miss:
+    # it propagates, and a later call (Flask's view, after the middleware) tries afresh.
     miss: Miss | None = environ.get(MISS)
     if miss is not None:
         if miss.refused is not None:
@@ -112,12 +111,13 @@ def lookup_once(environ: MutableMapping[str, Any], engine: Engine, touch_seconds
 
 def fetch_version(project: ProjectRef, slug: str, version: int | None = None,
                   label: str | None = None, full: bool = True) -> FetchedVersion:
-    """The general path's fetch, for a caller already authorized in the project: one
-    project-scoped statement (labels included), or the 404 that says what is missing.
-    full=False reads only the number and hash, enough to answer If-None-Match with a 304."""
+    """The general path's fetch for a caller authorized in the project, or the 404 for it."""
+    # One project-scoped statement, labels included; full=False reads only the number and hash,
+    # enough to answer If-None-Match with a 304.
     check_slug(slug)
     ref, params = reference(version, label)
-    params.update(project_id=project.id, slug=slug)
+    params["project_id"] = project.id
+    params["slug"] = slug
     rows = db.session.execute(STATEMENTS[Scope.PROJECT, ref, full], params).all()
     found = read_version(rows, full)
     if found is None:

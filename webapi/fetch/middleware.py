@@ -56,6 +56,7 @@ class FetchFastPath:
         return [body]
 
     def _answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """Status, headers and body of a plain fetch's success, or None to leave it to Flask."""
         if _needs_flask(environ):
             return None
         try:
@@ -76,6 +77,7 @@ class FetchFastPath:
         return "200 OK", headers + self.security_headers, body
 
     def _db_engine(self) -> Engine:
+        """The app's engine, read once (Flask-SQLAlchemy hands it out in an app context)."""
         if self._engine is None:
             with self.app.app_context():
                 self._engine = db.engine
@@ -83,8 +85,8 @@ class FetchFastPath:
 
 
 def _needs_flask(environ: dict[str, Any]) -> bool:
-    """A cookie (the session, the remember cookie) or a body (the NUL check reads it): things
-    only Flask's hooks handle, however plain the fetch is."""
+    """A cookie or a body: what only Flask's hooks handle, however plain the fetch is."""
+    # The session and the remember cookie read the Cookie header; the NUL check reads the body.
     return ("HTTP_COOKIE" in environ or "HTTP_TRANSFER_ENCODING" in environ
             or environ.get("CONTENT_LENGTH", "") not in ("", "0"))
 

@@ -4,17 +4,25 @@ SQLite: SQLAlchemy Core on a pooled connection (its driver keeps compiled statem
 text, and opens no transaction for a SELECT). Postgres: the statement PREPAREd once per
 connection and EXECUTEd on the raw psycopg2 cursor of one of the fetch's own connections
 (webapi.fetch.connections), in autocommit: no BEGIN, no ROLLBACK, no planning per fetch.
+
+The Postgres reader works below SQLAlchemy's Connection, whose execution context and result
+object cost more worker CPU than the statement's round trip (psycopg2 decodes the json and
+timestamp columns itself), so it does by hand what the Connection does on errors: a lost
+connection is recognised by the dialect's own is_disconnect, discarded with the other idle ones,
+and the engine's pool invalidated (its connections predate the outage too); every driver error
+leaves as SQLAlchemy's DBAPIError, which errors.py answers 503. A lost connection on a fetch
+statement is retried once, on a fresh connection, so the first fetch after a Postgres restart
+succeeds; only the read-only statements are retried (running them twice changes nothing), never
+the last_used_at write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from webapi.fetch.connections import FetchConnection, IdleConnections, idle_connections
@@ -42,43 +50,48 @@ class _Prepared:
 
 
 _PREPARED = {(ref, full): _Prepared(ref, full) for ref in Ref for full in (True, False)}
+_KEY_STATEMENTS = {(ref, full): STATEMENTS[Scope.KEY, ref, full]
+                   for ref in Ref for full in (True, False)}
 
 
 class CoreReader:
     """SQLite: the key-scoped statements through SQLAlchemy Core on one pooled connection."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, engine: Engine) -> None:
+        self.conn = engine.connect()
+
+    def __enter__(self) -> CoreReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.conn.close()
 
     def rows(self, ref: Ref, full: bool, params: dict[str, Any]) -> list[Any]:
-        return list(self.conn.execute(STATEMENTS[Scope.KEY, ref, full], params))
+        """The rows of one key-scoped statement."""
+        return list(self.conn.execute(_KEY_STATEMENTS[ref, full], params))
 
     def touch(self, key_id: int, now: dt.datetime) -> None:
+        """Write the key's last_used_at."""
         self.conn.execute(TOUCH, {"key_id": key_id, "now": now})
         self.conn.commit()
 
 
 class PgReader:
-    """Postgres: the prepared statements on the raw psycopg2 cursor, in autocommit.
-
-    Below SQLAlchemy's Connection, whose execution context and result object cost more worker
-    CPU than the statement's round trip; psycopg2 decodes json and timestamp columns itself.
-    What the Connection does on errors is done here: a lost connection is recognised by the
-    dialect's own is_disconnect, discarded with the other idle ones, and the engine's pool
-    invalidated (its connections predate the outage too); every driver error leaves as
-    SQLAlchemy's DBAPIError, which errors.py answers 503.
-
-    A lost connection on a fetch statement is retried once, on a fresh connection, so the first
-    fetch after a Postgres restart succeeds. Only the read-only statements are retried (running
-    them twice changes nothing), never the last_used_at write."""
+    """Postgres: the prepared statements on the raw psycopg2 cursor, in autocommit."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.idle: IdleConnections = idle_connections(engine)
-        self.error = engine.dialect.loaded_dbapi.Error
+        self.error = self.idle.error
         self.conn: FetchConnection | None = None
         self.cursor: Any = None
         self.retry = True
+
+    def __enter__(self) -> PgReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def _failed(self, exc: Any, statement: str, args: Any) -> Exception:
         """Discard the connection if exc means it is lost; the error to raise either way."""
@@ -97,6 +110,7 @@ class PgReader:
                                    dialect=self.engine.dialect)
 
     def rows(self, ref: Ref, full: bool, params: dict[str, Any]) -> list[Any]:
+        """The rows of one key-scoped statement, retried once on a fresh connection if lost."""
         prepared = _PREPARED[ref, full]
         args = tuple(params[key] for key in prepared.order)
         while True:
@@ -119,12 +133,14 @@ class PgReader:
                 self.retry = False  # once per request; the next attempt is on a fresh one
 
     def touch(self, key_id: int, now: dt.datetime) -> None:
+        """Write the key's last_used_at (never retried)."""
         try:
             self.cursor.execute(_TOUCH_PG, {"key_id": key_id, "now": now})  # autocommit
         except self.error as exc:
             raise self._failed(exc, _TOUCH_PG, None) from exc
 
     def close(self) -> None:
+        """Give the connection back for the next fetch."""
         conn, self.conn, self.cursor = self.conn, None, None
         if conn is not None:
             self.idle.give_back(conn)
@@ -133,15 +149,8 @@ class PgReader:
 Reader = CoreReader | PgReader
 
 
-@contextmanager
-def reader(engine: Engine) -> Iterator[Reader]:
-    """What runs the key-scoped statements for one request: see CoreReader and PgReader."""
-    if engine.dialect.name != "postgresql":
-        with engine.connect() as conn:
-            yield CoreReader(conn)
-        return
-    pg = PgReader(engine)
-    try:
-        yield pg
-    finally:
-        pg.close()
+def reader(engine: Engine) -> Reader:
+    """What runs the key-scoped statements of one request, in a `with` block."""
+    # Plain classes rather than a @contextmanager generator: its machinery cost the fetch three
+    # more Python calls per request.
+    return PgReader(engine) if engine.dialect.name == "postgresql" else CoreReader(engine)

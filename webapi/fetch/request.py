@@ -1,5 +1,12 @@
 """The one parser of a key fetch, from the WSGI environ: the middleware and the Flask view both
-call parse_fetch, so what counts as a plain fetch is decided in one place."""
+call parse_fetch, so what counts as a plain fetch is decided in one place.
+
+Plain means: GET of an ASCII path /api/v1/[projects/{p}/]prompts/{slug} with a valid slug, no
+query or exactly one `version=N` (1..MAX_VERSION) or `label=L` (unencoded), no If-None-Match or
+one strong ETag, and a key in X-API-Key or Authorization: Bearer. Anything else (weak or several
+ETags, percent-encoded or extra arguments, a malformed one) is left to the general path, which
+reads it with werkzeug's parsers and words its errors.
+"""
 
 from __future__ import annotations
 
@@ -36,13 +43,7 @@ class FetchRequest:
 
 
 def parse_fetch(environ: Mapping[str, Any]) -> FetchRequest | None:
-    """The key fetch this request is, or None when it is anything else.
-
-    Plain means: GET of an ASCII path /api/v1/[projects/{p}/]prompts/{slug} with a valid slug,
-    no query or exactly one `version=N` (1..MAX_VERSION) or `label=L` (unencoded), no
-    If-None-Match or one strong ETag, and a key in X-API-Key or Authorization: Bearer. Anything
-    else (weak or several ETags, percent-encoded or extra arguments, a malformed one) is left
-    to the general path, which reads it with werkzeug's parsers and words its errors."""
+    """The plain key fetch this request is, or None when it is anything else."""
     path: str = environ.get("PATH_INFO", "")
     if (environ["REQUEST_METHOD"] != "GET" or not path.startswith(PREFIX)
             or not path.isascii() or "\x00" in path):
