@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import sqlalchemy
 from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.support.app import (
     GREETING,
     Account,
+    add_member,
     login,
     make_account,
     running_app,
@@ -29,6 +29,7 @@ from webapi.extensions import db
 PASSWORD = "correct horse battery"
 # Three ways a key fetches a prompt: the fast path on the project route and on the key's
 # shorthand, and the general path (a cookie beside the key sends it to Flask).
+RANKS = ("viewer", "editor", "admin")
 FETCHES = ("/api/v1/projects/demo/prompts/support/greeting", "/api/v1/prompts/support/greeting")
 
 
@@ -65,20 +66,6 @@ def _revoked(app: Flask, key: str) -> bool:
     return True
 
 
-def _add(app: Flask, owner: Account, web: FlaskClient, email: str, role: str) -> None:
-    """Make ``email`` a member: directly, or by an invitation that ``web`` (their session)
-    accepts, whichever the server does."""
-    added = app.test_client().put(f"/api/v1/projects/{owner.project}/members/{email}",
-                                  json={"role": role}, headers=owner.headers("admin"))
-    if added.status_code == 202:
-        invitation = added.get_json()["invitation"]
-        csrf = login(web, email, PASSWORD)
-        _json(web.post(f"/api/v1/invitations/{invitation['id']}/accept",
-                       headers={"X-CSRF-Token": csrf}))
-    else:
-        _json(added)
-
-
 def _events(app: Flask, owner: Account) -> list[dict[str, Any]]:
     """The project's events, oldest first."""
     page = _json(app.test_client().get(f"/api/v1/projects/{owner.project}/events?limit=200",
@@ -86,23 +73,26 @@ def _events(app: Flask, owner: Account) -> list[dict[str, Any]]:
     return list(reversed(page["events"]))
 
 
-@pytest.mark.parametrize("remover", ["an admin", "themselves"])
-def test_removing_a_member_revokes_their_keys_for_good(app: Flask, remover: str) -> None:
+@pytest.mark.parametrize(("remover", "role"), [("an admin", "admin"), ("an admin", "viewer"),
+                                              ("themselves", "admin"), ("themselves", "editor")])
+def test_removing_a_member_revokes_their_keys_for_good(
+    app: Flask, remover: str, role: str
+) -> None:
     owner = make_account(app, "ann@example.com", "demo")
     pushed = app.test_client().post(FETCHES[0], json={"source": GREETING},
                                     headers=owner.headers("editor"))
     assert pushed.status_code == 201
     bob = app.test_client()
     signup(bob, "bob@example.com", PASSWORD)
-    _add(app, owner, bob, "bob@example.com", "admin")  # an admin, so that he may also leave
+    add_member(app, "demo", "bob@example.com", role, owner.headers("admin"))
     csrf = login(bob, "bob@example.com", PASSWORD)
     bob_headers = {"X-CSRF-Token": csrf}
 
     # Bob's keys of every role, one he revoked himself, and keys that must outlive his removal:
     # his own in another project, and another member's in this one.
-    mine = [_json(bob.post("/api/v1/projects/demo/keys", json={"name": f"bob {role}",
-                                                               "role": role},
-                           headers=bob_headers), 201) for role in ("viewer", "editor", "admin")]
+    mine = [_json(bob.post("/api/v1/projects/demo/keys", json={"name": f"bob {key_role}",
+                                                               "role": key_role},
+                           headers=bob_headers), 201) for key_role in RANKS[:RANKS.index(role) + 1]]
     gone = _json(bob.post("/api/v1/projects/demo/keys", json={"name": "old", "role": "viewer"},
                           headers=bob_headers), 201)
     assert bob.delete(f"/api/v1/projects/demo/keys/{gone['id']}",
@@ -141,7 +131,7 @@ def test_removing_a_member_revokes_their_keys_for_good(app: Flask, remover: str)
             for e in events[1:]] == [(k["id"], k["prefix"], "member.removed") for k in mine]
 
     # Back in the project, with the same role: the old keys stay dead, new ones work.
-    _add(app, owner, bob, "bob@example.com", "admin")
+    add_member(app, "demo", "bob@example.com", role, owner.headers("admin"))
     assert all(_revoked(app, key["key"]) for key in [*mine, gone])
     csrf = login(bob, "bob@example.com", PASSWORD)
     fresh = _json(bob.post("/api/v1/projects/demo/keys", json={"name": "new", "role": "viewer"},
@@ -161,7 +151,7 @@ def test_a_key_created_while_its_creator_is_removed_does_not_outlive_them(
         owner = make_account(app, "ann@example.com", "demo")
         bob = app.test_client()
         signup(bob, "bob@example.com", PASSWORD)
-        _add(app, owner, bob, "bob@example.com", "editor")
+        add_member(app, "demo", "bob@example.com", "editor", owner.headers("admin"))
         csrf = login(bob, "bob@example.com", PASSWORD)
         with app.app_context():
             engine = db.engine
