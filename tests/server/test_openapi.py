@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -25,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.support.app import GREETING, make_account
+from tests.support.hostile_inputs import FRAGMENTS, URL_TEXT, Fragment
 from webapi.api import prompts as prompts_api
 from webapi.openapi.document import openapi_document
 
@@ -91,7 +93,7 @@ def test_documented_operations_reach_their_handlers(sqlite_app: Flask) -> None:
     headers = account.headers("viewer")
     for path, item in openapi_document()["paths"].items():
         url = PREFIX + path.format(project="demo", slug="support/greeting", label="staging",
-                                   email="ann@example.com", key_id=1, invitation_id=1)
+                                   email="ann@example.com", key_id=1)
         # The slug may also arrive percent-encoded: it must reach the same handler.
         for target in {url, url.replace("support/greeting", "support%2Fgreeting")}:
             for method in METHODS:
@@ -184,7 +186,10 @@ def test_docs_page_uses_only_local_assets(sqlite_app: Flask) -> None:
 # --- the fuzzing run -------------------------------------------------------------------------
 # schemathesis 4.32's pytest plugin does not run under pytest 9 (it reads Node._nodeid), so the
 # run drives each operation's strategies directly: its documented examples, then positive and
-# negative generation, for every operation, with a viewer and with an editor key.
+# negative generation, for every operation, with a viewer and with an editor key. About half of
+# the generated cases (same count, same run) get one hostile value (tests/support/hostile_inputs)
+# in place of a part of the body (raw JSON: bad text, NaN, huge numbers, hostile keys, deep
+# nesting), a path parameter, a query argument or If-None-Match.
 
 EXAMPLES = {"examples": 2, "positive": 10, "negative": 5}
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
@@ -219,17 +224,65 @@ def _aim(case: Any, project: str) -> None:
             params[name] = known
 
 
+HOSTILE = st.none() | st.tuples(st.sampled_from(["body", "body", "body", "path", "query",
+                                                 "header"]),
+                                st.integers(0, 2**16),
+                                # The 100,000-deep bodies are test_inputs.py's: slow to report.
+                                st.sampled_from([f for f in FRAGMENTS if len(f.raw) < 10_000]),
+                                st.sampled_from(URL_TEXT))
+MARK = "zz-hostile-zz"
+
+
+def _spots(node: Any) -> list[tuple[Any, Any]]:
+    """(container, key) of every value inside a JSON body, outermost first."""
+    found: list[tuple[Any, Any]] = []
+    keys = node.keys() if isinstance(node, dict) else range(len(node))
+    for key in list(keys):
+        found.append((node, key))
+        if isinstance(node[key], dict | list):
+            found += _spots(node[key])
+    return found
+
+
+def _poison(case: Any, hostile: tuple[str, int, Fragment, str] | None) -> None:
+    """Put one hostile value where the case has a part of that kind."""
+    if hostile is None:
+        return
+    where, pick, fragment, text = hostile
+    if where == "body" and isinstance(case.body, dict | list):
+        spots = _spots(case.body)
+        if spots:
+            container, key = spots[pick % len(spots)]
+            container[key] = MARK
+        elif isinstance(case.body, dict):
+            case.body["x"] = MARK
+        # Raw bytes, as a client may send them: schemathesis passes bytes on as they are.
+        case.body = json.dumps(case.body).encode().replace(f'"{MARK}"'.encode(), fragment.raw, 1)
+    elif where == "path" and case.path_parameters:
+        names = sorted(case.path_parameters)
+        # Not empty: `//` in a path is a routing question, not an input one.
+        case.path_parameters[names[pick % len(names)]] = text or "x"
+    elif where == "query":
+        names = sorted(case.query or {}) or ["x"]
+        case.query = {**(case.query or {}), names[pick % len(names)]: text}
+    elif where == "header":
+        # As a server hands a header over: its bytes as latin-1 text, never a line break.
+        value = '"' + text.encode("utf-8").decode("latin-1").replace("\n", " ") + '"'
+        case.headers = {**(case.headers or {}), "If-None-Match": value}
+
+
 def _fuzz(operation: Any, mode: str, project: str, headers: dict[str, str]) -> None:
     if mode == "examples":  # the documented examples, missing parts filled in
         strategy = st.one_of(operation.get_strategies_from_examples())
     else:
         strategy = operation.as_strategy(generation_mode=GenerationMode(mode))
 
-    @given(case=strategy)
+    @given(case=strategy, hostile=st.none() if mode == "examples" else HOSTILE)
     @settings(max_examples=EXAMPLES[mode], deadline=None, derandomize=True, database=None,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    def run(case: Any) -> None:
+    def run(case: Any, hostile: tuple[str, int, Fragment, str] | None) -> None:
         _aim(case, project)
+        _poison(case, hostile)
         case.call_and_validate(headers=headers, checks=CHECKS)
 
     try:
