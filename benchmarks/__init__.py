@@ -58,6 +58,8 @@ class Case:
 CASES: list[Case] = [
     Case("fetch", "fetch by slug with an API key vs a bare Flask route, gunicorn -w 2",
          "fetch"),
+    Case("fetch-pool", "the key fetch's own Postgres connections vs SQLAlchemy's pool, CPU/fetch",
+         "fetch_pool"),
     Case("contention", "8 concurrent pushers on one prompt and on 8 prompts", "contention"),
     # The CLI cases: each runs only when the installed command has the subcommand it times.
     Case("push5000", "push of 5,000 new files (bar: under 15 s)", "push5000",

@@ -1,4 +1,5 @@
-"""fetch: GET a prompt by slug with an API key, beside a bare Flask route (SPEC §8).
+"""fetch: GET a prompt by slug with an API key (the request apps make most), beside a bare
+Flask route that does nothing but return a constant body.
 
 Both servers run at once under the same `gunicorn -w 2` (sync workers); each fetch variant is
 measured right next to a bare-route run, in alternating order (A B, then B A), for several
