@@ -25,9 +25,13 @@ MAX_NUMBER = 2**63 - 1  # an integer beyond 64 bits is no count, id or version o
 _TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _SOURCE = re.compile("[\ud800-\udfff]")
-# For the depth bound: strings (whose brackets do not count), then anything but brackets.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# What in a body's text can become a character the walk refuses: an escape of a C0 or C1
+# control, DEL or a surrogate, \b or \f, or DEL, a C1 control or a surrogate (surrogateescape's
+# too) raw; a raw C0 control is a JSON error. Without one (nearly every body), only keys and
+# numbers need a look, which the parser's hooks take as they go.
+_ESCAPE = re.compile(r"\\(?:u(?:00[0189]|007[fF]|[dD][89a-fA-F])|[bf])")
+_RAW = re.compile("[\x80-\x9f\ud800-\udfff]")
 
 
 class _Refused:
@@ -87,8 +91,12 @@ def _check_depth(text: str) -> None:
     """400 for nesting deeper than MAX_DEPTH, found before parsing: json.loads recurses."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return
+    # The text outside strings: escaped backslashes and quotes taken out, every other piece
+    # between quotes is structure. (Where the parser would stop on malformed JSON, this reads
+    # the same strings up to that point, so the depth it reaches is counted.)
+    outside = text.replace("\\\\", "").replace('\\"', "").split('"')[0::2]
     depth = 0
-    for bracket in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+    for bracket in _NOT_BRACKET.sub("", "".join(outside)):
         depth += 1 if bracket in "[{" else -1
         if depth > MAX_DEPTH:
             raise HttpError(400, f"The request body is nested deeper than {MAX_DEPTH} levels.")
@@ -107,7 +115,7 @@ def _check_values(body: object) -> None:
                 children.append(((*path, key), value))
         elif isinstance(node, list):
             children = [((*path, index), value) for index, value in enumerate(node)]
-        elif isinstance(node, str):
+        elif isinstance(node, str) and not (node.isascii() and node.isprintable()):
             rule = _SOURCE if path and path[-1] == "source" else _TEXT
             if found := rule.search(node):
                 raise _refuse(path, _character(found))
@@ -116,18 +124,39 @@ def _check_values(body: object) -> None:
         stack.extend(reversed(children))
 
 
+def _suspect(text: str) -> bool:
+    return bool(_ESCAPE.search(text) or "\x7f" in text
+                or (not text.isascii() and _RAW.search(text)))
+
+
 def parse_json(raw: bytes) -> Any:
     """raw as JSON, strictly (RFC 8259: UTF-8, finite numbers), at most MAX_DEPTH deep, with
     text every database can store; or a 400 naming the field."""
     # surrogateescape: a byte that is not UTF-8 reaches the walk, which names its field.
     text = raw.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
     _check_depth(text)
+    flagged: list[object] = []  # by a hook: then the walk finds the field and names it
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        if any(_LINE.search(key) for key, _ in items):
+            flagged.append(items)
+        return dict(items)
+
+    def number(value: Any) -> Any:
+        if isinstance(value, _Refused):
+            flagged.append(value)
+        return value
+
     try:
-        body = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int)
+        body = json.loads(text, object_pairs_hook=pairs,
+                          parse_constant=lambda literal: number(_constant(literal)),
+                          parse_float=lambda literal: number(_float(literal)),
+                          parse_int=lambda literal: number(_int(literal)))
     except json.JSONDecodeError as exc:
         raise HttpError(400, f"The request body is not valid JSON: {exc.msg} (line "
                              f"{exc.lineno}, column {exc.colno}).") from None
-    _check_values(body)
+    if flagged or _suspect(text):
+        _check_values(body)
     return body
 
 
