@@ -30,6 +30,9 @@ def _git(cwd: Path, *args: str) -> str | None:
     return done.stdout.decode("utf-8", "replace")
 
 
+MAX_BRANCH = 255
+
+
 @dataclass(frozen=True)
 class GitInfo:
     """The repository around the prompts dir, read once per push."""
@@ -43,13 +46,16 @@ class GitInfo:
     def for_file(self, path: Path) -> dict[str, Any]:
         """The ``git`` object sent with a push of ``path``."""
         try:
-            relative = Path(path).resolve().relative_to(self.root).as_posix()
+            relative: str | None = Path(path).resolve().relative_to(self.root).as_posix()
         except ValueError:
-            relative = Path(path).as_posix()
+            # Outside the repository (a symlinked prompts dir): git cannot vouch for the file,
+            # and the server takes only relative paths.
+            relative = None
         return {
             "commit": self.commit,
-            "branch": self.branch,
-            "dirty": relative in self.dirty or self.commit is None,
+            # The server takes a branch of at most MAX_BRANCH characters; git allows longer.
+            "branch": self.branch if self.branch and len(self.branch) <= MAX_BRANCH else None,
+            "dirty": relative is None or relative in self.dirty or self.commit is None,
             "path": relative,
         }
 

@@ -280,12 +280,17 @@ def test_git_objects_of_the_right_shape_are_stored(app: Flask, account: Account,
 
 def test_the_clients_own_git_object_passes(app: Flask, account: Account, tmp_path: Path) -> None:
     info = GitInfo(tmp_path, COMMIT, "main", "subject", frozenset({"prompts/a.yaml"}))
-    for commit, branch in [(COMMIT, "main"), (None, None)]:
-        git = GitInfo(tmp_path, commit, branch, None, info.dirty).for_file(
-            tmp_path / "prompts" / "a.yaml")
+    outside = tmp_path.parent / "elsewhere.yaml"  # a symlinked prompts dir resolves outside
+    cases = [(COMMIT, "main", tmp_path / "prompts" / "a.yaml"),
+             (None, None, tmp_path / "prompts" / "a.yaml"),
+             (COMMIT, "b" * 300, tmp_path / "prompts" / "a.yaml"),
+             (COMMIT, "main", outside)]
+    for commit, branch, path in cases:
+        git = GitInfo(tmp_path, commit, branch, None, info.dirty).for_file(path)
         response = app.test_client().post(
             "/api/v1/projects/demo/prompts", json={"prompts": [
-                {"slug": "a", "source": GREETING + f"# {commit}\n", "git": git}]},
+                {"slug": "a", "source": GREETING + f"# {commit} {path.name} {len(branch or '')}\n",
+                 "git": git}]},
             headers=account.headers("editor"))
         assert response.get_json()["results"][0]["status"] == "created", response.get_json()
 
