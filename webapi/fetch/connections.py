@@ -1,10 +1,10 @@
 """The Postgres connections the key fetch keeps for itself, a few per engine and process.
 
-Why not SQLAlchemy's pool: a checkout from it and the return (the connection fairy, its reset
-and events) cost the worker 15-25 µs of CPU per fetch more than this LIFO list, a tenth of what
-the whole fast fetch costs (docs/BENCHMARKS.md, "the fetch's own connections", measured side by
-side by `python -m benchmarks fetch-pool`). So the few rules of a pool the fetch needs are kept
-here by hand, each mirroring what SQLAlchemy's pool does for the Session's connections:
+Why not SQLAlchemy's pool: a checkout from it and the return (the connection fairy, its events,
+the queue's lock) add 13-16% to the instructions of a whole in-process fast fetch, more in CPU
+time, over this LIFO list (measured side by side by `python -m benchmarks fetch-pool`; figures
+in docs/BENCHMARKS.md, issue 11). So the few rules of a pool the fetch needs are kept here by
+hand, each mirroring what SQLAlchemy's pool does for the Session's connections:
 connections come from the engine's pool (its connect arguments and events) and are detached;
 retired after POOL_RECYCLE_SECONDS (pool_recycle); closed when the engine is disposed; never
 used or closed by a forked child (the parent's sockets); and all closed when one is found lost
