@@ -18,13 +18,14 @@ T = TypeVar("T")
 MAX_DEPTH = 64
 MAX_NUMBER = 2**63 - 1  # an integer beyond 64 bits is no count, id or version of ours
 
-# Outside `source` (the prompt parser judges it, with line numbers): no NUL, no control
+# `source` is left to the prompt parser, which judges a file's text (bytes that are not UTF-8
+# included) with line numbers, as `lint` does: a 422 like any invalid prompt file.
+# Everywhere else: no NUL, no control
 # character but tab and line breaks, and no lone surrogate, which a JSON escape (\ud800) or a
 # byte that is not UTF-8 (decoded with surrogateescape) leaves in a string and which neither
 # database can store. A key, or a field read as one line, takes no line break or tab either.
 _TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_SOURCE = re.compile("[\ud800-\udfff]")
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 # What in a body's text can become a character the walk refuses: an escape of a C0 or C1
 # control, DEL or a surrogate, \b or \f, or DEL, a C1 control or a surrogate (surrogateescape's
@@ -116,8 +117,7 @@ def _check_values(body: object) -> None:
         elif isinstance(node, list):
             children = [((*path, index), value) for index, value in enumerate(node)]
         elif isinstance(node, str) and not (node.isascii() and node.isprintable()):
-            rule = _SOURCE if path and path[-1] == "source" else _TEXT
-            if found := rule.search(node):
+            if not (path and path[-1] == "source") and (found := _TEXT.search(node)):
                 raise _refuse(path, _character(found))
         elif isinstance(node, _Refused):
             raise _refuse(path, node.why)
