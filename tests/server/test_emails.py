@@ -1,4 +1,4 @@
-"""Emails are checked wherever one comes in (SPEC §14): signup, login, members and invitations.
+"""Emails are checked wherever one comes in: signup, login, members and invitations.
 A bad one is a 400 naming the field, never a 500, on both databases; case does not matter."""
 
 from __future__ import annotations

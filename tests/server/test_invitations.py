@@ -1,4 +1,4 @@
-"""Membership by consent (SPEC §5): an admin invites an email, only the invitee makes it a
+"""Membership by consent: an admin invites an email, only the invitee makes it a
 membership, the answer never tells whether the email has an account, and members may leave."""
 
 from __future__ import annotations

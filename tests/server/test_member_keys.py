@@ -1,4 +1,4 @@
-"""Removing a member revokes every key they created in that project (SPEC §5), on SQLite and
+"""Removing a member revokes every key they created in that project, on SQLite and
 Postgres: refused at once on the fast fetch path and the general one, each revocation an event,
 and re-adding the member does not bring a key back. Keys elsewhere stay alive."""
 

@@ -1,4 +1,4 @@
-"""What counts as an email address here (SPEC §14), in one place for every way one comes in."""
+"""What counts as an email address here, in one place for every way one comes in."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def revoke_key(access: ProjectAccess, key_id: int) -> None:
 def revoke_keys_of(project_id: int, user_id: int, actor: str) -> None:
     """Revoke every active key a user created in a project, in the caller's transaction."""
     # Revoked, not only suspended by the membership join in check_key: re-adding the user later
-    # must not bring them back (SPEC §5).
+    # must not bring them back.
     keys = db.session.scalars(
         select(ApiKey).where(
             ApiKey.project_id == project_id, ApiKey.created_by_id == user_id,
