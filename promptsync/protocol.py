@@ -8,6 +8,25 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The `error` code of an error answer, by HTTP status: the server writes it, and the client
+# falls back on it when an answer carries no promptsync JSON body (a proxy's HTML page, say).
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "unavailable",
+    504: "gateway_timeout",
+}
+
 # Prompts in one batch push request: the server answers 413 above it, the client splits below it.
 BATCH_LIMIT = 500
 

@@ -10,24 +10,11 @@ from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from promptsync.protocol import ERROR_CODES
 from webapi.extensions import db
 
 log = logging.getLogger(__name__)
 
-CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "unprocessable",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "unavailable",
-}
 
 
 class HttpError(Exception):
@@ -36,7 +23,7 @@ class HttpError(Exception):
     def __init__(self, status: int, detail: str, code: str | None = None, **extra: Any):
         super().__init__(detail)
         self.status = status
-        self.code = code or CODES.get(status, "error")
+        self.code = code or ERROR_CODES.get(status, "error")
         self.detail = detail
         self.extra = extra
         self.headers: dict[str, str] = {}
@@ -44,7 +31,7 @@ class HttpError(Exception):
 
 def error_body(status: int, detail: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
     """The JSON error body: {"error": code, "detail": sentence, ...extra}."""
-    return {"error": code or CODES.get(status, "error"), "detail": detail, **extra}
+    return {"error": code or ERROR_CODES.get(status, "error"), "detail": detail, **extra}
 
 
 def error_response(status: int, detail: str, code: str | None = None, **extra: Any) -> Response:

@@ -17,28 +17,13 @@ import httpx
 
 from promptsync.config import normalize_server
 from promptsync.errors import ApiError, ConfigError, ServerUnreachable
+from promptsync.protocol import ERROR_CODES
 
 __all__ = ["API_PREFIX", "USER_AGENT", "ApiBase", "encode_json", "json_object", "segment"]
 
 USER_AGENT = "promptsync-python/0.1"
 API_PREFIX = "/api/v1"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Codes for error answers that carry no promptsync JSON body (a proxy's HTML page, say).
-_FALLBACK_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    422: "unprocessable",
-    429: "rate_limited",
-    500: "internal_error",
-    502: "bad_gateway",
-    503: "unavailable",
-    504: "gateway_timeout",
-}
 
 
 def segment(value: str | int) -> str:
@@ -95,7 +80,7 @@ def _api_error(response: httpx.Response) -> ApiError:
         f"the server answered {status} {response.reason_phrase} for {response.request.url} "
         "without a promptsync error body (a proxy, or not a promptsync server?)"
     )
-    return ApiError(status, _FALLBACK_CODES.get(status, "http_error"), detail, body)
+    return ApiError(status, ERROR_CODES.get(status, "http_error"), detail, body)
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:
