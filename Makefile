@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench clean
+.PHONY: dev test smoke lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,6 +19,9 @@ dev: $(STAMP)  ## install, then run the local stack on the example prompts/
 
 test: $(STAMP) lint  ## install, lint, then run the whole suite (Postgres tests skip outside CI if it is down)
 	$(BIN)/pytest -n auto
+
+smoke: $(STAMP)  ## install, then only the first-minute flow against a real server (under 10 s)
+	$(BIN)/pytest -m smoke
 
 lint: $(STAMP)  ## ruff, mypy, and the import contracts of setup.cfg (layers point down)
 	$(BIN)/ruff check .
