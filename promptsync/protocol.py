@@ -17,6 +17,7 @@ ERROR_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "archived",  # the latest or a label of an archived prompt (a version by number answers)
     413: "too_large",
     415: "unsupported_media_type",
     422: "unprocessable",

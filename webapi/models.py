@@ -141,6 +141,9 @@ class Prompt(db.Model):  # type: ignore[name-defined]
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Set while the prompt is archived: out of the manifest, 410 by latest or label, its
+    # versions kept (and fetchable by number). A push or a restore clears it.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class PromptVersion(db.Model):  # type: ignore[name-defined]
@@ -158,6 +161,8 @@ class PromptVersion(db.Model):  # type: ignore[name-defined]
     author: Mapped[str] = mapped_column(String(300))
     git: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # "<old slug>@v<N>" on the version a rename created; None otherwise.
+    renamed_from: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Label(db.Model):  # type: ignore[name-defined]
