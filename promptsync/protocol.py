@@ -27,6 +27,13 @@ ERROR_CODES = {
     503: "unavailable",
     504: "gateway_timeout",
 }
+# Codes more specific than their status's, each with the status it comes with: the server names
+# these refusals by them, and a client tells them apart from a plain conflict.
+REFUSAL_CODES = {
+    "protected_label": 409,  # a protected label points at the prompt (an archive, a rename)
+    "provenance": 409,  # a protected label may point only at a clean commit (of its branches)
+    "stale": 409,  # a promotion request whose label moved since it was opened
+}
 
 # Prompts in one batch push request: the server answers 413 above it, the client splits below it.
 BATCH_LIMIT = 500
