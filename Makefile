@@ -3,8 +3,9 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: dev test smoke lint bench clean
+.PHONY: dev test smoke demo lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,6 +23,13 @@ test: $(STAMP) lint  ## install, lint, then run the whole suite (Postgres tests 
 
 smoke: $(STAMP)  ## install, then only the first-minute flow against a real server (under 10 s)
 	$(BIN)/pytest -m smoke
+
+$(DEMO_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[demo]'
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)  ## regenerate docs/demo.gif: promptsync dev on a copy of prompts/, Chromium, curl, vim
+	$(BIN)/python -m tools.demo docs/demo.gif
 
 lint: $(STAMP)  ## ruff, mypy, and the import contracts of setup.cfg (layers point down)
 	$(BIN)/ruff check .
