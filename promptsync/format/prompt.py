@@ -19,8 +19,7 @@ from promptsync.format.schema import PromptChecker as _Checker
 from promptsync.format.slugs import EXTENSIONS, slug_for_path, slug_problem
 from promptsync.format.source import MAX_FILE_BYTES, source_sha256
 from promptsync.format.source import decode as _decode
-from promptsync.format.templates import PLACEHOLDER_RE as _PLACEHOLDER_RE
-from promptsync.format.templates import render_template
+from promptsync.format.templates import placeholder_names, render_template
 
 __all__ = [
     "EXTENSIONS",
@@ -57,7 +56,7 @@ class Prompt:
 
     def placeholders(self) -> list[str]:
         """Sorted unique placeholder names used in the template or the messages."""
-        return sorted({n for text in self._texts() for n in _PLACEHOLDER_RE.findall(text)})
+        return sorted({n for text in self._texts() for n in placeholder_names(text)})
 
     def render(
         self, variables: Mapping[str, object] | None = None, /, **kw: object

@@ -243,18 +243,21 @@ class PromptChecker(YamlReader):
             for offset, snippet, inner in template_syntax(text):
                 if len(self.problems) >= MAX_PROBLEMS:
                     break
+                # Snippets are quoted as written, so the reported text can be searched for.
                 if snippet.startswith("{%"):
-                    message = (f"template logic {snippet!r} is not supported; "
+                    message = (f"template logic '{snippet}' is not supported; "
                                f"only {placeholder('name')}")
                 elif inner is None:
-                    message = "'{{' is not closed by '}}' on the same line"
+                    message = ("'{{' is not closed by '}}' on the same line "
+                               "(write a literal '{{' as '\\{{')")
                 elif NAME_RE.fullmatch(inner.strip(" \t")):
                     # Located only if it turns out to be a problem: locating costs a scan.
                     found.setdefault(inner.strip(" \t"), (node, text, offset, snippet))
                     continue
                 else:
-                    message = (f"malformed placeholder {snippet!r}; a placeholder is "
-                               f"{placeholder('name')} with a name of letters, digits and _")
+                    message = (f"malformed placeholder '{snippet}'; a placeholder is "
+                               f"{placeholder('name')} with a name of letters, digits and _ "
+                               "(write a literal '{{' as '\\{{')")
                 self.report_at(message, (node, text, offset, snippet))
         return found
 
@@ -282,9 +285,7 @@ class PromptChecker(YamlReader):
     ) -> None:
         for name, use in placeholders.items():
             if name not in variables:
-                self.report_at(
-                    f"placeholder {placeholder(name)!r} is not declared under variables", use
-                )
+                self.report_at(f"placeholder '{use[3]}' is not declared under variables", use)
         for name, (_, key_node) in variables.items():
             if texts_complete and name not in placeholders:
                 self.report(f"variable '{name}' is declared but not used in the {used_in}",

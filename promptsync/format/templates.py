@@ -1,4 +1,9 @@
-"""Template text: {{ name }} placeholders, scanning their syntax and rendering them strictly."""
+r"""Template text: {{ name }} placeholders, the \{{ escape, scanning syntax, rendering strictly.
+
+A literal "{{" is written "\{{" (as in Handlebars): the backslash is dropped and the braces are
+text. A backslash anywhere else is text, so "\\{{" is a backslash and a literal "{{"; escaping
+a text is therefore one replace ("{{" -> "\{{"), which is what `promptsync import` relies on.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,11 @@ from collections.abc import Iterator, Mapping
 
 from promptsync.errors import RenderError
 
-PLACEHOLDER_RE = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}")
-_SYNTAX_TOKEN_RE = re.compile(r"(?=(\{\{|\{%|\}\}|%\}|\n))")
+ESCAPE = "\\{{"
+# A placeholder, or an escaped "{{" (group 1 empty): one left-to-right scan decides which, the
+# same in render, in the placeholder list and in the admin's view.
+_TEMPLATE_RE = re.compile(r"\\\{\{|\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}")
+_SYNTAX_TOKEN_RE = re.compile(r"(?=(\\\{\{|\{\{|\{%|\}\}|%\}|\n))")
 
 
 def placeholder(name: str) -> str:
@@ -16,18 +24,47 @@ def placeholder(name: str) -> str:
     return "{{ " + name + " }}"
 
 
+def escape_braces(text: str) -> str:
+    """The template text that renders as ``text`` exactly: every "{{" written as "\\{{"."""
+    return text.replace("{{", ESCAPE)
+
+
+def placeholder_names(text: str) -> set[str]:
+    """The names of the placeholders in a template text (escaped braces are not placeholders)."""
+    return {m.group(1) for m in _TEMPLATE_RE.finditer(text) if m.group(1)}
+
+
+def segments(text: str) -> Iterator[tuple[str, str | None]]:
+    """The text as it renders, in pieces: (literal text, None) or (placeholder as written, name)."""
+    start = 0
+    pending = ""
+    for match in _TEMPLATE_RE.finditer(text):
+        name = match.group(1)
+        if name is None:  # an escape: its braces join the literal text
+            pending += text[start:match.start()] + "{{"
+        else:
+            if pending or match.start() > start:
+                yield pending + text[start:match.start()], None
+            pending = ""
+            yield match.group(), name
+        start = match.end()
+    if pending or start < len(text):
+        yield pending + text[start:], None
+
+
 def render_template(text: str, values: Mapping[str, str]) -> str:
     """Replace each {{ name }} in one pass, never re-expanding values; RenderError if missing."""
-    missing = sorted({n for n in PLACEHOLDER_RE.findall(text) if n not in values})
+    missing = sorted(placeholder_names(text) - set(values))
     if missing:
         raise RenderError(missing, [])
-    return PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], text)
+    return _TEMPLATE_RE.sub(lambda m: values[m.group(1)] if m.group(1) else "{{", text)
 
 
 def template_syntax(text: str) -> Iterator[tuple[int, str, str | None]]:
     """Yield (offset, snippet, inner) for each {{...}}, {%...%} (inner None) and unclosed "{{"."""
-    # Exactly what the lazy regex "{%.*?%}|{{(.*?)}}|{{" (no DOTALL) finds, but in linear time:
-    # that regex is quadratic on a long line of "{{" or "{%" that nothing closes.
+    # Exactly what the lazy regex r"\\{{|{%.*?%}|{{(.*?)}}|{{" (no DOTALL) finds, less its
+    # escapes, but in linear time: that regex is quadratic on a long line of "{{" or "{%" that
+    # nothing closes.
     logic_close = line_end = -1  # cached next "%}" and next newline: each search moves forward
 
     def closed_on_its_line(pos: int) -> bool:
@@ -59,6 +96,8 @@ def template_syntax(text: str) -> Iterator[tuple[int, str, str | None]]:
                 if token == "%}":
                     yield logic_at, text[logic_at : pos + 2], None
                     logic_at, resume = -1, pos + 2
+            elif token == ESCAPE:
+                resume = pos + 3  # its "{{" is text, not the start of a placeholder
             elif token == "{{":
                 if can_close:
                     open_at, resume = pos, pos + 2

@@ -294,7 +294,7 @@ def test_python_tags_never_construct(tmp_path: Path) -> None:
                 Problem("variable 'unused' is declared but not used in the template", 3, 3),
                 Problem("placeholder '{{ b }}' is not declared under variables", 5, 11),
                 Problem("malformed placeholder '{{ a.b }}'; a placeholder is {{ name }} with a "
-                        "name of letters, digits and _", 6, 3),
+                        "name of letters, digits and _ (write a literal '{{' as '\\{{')", 6, 3),
             ],
         ),
         (
@@ -320,7 +320,7 @@ def test_python_tags_never_construct(tmp_path: Path) -> None:
             'template: "{{ a }}\\t{{ b.c }}"\n',  # an escape before it: column still exact
             [
                 Problem("malformed placeholder '{{ b.c }}'; a placeholder is {{ name }} with a "
-                        "name of letters, digits and _", 1, 21),
+                        "name of letters, digits and _ (write a literal '{{' as '\\{{')", 1, 21),
             ],
         ),
     ],

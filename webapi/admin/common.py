@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from promptsync.format.templates import segments
 from webapi.auth.caller import current_principal
 from webapi.auth.csrf import session_csrf_token, tokens_match
 from webapi.errors import HttpError
@@ -90,7 +91,14 @@ def no_store(response: Response) -> Response:
 @bp.app_context_processor
 def template_helpers() -> dict[str, Any]:
     """Helpers every admin template (and the error page) can use."""
-    return {"csrf_token": session_csrf_token, "when": when, "role_at_least": role_at_least}
+    return {"csrf_token": session_csrf_token, "when": when, "role_at_least": role_at_least,
+            "template_pieces": template_pieces}
+
+
+def template_pieces(text: str | None) -> list[tuple[str, str | None]]:
+    """A template as it renders, for the prompt page: literal text (a \\{{ escape shown as the
+    "{{" it renders) and placeholders as written, by the same rule as render."""
+    return list(segments(text or ""))
 
 
 def when(value: dt.datetime | None) -> str:
