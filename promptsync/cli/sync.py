@@ -106,6 +106,10 @@ def status(obj: Obj, exit_code: bool, paths: tuple[str, ...]) -> None:
     echo_err(summary or "no prompts yet")
     if exit_code and plan.out_of_sync:
         sys.exit(1)
+    # A file that cannot be a prompt at all (its name, .YAML, a symlink, two files for one
+    # slug) fails status even without --exit-code: it would never be synced otherwise.
+    if any(a.status == Status.INVALID and a.local is None for a in plan.actions):
+        sys.exit(1)
 
 
 def _rejected_line(result: PushResult) -> str:

@@ -50,6 +50,8 @@ def slug_for_path(relpath: str) -> str:
     stem, dot, ext = name.rpartition(".")
     if not dot or "." + ext not in EXTENSIONS:
         reason = "a prompt file name must end in .yaml or .yml"
+        if dot and "." + ext.lower() in EXTENSIONS:
+            reason += f" (lowercase): rename it to {stem}.{ext.lower()}"
     elif path.startswith("/"):
         reason = "the path must be relative to the prompts directory"
     else:

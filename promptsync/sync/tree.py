@@ -9,9 +9,11 @@ from pathlib import Path
 
 from promptsync.format.prompt import EXTENSIONS
 
-# Dot-directories (.git, .idea, .vscode, .promptsync, ...) and names starting with "." or "#"
-# (vim swap files, emacs locks and auto-saves, our own atomic-write temps) are never prompts.
-IGNORED_PREFIXES = (".", "#")
+# Dot-directories (.git, .idea, .vscode, .promptsync, ...) are never prompts, nor are emacs
+# locks and auto-saves (".#a.yaml", "#a.yaml#"). A hidden file ending in .yaml is listed, so
+# that lint and status report its name rather than skip it in silence (vim swap files and our
+# own atomic-write temps end in something else).
+IGNORED_PREFIXES = ("#", ".#")
 # Temp files and backups that editors create beside the file they save, as observed with vim,
 # neovim, emacs, JetBrains IDEs, gedit and sed -i (their event sequences are replayed in
 # tests/watch/test_watcher.py); most are caught by the prefix or suffix rule too, and are listed
@@ -30,8 +32,12 @@ IGNORED_NAMES = (
 
 
 def is_prompt_name(name: str) -> bool:
-    """Whether a file name looks like a prompt file (not a temp file or a backup)."""
-    return name.endswith(EXTENSIONS) and not name.startswith(IGNORED_PREFIXES)
+    """Whether a file name looks like a prompt file (not a temp file or a backup).
+
+    The extension in any case: "a.YAML" is no valid prompt name, and is listed so that the
+    sync engine reports it (slugs.slug_for_path says why) instead of skipping it in silence.
+    """
+    return name.lower().endswith(EXTENSIONS) and not name.startswith(IGNORED_PREFIXES)
 
 
 def is_ignored(path: Path | str, root: Path | str) -> bool:

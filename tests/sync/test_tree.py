@@ -40,7 +40,6 @@ ROOT = Path("/r/prompts")
         ".vscode/settings.yml",
         ".promptsync/state.yaml",
         "support/.git/x.yaml",
-        ".hidden.yaml",  # never a valid slug, and promptsync.sync.scan skips it too
         ".github/ci.yaml",
         "#notes.yaml",
         "",  # the root itself
@@ -51,10 +50,12 @@ def test_is_ignored_drops_temps_backups_tool_dirs_and_other_files(rel: str) -> N
 
 
 @pytest.mark.parametrize(
-    "rel", ["a.yaml", "a.yml", "support/greeting.yaml", "a/b/c/d.yml", "bad name.yaml", "X.yaml"]
+    "rel", ["a.yaml", "a.yml", "support/greeting.yaml", "a/b/c/d.yml", "bad name.yaml", "X.yaml",
+            "a.YAML", "b.Yml", ".hidden.yaml"]
 )
 def test_is_ignored_keeps_prompt_files_even_with_bad_slugs(rel: str) -> None:
-    # Bad slugs are the sync engine's to report, so they must reach it.
+    # Bad slugs (an extension in another case, a hidden name) are the sync engine's to report,
+    # so they must reach it: lint and status never skip them in silence.
     assert not is_ignored(ROOT / rel, ROOT)
 
 
@@ -63,7 +64,7 @@ def test_the_watcher_and_the_scanner_agree_on_what_is_a_prompt_file(tmp_path: Pa
     # that appears) lists files with walk: an event must never name a file the scan skips.
     names = ["a.yaml", "b.yml", "sub/c.yaml", ".git/d.yaml", ".idea/e.yaml", "sub/.f.yaml.swp"]
     names += [".#a.yaml", "#a.yaml#", "a.yaml~", "4913", "a.yaml___jb_tmp___", ".a.yaml.x.tmp"]
-    names += ["x.json", ".hidden.yaml", "Bad Name.yaml"]
+    names += ["x.json", ".hidden.yaml", "Bad Name.yaml", "Upper.YAML"]
     for name in names:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
@@ -75,6 +76,8 @@ def test_the_watcher_and_the_scanner_agree_on_what_is_a_prompt_file(tmp_path: Pa
         "b.yml",
         "sub/c.yaml",
         "Bad Name.yaml",
+        ".hidden.yaml",
+        "Upper.YAML",
     }
 
 
