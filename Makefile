@@ -21,8 +21,9 @@ dev: $(STAMP)  ## install, then run the local stack on the example prompts/
 test: $(STAMP) lint  ## install, lint, then run the whole suite (Postgres tests skip outside CI if it is down)
 	$(BIN)/pytest -n auto
 
+# Given the module's path: collecting the whole suite to deselect it would cost seconds.
 smoke: $(STAMP)  ## install, then only the first-minute flow against a real server (under 10 s)
-	$(BIN)/pytest -m smoke
+	$(BIN)/pytest -m smoke tests/system/test_smoke.py
 
 $(DEMO_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[demo]'
