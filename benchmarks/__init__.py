@@ -60,6 +60,8 @@ CASES: list[Case] = [
          "fetch"),
     Case("fetch-pool", "the key fetch's own Postgres connections vs SQLAlchemy's pool, CPU/fetch",
          "fetch_pool"),
+    Case("pre-ping", "a dead-connection check before use: none, poll(2), SELECT 1; per request",
+         "pre_ping"),
     Case("contention", "8 concurrent pushers on one prompt and on 8 prompts", "contention"),
     # The CLI cases: each runs only when the installed command has the subcommand it times.
     Case("push5000", "push of 5,000 new files (bar: under 15 s)", "push5000",

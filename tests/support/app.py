@@ -62,6 +62,19 @@ def truncate_postgres(url: str) -> None:
     conn.close()
 
 
+def terminate_backends(url: str) -> int:
+    """Terminate every Postgres backend of the database at ``url`` (what a restart does to the
+    app's pooled connections) and wait until they are gone; the number terminated."""
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres") as conn, conn.cursor() as cur:
+        # With a timeout (ms) the call returns once each backend has exited, its socket closed.
+        cur.execute("SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        killed = int(cur.fetchone()[0])
+    conn.close()
+    return killed
+
+
 def make_app(url: str, **overrides: Any) -> Flask:
     """The real app on the given database with test settings."""
     return create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url, **overrides})
@@ -154,6 +167,7 @@ MUTABLE = {
     "revoked": "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL",
     "sessions": "SELECT id, session_generation FROM users",
     "counters": "SELECT id, latest_version FROM prompts",
+    "archived": "SELECT id, archived_at FROM prompts WHERE archived_at IS NOT NULL",
 }
 
 

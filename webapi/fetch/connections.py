@@ -6,7 +6,8 @@ time, over this LIFO list (measured side by side by `python -m benchmarks fetch-
 in docs/BENCHMARKS.md, issue 11). So the few rules of a pool the fetch needs are kept here by
 hand, each mirroring what SQLAlchemy's pool does for the Session's connections:
 connections come from the engine's pool (its connect arguments and events) and are detached;
-retired after POOL_RECYCLE_SECONDS (pool_recycle); closed when the engine is disposed; never
+retired after POOL_RECYCLE_SECONDS (pool_recycle); checked before use, as webapi.database checks
+the pool's (a connection the server closed is replaced); closed when the engine is disposed; never
 used or closed by a forked child (the parent's sockets); and all closed when one is found lost
 (webapi.fetch.readers invalidates the engine's pool beside them, as a Connection would).
 """
@@ -23,7 +24,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from webapi.database import POOL_RECYCLE_SECONDS
+from webapi.database import POOL_RECYCLE_SECONDS, hung_up
 
 MAX_IDLE = 5  # a sync worker needs one; a threaded one, one per concurrent fetch
 
@@ -60,7 +61,7 @@ class IdleConnections:
         event.listen(engine, "engine_disposed", lambda _conn: self.close_all())
 
     def take(self) -> FetchConnection:
-        """An idle connection young enough to use, else a new one."""
+        """An idle connection young enough to use and still open on the server, else a new one."""
         if self.pid != os.getpid():  # forked: the parent's sockets are not ours to use or close
             _INHERITED.extend(self.stack)
             self.stack, self.pid = [], os.getpid()
@@ -69,9 +70,9 @@ class IdleConnections:
                 conn = self.stack.pop()
             except IndexError:  # another thread took the last one
                 break
-            if time.monotonic() - conn.born < POOL_RECYCLE_SECONDS:
+            if time.monotonic() - conn.born < POOL_RECYCLE_SECONDS and not hung_up(conn.driver):
                 return conn
-            conn.close()  # retired as the pool retires its own (pool_recycle)
+            conn.close()  # retired as the pool retires its own (pool_recycle), or found dead
         return FetchConnection(self.engine)
 
     def give_back(self, conn: FetchConnection) -> None:
