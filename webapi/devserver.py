@@ -14,8 +14,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 PARENT_CHECK_INTERVAL = 0.5
+# promptsync.dev.stack passes a token; /healthz sends it back, so that `promptsync dev` knows the
+# answer on its port comes from the server it started (and not from another that holds the port).
+INSTANCE_ENV = "PROMPTSYNC_DEV_INSTANCE"
+INSTANCE_HEADER = "X-Promptsync-Dev-Instance"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +29,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     return parser
+
+
+class _Identified:
+    """WSGI middleware: /healthz answers carry the instance token of this process."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != "/healthz":
+            return self.app(environ, start_response)
+
+        def start(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            return start_response(status, [*headers, (INSTANCE_HEADER, self.token)], *rest)
+
+        return self.app(environ, start)
 
 
 class _Stopper:
@@ -58,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app()
     with app.app_context():
         upgrade()
+    token = os.environ.get(INSTANCE_ENV)
+    if token:
+        app.wsgi_app = _Identified(app.wsgi_app, token)  # type: ignore[method-assign]
     try:
         server = make_server(args.host, args.port, app, threaded=True)
     except (OSError, SystemExit) as exc:  # werkzeug exits itself when the port is taken

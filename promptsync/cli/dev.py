@@ -116,6 +116,7 @@ def dev(obj: Obj, port: int | None) -> None:
         daemon = watch_daemon(obj, engine)
 
         def start() -> None:
+            stack.check_running()  # never "ready" on top of a server that died meanwhile
             daemon.start()
             key_file = f"$(cat {display(repo.state_dir / KEY_FILE)})"
             example = _example(engine)

@@ -13,10 +13,12 @@ Other commands find the dev server through `server` in promptsync.yaml (see dev/
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -40,6 +42,10 @@ DEV_EMAIL = "dev@promptsync.localhost"  # .localhost is reserved for loopback (R
 DEFAULT_PROJECT = "demo"
 READY_DEADLINE = 30.0
 EXIT_PORT_IN_USE = 3  # webapi.devserver's exit status when it cannot listen
+# The dev server sends back, on /healthz, the token it was started with: what answers on the port
+# is then known to be the server this command started, not another one that holds the port.
+INSTANCE_ENV = "PROMPTSYNC_DEV_INSTANCE"
+INSTANCE_HEADER = "X-Promptsync-Dev-Instance"
 _PRIVATE = stat.S_IRUSR | stat.S_IWUSR
 
 
@@ -80,6 +86,18 @@ def save_account(state_dir: Path, account: DevAccount) -> None:
     atomic_write(state_dir / KEY_FILE, account.key.encode("ascii") + b"\n", mode=_PRIVATE)
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on host:port already (a bind like the server's fails)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server binds: a port in TIME_WAIT after the last run is free to use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE  # anything else, the server will report
+    return False
+
+
 class DevServer:
     """`python -m webapi.devserver` on 127.0.0.1:port, with its database in ``state_dir``."""
 
@@ -109,8 +127,15 @@ class DevServer:
         return key
 
     def start(self, deadline: float = READY_DEADLINE) -> None:
-        """Start the server and wait for /healthz; ConfigError (with its log) when it fails."""
+        """Start the server and wait until it answers; ConfigError (with its log) when it fails.
+
+        A port in use is refused before anything starts; and only an answer carrying this
+        start's token counts as ready, so another server on the port is never taken for ours.
+        """
+        if port_in_use(self.host, self.port):
+            raise self._port_in_use()
         ensure_state_dir(self.state_dir)
+        token = secrets.token_hex(16)
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{self.database}",
@@ -118,6 +143,7 @@ class DevServer:
             "PROMPTSYNC_ENV": "development",
             "PROMPTSYNC_SIGNUP_OPEN": "1",  # loopback only: the bootstrap signs up through the API
             "PYTHONUNBUFFERED": "1",
+            INSTANCE_ENV: token,
         }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -135,20 +161,31 @@ class DevServer:
                     self.process = None
                     raise self._failed(code)
                 try:
-                    if web.get(self.url + "/healthz").status_code == 200:
+                    answer = web.get(self.url + "/healthz")
+                    if answer.status_code == 200 and answer.headers.get(INSTANCE_HEADER) == token:
                         return
                 except httpx.HTTPError:
-                    pass
+                    pass  # not listening yet; an answer without the token is someone else's
                 time.sleep(0.05)
         self.stop()
         raise ConfigError(f"the dev server did not answer within {deadline:g} s; see "
                           f"{self.log_path}:\n{self._log_tail()}")
 
+    def _port_in_use(self) -> ConfigError:
+        return ConfigError(f"port {self.port} is in use: stop what uses it, or run "
+                           f"promptsync dev --port {self.port + 1}")
+
     def _failed(self, code: int) -> ConfigError:
         if code == EXIT_PORT_IN_USE:
-            return ConfigError(f"port {self.port} is in use: stop what uses it, or run "
-                               f"promptsync dev --port {self.port + 1}")
+            return self._port_in_use()
         return ConfigError(f"the dev server exited with status {code}:\n{self._log_tail()}")
+
+    def check_running(self) -> None:
+        """ConfigError when the server this started has exited (nothing to say ready about)."""
+        code = self.process.poll() if self.process is not None else -1
+        if code is not None:
+            self.process = None
+            raise self._failed(code)
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
