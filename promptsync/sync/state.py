@@ -44,6 +44,9 @@ class Entry:
     # crash between recording the new hash and the replace, a file still holding the old hash
     # is recognised as unchanged at the old version, not as a local edit of the new one.
     previous: tuple[int, str] | None = None
+    # Archived on the server by this checkout (its file deleted) or its file removed for that
+    # reason: no longer in sync with a file, kept so a file put back restores it from here.
+    archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ class Pending:
     # replayed in order from here (the file may have changed again since). None for `push`,
     # which uploads the file as it is on disk.
     source: str | None = None
+    # `watch` also queues lifecycle steps: a save that renames ``renamed_from`` to this slug,
+    # or (``archive``, no source) the archive of a prompt whose file was deleted.
+    renamed_from: str | None = None
+    archive: bool = False
 
 
 def _corrupt(path: Path, reason: str) -> StateError:
@@ -84,7 +91,7 @@ def _entry(data: Any) -> Entry:
                 and isinstance(previous[0], int) and isinstance(previous[1], str)):
             raise ValueError("bad 'previous'")
         previous = (previous[0], previous[1])
-    return Entry(version, sha, path, previous)
+    return Entry(version, sha, path, previous, data.get("archived") is True)
 
 
 def _pending(data: Any) -> Pending:
@@ -98,6 +105,8 @@ def _pending(data: Any) -> Pending:
         raise ValueError("journal entry needs slug and sha256")
     if item.source is not None and not isinstance(item.source, str):
         raise ValueError("journal entry: 'source' must be a string")
+    if not isinstance(item.renamed_from, str | None) or not isinstance(item.archive, bool):
+        raise ValueError("journal entry: bad 'renamed_from' or 'archive'")
     return item
 
 
@@ -108,6 +117,10 @@ def _pending_dict(item: Pending) -> dict[str, Any]:
             "created_at": item.created_at}
     if item.source is not None:  # the journal of a push stays as it always was
         data["source"] = item.source
+    if item.renamed_from is not None:
+        data["renamed_from"] = item.renamed_from
+    if item.archive:
+        data["archive"] = True
     return data
 
 
@@ -120,8 +133,9 @@ def _entry_json(slug: str, entry: Entry) -> str:
     previous = ""
     if entry.previous is not None:
         previous = f', "previous": [{int(entry.previous[0])}, {quote(entry.previous[1])}]'
+    archived = ', "archived": true' if entry.archived else ""
     return (f"  {quote(slug)}: {{\"version\": {int(entry.version)}, \"sha256\": "
-            f"{quote(entry.sha256)}, \"path\": {quote(entry.path)}{previous}}}")
+            f"{quote(entry.sha256)}, \"path\": {quote(entry.path)}{previous}{archived}}}")
 
 
 def _encode(server: str | None, project: str | None, entries: dict[str, Entry],
@@ -216,7 +230,8 @@ class SyncState:
         return self.entries.get(slug)
 
     def base_version(self, slug: str) -> int:
-        """The version a local file of ``slug`` is based on: 0 when never in sync."""
+        """The version a local file of ``slug`` is based on: 0 when never in sync (the
+        archived version when archived from here: a file put back restores it)."""
         entry = self.entries.get(slug)
         return entry.version if entry is not None else 0
 
@@ -240,6 +255,12 @@ class SyncState:
     def forget(self, slug: str) -> None:
         """Drop ``slug`` from the state."""
         self.entries.pop(slug, None)
+
+    def mark_archived(self, slug: str) -> None:
+        """Mark ``slug`` archived on the server with no file here (the plan then ignores it)."""
+        entry = self.entries.get(slug)
+        if entry is not None:
+            self.entries[slug] = replace(entry, previous=None, archived=True)
 
     # --- journal -------------------------------------------------------------------------
 
@@ -265,7 +286,7 @@ class SyncState:
             latest = remote.get(item.slug)
             first = item.slug not in first_seen
             first_seen.add(item.slug)
-            if first and latest is not None and latest[1] == item.sha256:
+            if first and not item.archive and latest is not None and latest[1] == item.sha256:
                 # The upload reached the server before we crashed: adopt its version.
                 self.record(item.slug, latest[0], item.sha256, item.path)
                 done.append(item.id)

@@ -32,7 +32,7 @@ def local(slug: str, sha: str) -> LocalFile:
         (B, Entry(1, A, "s.yaml"), Remote(2, B), Status.IN_SYNC),  # both made the same edit
         (B, None, Remote(3, A), Status.CONFLICT),  # never known to agree: do not guess
         (None, Entry(1, A, "s.yaml"), Remote(1, A), Status.DELETED),
-        (None, Entry(1, A, "s.yaml"), Remote(2, B), Status.DELETED),
+        (None, Entry(1, A, "s.yaml"), Remote(2, B), Status.CONFLICT),  # deleted, server moved
         (None, None, Remote(2, B), Status.BEHIND),  # new on the server: pull creates it
         (None, Entry(1, A, "s.yaml"), None, None),  # gone everywhere: nothing to do
         # A pull interrupted between recording v2 and renaming: the file still holds v1.
