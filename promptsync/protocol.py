@@ -48,3 +48,6 @@ class PushOutcome(StrEnum):
     INVALID = "invalid"  # refused: the file does not parse (the problems say why)
     ERROR = "error"  # refused for another reason (the detail says why)
     WOULD_PUSH = "would push"  # a dry run's: never sent, so never in an answer
+    # A deleted file's prompt, archived by its own request (DELETE), never in a batch answer.
+    ARCHIVED = "archived"
+    WOULD_ARCHIVE = "would archive"

@@ -101,11 +101,14 @@ class ApiClient(ApiBase):
 
     # --- prompts -------------------------------------------------------------------------
 
-    def manifest(self, project: str | None, include_source: bool = False) -> list[dict[str, Any]]:
-        """Every prompt's slug, latest version, sha256, labels and updated_at (all pages)."""
+    def manifest(self, project: str | None, include_source: bool = False,
+                 include_archived: bool = False) -> list[dict[str, Any]]:
+        """Every prompt's slug, latest version, sha256, labels and updated_at (all pages);
+        archived prompts too (with ``archived_at``) when ``include_archived``."""
         params: dict[str, Any] = {"limit": MANIFEST_PAGE}
-        if include_source:
-            params["include"] = "source"
+        include = ["source"] * include_source + ["archived"] * include_archived
+        if include:
+            params["include"] = ",".join(include)
         return self._collect(self._prompts(project), "prompts", params)
 
     def get_version(
@@ -166,6 +169,16 @@ class ApiClient(ApiBase):
             answers += parse_results(json_object(response), len(chunk), str(response.url),
                                      response.status_code)
         return answers
+
+    def archive(self, project: str | None, slug: str, expected_version: int | None = None,
+                force: bool = False) -> None:
+        """Archive a prompt (DELETE); 409 when its latest is not ``expected_version``."""
+        params = {"expected_version": expected_version, "force": "true" if force else None}
+        self._send("DELETE", self._prompt(project, slug), params=params)
+
+    def restore(self, project: str | None, slug: str) -> dict[str, Any]:
+        """Bring an archived prompt back; returns its latest version."""
+        return json_object(self._send("POST", f"{self._prompt(project, slug)}/-/restore"))
 
     def versions(self, project: str | None, slug: str) -> list[dict[str, Any]]:
         """Every version of a prompt, newest first."""

@@ -46,6 +46,7 @@ class BatchAnswer:
     latest_version: int | None = None  # on a conflict: where the server is
     problems: tuple[Problem, ...] = ()  # when invalid
     detail: str = ""  # why it was refused
+    code: str = ""  # the error code of a refusal ("conflict", "protected_label", ...)
 
 
 def _problems(answer: Mapping[str, Any]) -> tuple[Problem, ...]:
@@ -59,6 +60,7 @@ def _problems(answer: Mapping[str, Any]) -> tuple[Problem, ...]:
 def parse_answer(answer: Mapping[str, Any], status: int = 200) -> BatchAnswer:
     """Read one item of a batch answer; an unknown status is an ERROR saying what came."""
     slug = str(answer.get("slug", ""))
+    code = str(answer.get("error") or "")
     status_text = answer.get("status")
     outcome = PushOutcome(status_text) if status_text in _ANSWERED else None
     if outcome in (PushOutcome.CREATED, PushOutcome.UNCHANGED):
@@ -71,10 +73,11 @@ def parse_answer(answer: Mapping[str, Any], status: int = 200) -> BatchAnswer:
     if outcome == PushOutcome.CONFLICT:
         latest = answer.get("latest_version")
         return BatchAnswer(slug, outcome, detail=str(answer.get("detail", "")),
-                           latest_version=latest if isinstance(latest, int) else None)
+                           latest_version=latest if isinstance(latest, int) else None,
+                           code=code)
     if outcome == PushOutcome.INVALID:
         return BatchAnswer(slug, outcome, problems=_problems(answer))
-    return BatchAnswer(slug, PushOutcome.ERROR,
+    return BatchAnswer(slug, PushOutcome.ERROR, code=code,
                        detail=str(answer.get("detail") or f"unexpected result {dict(answer)!r}"))
 
 

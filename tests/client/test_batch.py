@@ -16,14 +16,15 @@ from promptsync.protocol import PushOutcome
      BatchAnswer("a", PushOutcome.UNCHANGED, version=2)),
     ({"slug": "a", "status": "conflict", "error": "conflict", "detail": "v3 is not the latest",
       "latest_version": 4},
-     BatchAnswer("a", PushOutcome.CONFLICT, latest_version=4, detail="v3 is not the latest")),
+     BatchAnswer("a", PushOutcome.CONFLICT, latest_version=4, detail="v3 is not the latest",
+                 code="conflict")),
     ({"slug": "a", "status": "invalid", "detail": "bad", "problems": [
         {"message": "unknown key 'x'", "line": 2, "column": 1}, "not a problem"]},
      BatchAnswer("a", PushOutcome.INVALID, problems=(Problem("unknown key 'x'", 2, 1),))),
     ({"slug": "a", "status": "invalid", "detail": "too large"},
      BatchAnswer("a", PushOutcome.INVALID, problems=(Problem("too large"),))),
     ({"slug": "a", "status": "error", "error": "bad_request", "detail": "'message' too long"},
-     BatchAnswer("a", PushOutcome.ERROR, detail="'message' too long")),
+     BatchAnswer("a", PushOutcome.ERROR, detail="'message' too long", code="bad_request")),
     ({"slug": "a", "status": "would push"},  # never on the wire: not taken as an outcome
      BatchAnswer("a", PushOutcome.ERROR,
                  detail="unexpected result {'slug': 'a', 'status': 'would push'}")),
