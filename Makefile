@@ -21,9 +21,11 @@ dev: $(STAMP)  ## install, then run the local stack on the example prompts/
 test: $(STAMP) lint  ## install, lint, then run the whole suite (Postgres tests skip outside CI if it is down)
 	$(BIN)/pytest -n auto
 
-# Given the module's path: collecting the whole suite to deselect it would cost seconds.
+# Given the module's path: collecting the whole suite to deselect it would cost seconds; and
+# without the fuzzing plugins it never uses, whose import alone takes a second or more.
 smoke: $(STAMP)  ## install, then only the first-minute flow against a real server (under 10 s)
-	$(BIN)/pytest -m smoke tests/system/test_smoke.py
+	$(BIN)/pytest -m smoke -p no:schemathesis -p no:hypothesispytest -p no:anyio \
+		tests/system/test_smoke.py
 
 $(DEMO_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[demo]'
