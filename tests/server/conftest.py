@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.app import GREETING, GREETING_URL, Account
+from tests.support.app import BACKENDS, GREETING, GREETING_URL, Account, truncate_postgres
+from tests.support.lifecycle import Lab, lifecycle_lab
 
 
 @pytest.fixture
@@ -28,3 +32,19 @@ def seeded(app: Flask, account: Account) -> Account:
                            headers=account.headers("admin"))
         assert moved.status_code == 200
     return account
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[Lab]:
+    """One app and account per test module and backend (the lifecycle tests: each test makes
+    prompts of its own, so they share the database)."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("lifecycle") / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+        truncate_postgres(url)
+    with lifecycle_lab(url) as found:
+        yield found

@@ -65,6 +65,8 @@ prompts.manifest    401   401   401   401   403   200   200   200   404   200   
 prompts.batch       401   401   401   401   403   403   200   200   404   200   csrf    403    200
 prompt.get          401   401   401   401   403   200   200   200   404   200   200    200    200
 prompt.push         401   401   401   401   403   403   201   201   404   201   csrf    403    201
+prompt.archive      401   401   401   401   403   403   204   204   404   204   csrf    403    204
+prompt.restore      401   401   401   401   403   403   200   200   404   200   csrf    403    200
 versions            401   401   401   401   403   200   200   200   404   200   200    200    200
 diff                401   401   401   401   403   200   200   200   404   200   200    200    200
 label.put           401   401   401   401   403   403   200   200   404   200   csrf    403    200
@@ -79,6 +81,7 @@ short.manifest      401   401   401   401   200   200   200   200   400   400   
 short.get           401   401   401   401   200   200   200   200   400   400   400    400    400
 short.batch         401   401   401   401   200   403   200   200   400   400   csrf    400    400
 short.push          401   401   401   401   201   403   201   201   400   400   csrf    400    400
+short.archive       401   401   401   401   204   403   204   204   400   400   csrf    400    400
 short.versions      401   401   401   401   200   200   200   200   400   400   400    400    400
 short.production    401   401   401   401   200   403   403   200   400   400   csrf    400    400
 short.label.delete  401   401   401   401   204   403   204   204   400   400   csrf    400    400
@@ -188,6 +191,28 @@ def _answer_lena(answer: str) -> Callable[[World, int], Request]:
     return build
 
 
+def _archive(prefix: str) -> Callable[[World, int], Request]:
+    # A prompt of its own per case (and one of the same slug in 'other', which another
+    # project's key would reach through the key shorthand).
+    def build(w: World, n: int) -> Request:
+        slug = f"arch/a{n}"
+        _ok(w.admin().post(f"/api/v1/projects/demo/prompts/{slug}", json={"source": GREETING}),
+            201)
+        _ok(w.app.test_client().post(f"/api/v1/projects/other/prompts/{slug}",
+                                     json={"source": GREETING}, headers=w.other.headers("admin")),
+            201)
+        return "DELETE", f"{prefix}/{slug}", None
+
+    return build
+
+
+def _restore(w: World, n: int) -> Request:
+    slug = f"arch/r{n}"
+    _ok(w.admin().post(f"/api/v1/projects/demo/prompts/{slug}", json={"source": GREETING}), 201)
+    _ok(w.admin().delete(f"/api/v1/projects/demo/prompts/{slug}"), 204)
+    return "POST", f"/api/v1/projects/demo/prompts/{slug}/-/restore", None
+
+
 def _remove_label(label: str, prefix: str = PROMPT) -> Callable[[World, int], Request]:
     def build(w: World, n: int) -> Request:
         _ok(w.admin().put(f"{PROMPT}/-/labels/{label}", json={"version": 1}))
@@ -230,6 +255,8 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "prompt.get": lambda w, n: ("GET", PROMPT, None),
     "prompt.push": lambda w, n: (
         "POST", f"/api/v1/projects/demo/prompts/push/p{n}", {"source": GREETING}),
+    "prompt.archive": _archive("/api/v1/projects/demo/prompts"),
+    "prompt.restore": _restore,
     "versions": lambda w, n: ("GET", f"{PROMPT}/-/versions", None),
     "diff": lambda w, n: ("GET", f"{PROMPT}/-/diff?from=1&to=2", None),
     "label.put": lambda w, n: ("PUT", f"{PROMPT}/-/labels/staging", {"version": 1}),
@@ -247,6 +274,7 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "short.batch": lambda w, n: (
         "POST", "/api/v1/prompts", {"prompts": [{"slug": f"batch/s{n}", "source": GREETING}]}),
     "short.push": lambda w, n: ("POST", f"/api/v1/prompts/push/s{n}", {"source": GREETING}),
+    "short.archive": _archive("/api/v1/prompts"),
     "short.versions": lambda w, n: ("GET", f"/api/v1/prompts/{SLUG}/-/versions", None),
     "short.production": lambda w, n: (
         "PUT", f"/api/v1/prompts/{SLUG}/-/labels/production", {"version": 1}),

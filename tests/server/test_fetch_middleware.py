@@ -68,6 +68,32 @@ def test_the_fast_answer_is_the_flask_answer(
     assert flask_side.calls == 0, "the fast path left a plain fetch to Flask"
 
 
+def test_an_archived_prompt_by_number_is_fast_and_the_rest_is_flasks_410(
+    app: Flask, seeded: Account, flask_side: Counting
+) -> None:
+    archived = app.test_client().delete(BASE + "?force=true", headers=seeded.headers("admin"))
+    assert archived.status_code == 204
+    flask_side.calls = 0  # the DELETE went through Flask
+    headers = seeded.headers("viewer")
+    for path in (BASE, SHORT):
+        for query in ("?version=2", "?version=1"):
+            fast = call(app.wsgi_app, path + query, headers)
+            assert fast == call(flask_side.general, path + query, headers), path + query
+            assert fast[0] == "200 OK"
+            etag = {**headers, "If-None-Match": dict(fast[1])["ETag"]}
+            revalidated = call(app.wsgi_app, path + query, etag)
+            assert revalidated == call(flask_side.general, path + query, etag)
+            assert revalidated[0] == "304 NOT MODIFIED"
+    assert flask_side.calls == 0, "the fast path left a fetch by number to Flask"
+    gone = [path + query for path in (BASE, SHORT) for query in ("", "?label=production")]
+    for calls, path in enumerate(gone, start=1):
+        for extra in ({}, {"If-None-Match": dict(fast[1])["ETag"]}):
+            answer = call(app.wsgi_app, path, {**headers, **extra})
+            assert answer == call(flask_side.general, path, {**headers, **extra}), path
+            assert answer[0] == "410 GONE" and b'"error":"archived"' in answer[2]
+        assert flask_side.calls == 2 * calls, "the fast path answered an archived prompt"
+
+
 NOT_PLAIN: list[tuple[str, dict[str, str], str, dict[str, Any]]] = [
     ("", {"Cookie": "promptsync_session=x"}, "GET", {}),
     ("", {}, "HEAD", {}),

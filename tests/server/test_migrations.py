@@ -1,8 +1,10 @@
-"""Upgrading a database that holds data: from the revision before invitations to the head, on
-SQLite and Postgres, keeps every row and gives a working schema."""
+"""Upgrading a database that holds data to the head, on SQLite and Postgres, from the revision
+before invitations and from the one before the prompt lifecycle: every row kept, a working
+schema."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +14,10 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+from promptsync.format.prompt import parse_prompt, source_sha256
 from tests.support.app import (
     BACKENDS,
+    GREETING,
     PG_ADMIN_URL,
     add_member,
     login,
@@ -21,6 +25,7 @@ from tests.support.app import (
     require_postgres,
     running_app,
 )
+from webapi.auth.keys import new_api_key
 from webapi.extensions import db
 
 BEFORE_INVITATIONS = "0001"
@@ -92,3 +97,77 @@ def test_an_old_database_with_data_upgrades_to_invitations(empty_url: str) -> No
         members = web.get("/api/v1/projects/fresh/members", headers=csrf).get_json()
         assert sorted(m["email"] for m in members["members"]) == [
             "joiner@example.com", "new@example.com"]
+
+
+BEFORE_LIFECYCLE = "0002"
+PROMPTS_SEED = [
+    "INSERT INTO prompts (id, project_id, slug, latest_version, created_at, updated_at) VALUES "
+    "(1, 1, 'support/greeting', 2, '2026-01-01 00:00:00', '2026-01-02 00:00:00'), "
+    "(2, 1, 'support/old', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    "INSERT INTO prompt_versions (id, prompt_id, version, sha256, source, data, message, author, "
+    "created_at) VALUES "
+    "(1, 1, 1, :sha1, :source1, :data, 'first', 'old@example.com', '2026-01-01 00:00:00'), "
+    "(2, 1, 2, :sha2, :source2, :data, NULL, 'old@example.com', '2026-01-02 00:00:00'), "
+    "(3, 2, 1, :sha3, :source3, :data, NULL, 'old@example.com', '2026-01-01 00:00:00')",
+    "INSERT INTO labels (id, prompt_id, name, version, updated_at) VALUES "
+    "(1, 1, 'production', 1, '2026-01-02 00:00:00'), (2, 2, 'staging', 1, '2026-01-02 00:00:00')",
+    "INSERT INTO api_keys (id, project_id, created_by_id, name, role, prefix, secret_hash, "
+    "created_at) VALUES (1, 1, 1, 'ci', 'admin', :prefix, :secret_hash, '2026-01-01 00:00:00')",
+]
+
+
+def test_a_database_with_prompts_upgrades_to_lifecycle(empty_url: str) -> None:
+    """From 0002 with prompts, versions, labels and a key: every row kept, every prompt live,
+    and archive, fetch by number and rename work on the old rows."""
+    sources = [GREETING, GREETING + "# 2\n", GREETING + "# old\n"]
+    key, prefix, secret_hash = new_api_key()
+    params = {"hash": HASH, "prefix": prefix, "secret_hash": secret_hash,
+              "data": json.dumps(parse_prompt(GREETING.encode(), "x").to_dict())}
+    for n, source in enumerate(sources, start=1):
+        params[f"source{n}"] = source
+        params[f"sha{n}"] = source_sha256(source.encode())
+    old = make_app(empty_url)
+    with old.app_context():
+        upgrade(revision=BEFORE_LIFECYCLE)
+        for statement in SEED + PROMPTS_SEED:
+            db.session.execute(text(statement), params)
+        db.session.commit()
+        if empty_url.startswith("postgresql"):  # explicit ids: move the sequences past them
+            for table in ("users", "projects", "memberships", "prompts", "prompt_versions",
+                          "labels", "api_keys"):
+                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                        f"(SELECT max(id) FROM {table}))"))
+            db.session.commit()
+        upgrade()
+        assert db.session.execute(text(
+            "SELECT count(*) FROM prompts WHERE archived_at IS NULL")).scalar() == 2
+        rows = db.session.execute(text(
+            "SELECT prompt_id, version, sha256, renamed_from FROM prompt_versions ORDER BY id"
+        )).all()
+        assert [tuple(r) for r in rows] == [(1, 1, params["sha1"], None),
+                                            (1, 2, params["sha2"], None),
+                                            (2, 1, params["sha3"], None)]
+        db.session.remove()
+        db.engine.dispose()
+    with running_app(empty_url) as app:
+        web = app.test_client()
+        admin = {"X-API-Key": key}
+        base = "/api/v1/projects/legacy/prompts"
+        manifest = web.get(base, headers=admin).get_json()["prompts"]
+        assert [(p["slug"], p["version"], p["labels"], p["archived_at"]) for p in manifest] == [
+            ("support/greeting", 2, {"production": 1}, None),
+            ("support/old", 1, {"staging": 1}, None)]
+        fetched = web.get(f"{base}/support/greeting?label=production", headers=admin)
+        assert fetched.status_code == 200
+        assert (fetched.get_json()["version"], fetched.get_json()["renamed_from"]) == (1, None)
+        # The old rows take part in the lifecycle: a rename of one, an archive of the other.
+        renamed = web.post(f"{base}/support/new", headers=admin, json={
+            "source": sources[2], "renamed_from": "support/old", "renamed_from_version": 1})
+        assert renamed.status_code == 201, renamed.get_json()
+        assert renamed.get_json()["renamed_from"] == "support/old@v1"
+        assert web.delete(f"{base}/support/greeting", headers=admin).status_code == 409
+        assert web.delete(f"{base}/support/greeting?force=true", headers=admin).status_code == 204
+        assert web.get(f"{base}/support/greeting", headers=admin).status_code == 410
+        assert web.get(f"{base}/support/greeting?version=2", headers=admin).status_code == 200
+        assert [p["slug"] for p in web.get(base, headers=admin).get_json()["prompts"]] == [
+            "support/new"]

@@ -21,8 +21,9 @@ from webapi.auth.roles import project_role
 from webapi.errors import HttpError
 from webapi.models import PromptVersion
 from webapi.services.labels import delete_label, set_label
+from webapi.services.protection import protected_labels
 from webapi.services.pushes import create_version
-from webapi.services.versions import PROTECTED_LABELS, diff_versions, get_version
+from webapi.services.versions import diff_versions, get_version
 
 MAX_MESSAGE = 10_000
 
@@ -127,7 +128,8 @@ def _page(access: ProjectAccess, slug: str, shown: PromptVersion, status: int = 
         "project": project, "role": access.role, "slug": slug, "shown": shown, "data": shown.data,
         "latest": latest, "versions": versions, "labels_by_version": labels_by_version,
         "more_history": more, "labels": labels, "pretty": pretty,
-        "protected": PROTECTED_LABELS, "curl": curl_lines(project, slug, shown.version, labels),
+        "protected": protected_labels(project.id),
+        "curl": curl_lines(project, slug, shown.version, labels),
         "source": form.get("source", shown.source),
         "parent_version": form.get("parent_version", shown.version),
         "message": form.get("message", ""),

@@ -1,4 +1,5 @@
-"""Prompts: the manifest, batch push, and one prompt's versions, diff, labels and render."""
+"""Prompts: the manifest, batch push, and one prompt's versions, diff, labels and render (its
+archive and restore in api.lifecycle)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from promptsync.errors import RenderError
 from promptsync.format.prompt import parse_prompt
 from promptsync.protocol import BATCH_LIMIT
 from webapi.api.inputs import field, json_body
+from webapi.api.lifecycle import archive, restore
 from webapi.auth.principal import ProjectRef
 from webapi.auth.roles import key_project_slug, project_role
 from webapi.errors import HttpError
@@ -21,9 +23,10 @@ from webapi.fetch.answer import fetch_response, key_fetch_response
 from webapi.fetch.lookup import fetch_version
 from webapi.models import Label, PromptVersion, iso
 from webapi.paging import cursor_arg, encode_cursor, int_arg, int_cursor_arg, limit_arg
-from webapi.services.catalog import list_prompts
+from webapi.services.catalog import Listed, list_prompts
 from webapi.services.labels import delete_label, set_label
-from webapi.services.pushes import PushItem, PushOutcome, create_version, push_versions
+from webapi.services.pushes import PushItem, PushOutcome
+from webapi.services.renames import push_items, push_one
 from webapi.services.versions import (
     diff_versions,
     find_prompt_id,
@@ -35,13 +38,16 @@ bp = Blueprint("prompts", __name__)
 
 
 def _manifest(project: ProjectRef) -> Any:
-    with_source = "source" in request.args.get("include", "").split(",")
-    page, more = list_prompts(project, limit_arg(), cursor_arg(), with_source=with_source)
+    include = request.args.get("include", "").split(",")
+    with_source = "source" in include
+    listed = Listed.ALL if "archived" in include else Listed.LIVE
+    page, more = list_prompts(project, limit_arg(), cursor_arg(), with_source=with_source,
+                              listed=listed)
     prompts = []
     for p in page:
         item: dict[str, Any] = {"slug": p.slug, "version": p.version, "sha256": p.sha256,
                                 "labels": p.labels, "updated_at": iso(p.updated_at),
-                                "author": p.author}
+                                "author": p.author, "archived_at": iso(p.archived_at)}
         if with_source:
             item["source"] = p.source
         prompts.append(item)
@@ -61,13 +67,11 @@ def _batch(project: ProjectRef) -> Any:
         if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
             raise HttpError(400, "Each item of 'prompts' needs a 'slug' string and a 'source'.")
         try:
-            message, parent, git = _push_fields(item)
+            accepted.append((index, _push_item(item["slug"], item)))
         except HttpError as exc:
             results[index] = _result(PushOutcome(item["slug"], "error", error=exc))
-            continue
-        accepted.append((index, PushItem(item["slug"], item.get("source"), message, parent, git)))
     # Each item is judged alone: one bad file never blocks the others.
-    outcomes = push_versions(project, principal, [item for _, item in accepted])
+    outcomes = push_items(project, principal, [item for _, item in accepted])
     for (index, _), outcome in zip(accepted, outcomes, strict=True):
         results[index] = _result(outcome)
     return jsonify(results=results)
@@ -80,10 +84,11 @@ def _result(outcome: PushOutcome) -> dict[str, Any]:
                 "detail": error.detail, **error.extra}
     assert outcome.version is not None
     return {"slug": outcome.slug, "status": outcome.status,
-            "version": outcome.version["version"], "sha256": outcome.version["sha256"]}
+            "version": outcome.version["version"], "sha256": outcome.version["sha256"],
+            "renamed_from": outcome.version["renamed_from"]}
 
 
-def _push_fields(body: dict[str, Any]) -> tuple[str | None, int | None, dict | None]:
+def _push_item(slug: str, body: dict[str, Any]) -> PushItem:
     message = field(body, "message", str, required=False)
     parent = field(body, "parent_version", int, required=False)
     if parent is not None and parent < 0:
@@ -91,7 +96,12 @@ def _push_fields(body: dict[str, Any]) -> tuple[str | None, int | None, dict | N
     git = field(body, "git", dict, required=False)
     if message is not None and len(message) > 10_000:
         raise HttpError(400, "'message' must be at most 10,000 characters.")
-    return message, parent, git
+    renamed_from = field(body, "renamed_from", str, required=False)
+    old_version = field(body, "renamed_from_version", int, required=False)
+    if old_version is not None and (renamed_from is None or old_version < 1):
+        raise HttpError(400, "'renamed_from_version' must be 1 or more, beside 'renamed_from'.",
+                        field="renamed_from_version")
+    return PushItem(slug, body.get("source"), message, parent, git, renamed_from, old_version)
 
 
 def _fetch(project: ProjectRef, slug: str) -> Response:
@@ -116,10 +126,10 @@ def _push(project: ProjectRef, slug: str) -> Any:
     access = project_role(project.slug, "editor")
     project, principal = access.project, access.principal
     body = json_body()
-    message, parent, git = _push_fields(body)
+    item = _push_item(slug, body)
     if "source" not in body:
         raise HttpError(400, "'source' is required.")
-    status, version = create_version(project, slug, body["source"], principal, message, parent, git)
+    status, version = push_one(project, principal, item)
     return jsonify(version), status
 
 
@@ -185,7 +195,8 @@ def _diff(project: ProjectRef, slug: str) -> Any:
 
 # What lives below a prompt, dispatched by hand because a slug may itself contain "/".
 SUB_RESOURCES: dict[str, dict[str, Callable[..., Any]]] = {
-    "": {"GET": _fetch, "POST": _push},
+    "": {"GET": _fetch, "POST": _push, "DELETE": archive},
+    "restore": {"POST": restore},
     "versions": {"GET": _versions},
     "diff": {"GET": _diff},
     "render": {"POST": _render},

@@ -5,7 +5,8 @@ one statement, scoped one of two ways: by an API key's prefix (the key's row, it
 creator's membership come back in the same statement, so the key is checked without a second
 round trip) or by a project id (a caller the general path has already authorized). Every join
 below the scope is a LEFT JOIN, so a missing prompt, version or label comes back as NULL version
-columns: the key is still checked, and read_version says None.
+columns: the key is still checked, and read_version says None. So does the latest or a label of
+an archived prompt: the general path then answers its 410 (a version by number is still read).
 """
 
 from __future__ import annotations
@@ -90,11 +91,14 @@ def fetch_statement(scope: Scope, ref: Ref, full: bool) -> Select[Any]:
         number: Any = _BY_LABEL.c.version
     else:
         number = bindparam("version") if ref is Ref.VERSION else _P.c.latest_version
-    joined = joined.outerjoin(_V, (_V.c.prompt_id == _P.c.id) & (_V.c.version == number))
+    on_version = (_V.c.prompt_id == _P.c.id) & (_V.c.version == number)
+    if ref is not Ref.VERSION:
+        on_version &= _P.c.archived_at.is_(None)
+    joined = joined.outerjoin(_V, on_version)
     columns += [_V.c.version, _V.c.sha256]
     if full:
         columns += [_V.c.data, _V.c.message, _V.c.author, _V.c.created_at, _V.c.git,
-                    _V.c.source, _ON_VERSION.c.name]
+                    _V.c.source, _V.c.renamed_from, _ON_VERSION.c.name]
         joined = joined.outerjoin(_ON_VERSION, (_ON_VERSION.c.prompt_id == _P.c.id)
                                   & (_ON_VERSION.c.version == _V.c.version))
     return select(*columns).select_from(joined).where(where)
@@ -119,10 +123,10 @@ def read_version(rows: Sequence[Sequence[Any]], full: bool, start: int = 0
     first = rows[0]
     if not full:
         return FetchedVersion(first[start], first[start + 1])
-    label = start + 8
+    label = start + 9
     return FetchedVersion(
         version=first[start], sha256=first[start + 1], data=first[start + 2],
         message=first[start + 3], author=first[start + 4], created_at=first[start + 5],
-        git=first[start + 6], source=first[start + 7], full=True,
+        git=first[start + 6], source=first[start + 7], renamed_from=first[start + 8], full=True,
         labels=sorted(row[label] for row in rows if row[label] is not None),
     )

@@ -37,6 +37,8 @@ ERRORS = {
     404: ("NotFound", "Unknown project, prompt, version, label, member or key."),
     405: ("MethodNotAllowed", "The method is not allowed on this path (see the Allow header)."),
     409: ("Conflict", "Conflict: taken, stale parent_version or expected_version, last admin."),
+    410: ("Archived", "The prompt is archived (`archived`): its latest version and labels are "
+          "gone; a version by number still answers, or restore it."),
     413: ("TooLarge", "The request body (or batch) is too large."),
     422: ("Unprocessable", "Invalid prompt source (with problems) or variables (missing/unknown)."),
     429: ("RateLimited", "Too many failed logins; retry after Retry-After seconds."),
@@ -107,21 +109,38 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
     nf = (404,)
     return {
         f"{base}/prompts": {
-            "get": op(f"{prefix}list_prompts", f"Every prompt {where}", "prompts", security,
+            "get": op(f"{prefix}list_prompts", f"Every live prompt {where}", "prompts", security,
                       {200: "PromptList"}, nf, scope + (LIMIT, CURSOR, param(
-                          "include", "query", {"type": "string", "enum": ["source"]},
-                          "`source` adds each latest source."))),
+                          "include", "query", {"type": "string", "enum": [
+                              "source", "archived", "archived,source", "source,archived"]},
+                          "`source` adds each latest source; `archived` lists archived "
+                          "prompts too (with their `archived_at`)."))),
             "post": op(f"{prefix}push_batch", f"Push many prompts {where} (editor)", "prompts",
                        security, {200: obj({"results": array(ref("PushResult"))})}, nf + (413,),
                        scope, "Batch"),
         },
         item: {
-            "get": op(f"{prefix}get_prompt", f"One version {where}", "prompts", security,
-                      {200: ("Version", ETAG), 304: (None, ETAG)}, nf, in_p + (
+            "get": op(f"{prefix}get_prompt", f"One version {where}; 410 for the latest or a "
+                      "label of an archived prompt", "prompts", security,
+                      {200: ("Version", ETAG), 304: (None, ETAG)}, nf + (410,), in_p + (
                           VERSION_Q, LABEL_Q, param("If-None-Match", "header", STR, "An ETag."))),
-            "post": op(f"{prefix}push_prompt", f"Push a new version {where} (editor)", "prompts",
-                       security, {200: "Version", 201: "Version"}, nf + (409, 422), in_p, "Push"),
+            "post": op(f"{prefix}push_prompt", f"Push a new version {where} (editor); to an "
+                       "archived prompt it restores it; with `renamed_from` a rename",
+                       "prompts", security, {200: "Version", 201: "Version"}, nf + (409, 422),
+                       in_p, "Push"),
+            "delete": op(f"{prefix}archive_prompt", f"Archive a prompt {where} (editor): its "
+                         "labels removed, gone from the list, 410 by latest or label; 409 "
+                         "`protected_label` while a protected label points at it",
+                         "prompts", security, {204: None}, nf + (409,), in_p + (
+                             param("expected_version", "query", {"type": "integer", "minimum": 0},
+                                   "Refuse (409) unless the latest version is this one."),
+                             param("force", "query", {"type": "boolean"},
+                                   "Remove protected labels too (admin; 403 for others)."))),
         },
+        f"{item}/-/restore": {"post": op(
+            f"{prefix}restore_prompt", f"Restore an archived prompt {where} (editor; its labels "
+            "are not restored); 409 when it is not archived", "prompts", security,
+            {200: "Version"}, nf + (409,), in_p)},
         f"{item}/-/versions": {"get": op(
             f"{prefix}list_versions", f"Version history, newest first {where}", "prompts",
             security, {200: "VersionList"}, nf, in_p + (LIMIT, CURSOR))},
@@ -132,7 +151,7 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
                     param("to", "query", STR, REF_DOC, example="2")))},
         f"{item}/-/render": {"post": op(
             f"{prefix}render_prompt", f"Fill the template {where}", "prompts", security,
-            {200: "Rendered"}, nf + (422,), in_p, "Render")},
+            {200: "Rendered"}, nf + (410, 422), in_p, "Render")},
         f"{item}/-/labels/{{label}}": {
             "put": op(f"{prefix}move_label", f"Point a label at a version {where}{LABEL_ROLE}",
                       "prompts", security, {200: "LabelMoved"}, nf + (409,), in_p + (LABEL,),

@@ -42,7 +42,9 @@ SCHEMAS: dict[str, Any] = {
     "Error": obj(
         {"error": STR, "detail": STR},
         {"problems": array(ref("Problem")), "missing": array(STR), "unknown": array(STR),
-         "latest_version": INT, "current_version": NULL_INT, "field": STR},
+         "latest_version": INT, "current_version": NULL_INT, "field": STR,
+         # protected_label: the protected labels that block an archive or a rename.
+         "labels": array(STR)},
     ),
     "Problem": obj({"message": STR, "line": NULL_INT, "column": NULL_INT}),
     "User": obj({"id": INT, "email": STR, "created_at": STR}),
@@ -73,17 +75,20 @@ SCHEMAS: dict[str, Any] = {
         "model": NULL_STR, "params": OBJ, "variables": OBJ, "description": NULL_STR,
         "tags": array(STR), "metadata": OBJ, "labels": array(STR), "message": NULL_STR,
         "author": STR, "created_at": STR, "git": {"type": ["object", "null"]}, "source": STR,
+        # "<old slug>@v<N>" on the version a rename created.
+        "renamed_from": NULL_STR,
     }),
     "PromptSummary": obj(
         {"slug": STR, "version": INT, "sha256": STR,
-         "labels": {"type": "object", "additionalProperties": INT}, "updated_at": STR},
+         "labels": {"type": "object", "additionalProperties": INT}, "updated_at": STR,
+         "archived_at": NULL_STR},
         {"author": STR, "source": STR},
     ),
     "PushResult": obj(
         {"slug": STR, "status": {"type": "string",
                                  "enum": ["created", "unchanged", "conflict", "invalid", "error"]}},
         {"version": INT, "sha256": STR, "latest_version": INT, "problems": array(ref("Problem")),
-         "error": STR, "detail": STR},
+         "error": STR, "detail": STR, "renamed_from": NULL_STR, "labels": array(STR)},
     ),
     "Diff": obj({"from": INT, "to": INT, "diff": STR}),
     "LabelMoved": obj({"slug": STR, "label": STR, "version": INT, "previous": NULL_INT}),
@@ -107,7 +112,11 @@ GIT = {"type": ["object", "null"], "additionalProperties": False, "properties": 
     "path": {"type": ["string", "null"], "minLength": 1, "maxLength": 4096,
              "description": "Relative to the repository: not absolute, no '..'."}}}
 PUSH_FIELDS = {"message": STR, "parent_version": {"type": "integer", "minimum": 0},
-               "git": GIT}
+               "git": GIT,
+               # A rename: the slug the source was at (archived in the same transaction) and the
+               # version of it last synced (409 when its latest moved on).
+               "renamed_from": {"type": "string", "pattern": SLUG_PATTERN},
+               "renamed_from_version": {"type": "integer", "minimum": 1}}
 BODIES: dict[str, Any] = {
     "Credentials": obj({"email": {"type": "string", "format": "email"},
                         "password": {"type": "string", "minLength": 8, "maxLength": 1024}}),

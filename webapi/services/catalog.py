@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,14 @@ from webapi.extensions import db
 from webapi.models import Label, Prompt, PromptVersion
 
 IN_CHUNK = 500  # keeps IN lists short for every backend
+
+
+class Listed(Enum):
+    """Which prompts a list holds: the live ones (the manifest), all, or the archived ones."""
+
+    LIVE = "live"
+    ALL = "all"
+    ARCHIVED = "archived"
 
 
 @dataclass
@@ -27,6 +36,7 @@ class PromptSummary:
     updated_at: dt.datetime
     labels: dict[str, int] = field(default_factory=dict)
     source: str | None = None
+    archived_at: dt.datetime | None = None
 
     @property
     def folder(self) -> str:
@@ -47,10 +57,11 @@ def list_prompts(
     after: str | None = None,
     contains: str = "",
     with_source: bool = False,
+    listed: Listed = Listed.LIVE,
 ) -> tuple[list[PromptSummary], bool]:
     """Prompts ordered by slug after a cursor, optionally filtered; (page, more after it)."""
     columns = [Prompt.id, Prompt.slug, Prompt.updated_at, PromptVersion.version,
-               PromptVersion.sha256, PromptVersion.author]
+               PromptVersion.sha256, PromptVersion.author, Prompt.archived_at]
     if with_source:
         columns.append(PromptVersion.source)
     query = (
@@ -61,6 +72,10 @@ def list_prompts(
         .order_by(Prompt.slug)
         .limit(limit + 1)
     )
+    if listed is Listed.LIVE:
+        query = query.where(Prompt.archived_at.is_(None))
+    elif listed is Listed.ARCHIVED:
+        query = query.where(Prompt.archived_at.is_not(None))
     if after is not None:
         query = query.where(Prompt.slug > after)
     if contains:
@@ -80,8 +95,8 @@ def list_prompts(
             labels[prompt_id][name] = number
     page = [
         PromptSummary(slug=row[1], version=row[3], sha256=row[4], author=row[5],
-                      updated_at=row[2], labels=labels.get(row[0], {}),
-                      source=row[6] if with_source else None)
+                      updated_at=row[2], labels=labels.get(row[0], {}), archived_at=row[6],
+                      source=row[7] if with_source else None)
         for row in rows
     ]
     return page, more

@@ -11,8 +11,9 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK, Label, Prompt, PromptVersion, utcnow
 from webapi.services.events import log_event
+from webapi.services.protection import protected_labels
 from webapi.services.versions import (
-    PROTECTED_LABELS,
+    archived,
     check_label_name,
     find_prompt_id,
     no_label,
@@ -20,17 +21,21 @@ from webapi.services.versions import (
 )
 
 
-def _lock_prompt(prompt_id: int) -> None:
+def _lock_prompt(prompt_id: int, slug: str) -> None:
     # A no-op write takes the row lock (Postgres) or the write lock (SQLite), so the
-    # read-compare-write below cannot interleave with another label move.
+    # read-compare-write below cannot interleave with another label move, or an archive.
     db.session.commit()
-    db.session.execute(
+    archived_at = db.session.execute(
         update(Prompt).where(Prompt.id == prompt_id).values(latest_version=Prompt.latest_version)
-    )
+        .returning(Prompt.archived_at)
+    ).scalar_one()
+    if archived_at is not None:  # an archived prompt has no labels, and gets none
+        db.session.rollback()
+        raise archived(slug)
 
 
-def _check_role(label: str, role: str) -> None:
-    if label in PROTECTED_LABELS and ROLE_RANK[role] < ROLE_RANK["admin"]:
+def _check_role(project: ProjectRef, label: str, role: str) -> None:
+    if label in protected_labels(project.id) and ROLE_RANK[role] < ROLE_RANK["admin"]:
         raise HttpError(403, f"Only admins may move the '{label}' label.")
 
 
@@ -56,9 +61,9 @@ def set_label(
 ) -> dict[str, Any]:
     """Point label at version; 409 when expected_version is given and does not match."""
     check_label_name(label)
-    _check_role(label, role)
+    _check_role(project, label, role)
     prompt_id = find_prompt_id(project, slug)
-    _lock_prompt(prompt_id)
+    _lock_prompt(prompt_id, slug)
     exists = db.session.scalar(
         select(PromptVersion.id).where(
             PromptVersion.prompt_id == prompt_id, PromptVersion.version == version
@@ -97,9 +102,9 @@ def delete_label(
 ) -> None:
     """Remove a label; 404 when it does not exist, 409 on a failed expectation."""
     check_label_name(label)
-    _check_role(label, role)
+    _check_role(project, label, role)
     prompt_id = find_prompt_id(project, slug)
-    _lock_prompt(prompt_id)
+    _lock_prompt(prompt_id, slug)
     current = db.session.scalar(
         select(Label.version).where(Label.prompt_id == prompt_id, Label.name == label)
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +19,7 @@ from webapi.services.provenance import check_git
 from webapi.services.versions import check_slug, labels_of, validate_source, version_dict
 
 DEADLOCK_RETRIES = 3
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,6 +31,10 @@ class PushItem:
     message: str | None = None
     parent_version: int | None = None
     git: dict[str, Any] | None = None
+    # A rename (webapi.services.renames): the slug this source was at, and the version of it
+    # the client last synced (a compare-and-swap on the old slug's latest).
+    renamed_from: str | None = None
+    renamed_from_version: int | None = None
     # Filled in by validation:
     data: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
@@ -51,20 +57,31 @@ def push_versions(
     outcomes: list[PushOutcome | None] = [None] * len(items)
     valid: list[tuple[int, PushItem]] = []
     for index, item in enumerate(items):
-        try:
-            check_slug(item.slug)
-            item.git = check_git(item.git)
-            item.data, item.sha256 = validate_source(item.source, item.slug)
-        except HttpError as exc:
-            status = "invalid" if exc.status == 422 else "error"
-            outcomes[index] = PushOutcome(item.slug, status, error=exc)
-            continue
-        valid.append((index, item))
+        outcomes[index] = refused = validate_item(item)
+        if refused is None:
+            valid.append((index, item))
     for group in _rounds(valid):
-        for index, outcome in _store_with_retry(project, principal, group):
+        for index, outcome in retry_deadlocks(partial(_store, project, principal, group)):
             outcomes[index] = outcome
     assert all(o is not None for o in outcomes)
     return outcomes  # type: ignore[return-value]
+
+
+def validate_item(item: PushItem) -> PushOutcome | None:
+    """Fill in the item's parsed data and hash; or the outcome that refuses it."""
+    try:
+        check_slug(item.slug)
+        item.git = check_git(item.git)
+        item.data, item.sha256 = validate_source(item.source, item.slug)
+    except HttpError as exc:
+        return refusal(item.slug, exc)
+    return None
+
+
+def refusal(slug: str, exc: HttpError) -> PushOutcome:
+    """An item's outcome for an error: invalid (422), conflict (409) or error."""
+    status = {422: "invalid", 409: "conflict"}.get(exc.status, "error")
+    return PushOutcome(slug, status, error=exc)
 
 
 def _rounds(valid: list[tuple[int, PushItem]]) -> Iterator[list[tuple[int, PushItem]]]:
@@ -81,12 +98,11 @@ def _rounds(valid: list[tuple[int, PushItem]]) -> Iterator[list[tuple[int, PushI
         pending = later
 
 
-def _store_with_retry(
-    project: ProjectRef, principal: Principal, group: list[tuple[int, PushItem]]
-) -> list[tuple[int, PushOutcome]]:
+def retry_deadlocks(work: Callable[[], T]) -> T:
+    """work(), one transaction, run again when Postgres broke a deadlock by failing it."""
     for attempt in range(DEADLOCK_RETRIES):
         try:
-            return _store(project, principal, group)
+            return work()
         except OperationalError as exc:
             db.session.rollback()
             deadlock = getattr(exc.orig, "pgcode", None) == "40P01"
@@ -95,7 +111,8 @@ def _store_with_retry(
     raise AssertionError("unreachable")
 
 
-def _insert_missing_prompts(project: ProjectRef, slugs: list[str], now: Any) -> None:
+def insert_missing_prompts(project: ProjectRef, slugs: list[str], now: Any) -> None:
+    """Add a row (no version yet) for each slug the project lacks; a write, so SQLite's lock."""
     dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     rows = [{"project_id": project.id, "slug": s, "latest_version": 0, "created_at": now,
@@ -116,14 +133,15 @@ def _store(
     slugs = [item.slug for _, item in group]
     # The first write takes SQLite's write lock; Postgres then locks the rows in id order,
     # so two concurrent batches over the same prompts queue instead of deadlocking.
-    _insert_missing_prompts(project, slugs, now)
+    insert_missing_prompts(project, slugs, now)
     locked = db.session.execute(
-        select(Prompt.id, Prompt.slug, Prompt.latest_version)
+        select(Prompt.id, Prompt.slug, Prompt.latest_version, Prompt.archived_at)
         .where(Prompt.project_id == project.id, Prompt.slug.in_(slugs))
         .order_by(Prompt.id)
         .with_for_update()
     ).all()
-    by_slug = {slug: (prompt_id, latest) for prompt_id, slug, latest in locked}
+    by_slug = {slug: (prompt_id, latest) for prompt_id, slug, latest, _ in locked}
+    archived = {prompt_id for prompt_id, _, _, archived_at in locked if archived_at is not None}
     latest_sha = dict(
         db.session.execute(
             select(PromptVersion.prompt_id, PromptVersion.sha256)
@@ -138,7 +156,8 @@ def _store(
     unchanged: list[tuple[int, PushItem, int, int]] = []
     for index, item in group:
         prompt_id, current = by_slug[item.slug]
-        if current > 0 and latest_sha.get(prompt_id) == item.sha256:
+        # A push to an archived prompt restores it with a new version, even of the same bytes.
+        if current > 0 and latest_sha.get(prompt_id) == item.sha256 and prompt_id not in archived:
             # Checked before the parent: a retried push that already landed is not a conflict.
             unchanged.append((index, item, prompt_id, current))
         elif item.parent_version is not None and item.parent_version != current:
@@ -178,6 +197,15 @@ def _store(
               "created_at": now}
              for slug, row in zip(created_slugs, created, strict=True)],
         )
+        restored = [(slug, row) for slug, row in zip(created_slugs, created, strict=True)
+                    if row["prompt_id"] in archived]
+        if restored:
+            db.session.execute(update(Prompt).where(Prompt.id.in_(
+                [row["prompt_id"] for _, row in restored])).values(archived_at=None))
+            db.session.execute(insert(Event.__table__), [
+                {"project_id": project.id, "actor": principal.actor, "action": "prompt.restored",
+                 "slug": slug, "details": {"version": row["version"], "by": "push"},
+                 "created_at": now} for slug, row in restored])
     db.session.commit()
     for index, item, prompt_id, current in unchanged:
         latest = db.session.scalar(

@@ -18,7 +18,6 @@ from webapi.extensions import db
 from webapi.models import Label, Prompt, PromptVersion, iso
 
 LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-PROTECTED_LABELS = frozenset({"production"})
 
 
 def check_slug(slug: str) -> None:
@@ -63,6 +62,11 @@ def no_label(slug: str, label: str) -> HttpError:
     return HttpError(404, f"No label '{label}' on '{slug}'.")
 
 
+def archived(slug: str) -> HttpError:
+    """The 410 for the latest version or a label of an archived prompt."""
+    return HttpError(410, f"'{slug}' is archived: fetch a version by number, or restore it.")
+
+
 def find_prompt_id(project: ProjectRef, slug: str) -> int:
     """The prompt's id, or 404."""
     check_slug(slug)
@@ -95,15 +99,25 @@ def resolve_ref(prompt_id: int, slug: str, ref: str | int | None) -> int:
 
 
 def not_found(project: ProjectRef, slug: str, version: int | None, label: str | None) -> NoReturn:
-    """404 for no such version: the prompt's own if it is missing, else the number's or label's."""
-    find_prompt_id(project, slug)
+    """404 for no such version: the prompt's own if it is missing, else the number's or label's;
+    410 for the latest or a label of an archived prompt."""
+    prompt_id = find_prompt_id(project, slug)
+    if version is None and is_archived(prompt_id):
+        raise archived(slug)
     raise no_label(slug, label) if label is not None else no_version(slug, version)
 
 
+def is_archived(prompt_id: int) -> bool:
+    """Whether the prompt is archived."""
+    return db.session.scalar(select(Prompt.archived_at).where(Prompt.id == prompt_id)) is not None
+
+
 def get_version(
-    project: ProjectRef, slug: str, version: int | None = None, label: str | None = None
+    project: ProjectRef, slug: str, version: int | None = None, label: str | None = None,
+    include_archived: bool = False,
 ) -> PromptVersion:
-    """One version by number, label or latest, in as few queries as possible."""
+    """One version by number, label or latest, in as few queries as possible; the latest or a
+    label of an archived prompt is a 410 unless include_archived."""
     check_slug(slug)
     query = (
         select(PromptVersion)
@@ -120,6 +134,8 @@ def get_version(
         query = query.where(PromptVersion.version == version)
     else:
         query = query.where(PromptVersion.version == Prompt.latest_version)
+    if version is None and not include_archived:
+        query = query.where(Prompt.archived_at.is_(None))
     found = db.session.scalar(query)
     if found is None:
         not_found(project, slug, version, label)
@@ -138,6 +154,7 @@ class FetchedVersion(NamedTuple):
     created_at: dt.datetime | None = None
     git: dict[str, Any] | None = None
     source: str = ""
+    renamed_from: str | None = None
     labels: list[str] = []
     full: bool = False  # False: only version and sha256 were read (enough for a 304)
 
@@ -166,6 +183,7 @@ def version_dict(
         "author": v.author,
         "created_at": iso(v.created_at),
         "git": v.git,
+        "renamed_from": v.renamed_from,
         "source": v.source,
     }
 
