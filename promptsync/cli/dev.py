@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def _example(engine: SyncEngine) -> tuple[str, int] | None:
     """A prompt to show in the curl line: support/greeting when present, else the first."""
-    entries = engine.reload().entries
+    entries = {s: e for s, e in engine.reload().entries.items() if not e.archived}
     if not entries:
         return None
     slug = "support/greeting" if "support/greeting" in entries else min(entries)

@@ -38,6 +38,8 @@ def log(obj: Obj, slug: str) -> None:
         line = f"v{item['version']:<4} {when:<16}  {item.get('author') or '-':<24}"
         if labels:
             line += f" [{labels}]"
+        if item.get("renamed_from"):
+            line += f" (renamed from {item['renamed_from']})"  # "<old slug>@v<N>"
         # The first line by "\n" alone: a CR or U+2028 inside it is shown, not obeyed.
         message = str(item.get("message") or "").split("\n")[0].removesuffix("\r")
         echo(f"{line} {message}".rstrip(" "))

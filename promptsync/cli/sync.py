@@ -73,17 +73,31 @@ def _status_line(action: Action) -> str:
 
     where = display(action.path) if action.path else action.relpath or ""
     remote = action.remote_version
+    archived = action.remote is not None and action.remote.archived
     detail = {
-        Status.NEW: f"{where}: not on the server yet",
+        Status.NEW: (f"{where}: archived on the server at v{remote}, push restores it"
+                     if archived else f"{where}: not on the server yet"),
         Status.MODIFIED: f"{where}: changed since v{action.base_version}",
         Status.BEHIND: (f"v{remote} on the server, your file is v{action.base_version}"
                         if action.base_version else f"v{remote} on the server, no file yet"),
-        Status.CONFLICT: (f"{where}: changed since v{action.base_version}, server at v{remote}"
-                          if action.base_version else
-                          f"{where}: differs from v{remote} on the server (never synced here)"),
-        Status.DELETED: f"{action.relpath} deleted here, v{remote} on the server",
+        Status.CONFLICT: _conflict_detail(action, where),
+        Status.DELETED: f"{action.relpath} deleted here, push archives v{remote} on the server",
+        Status.ARCHIVED: f"{where}: archived on the server, pull removes the file",
+        Status.RENAMED: (f"{where}: renamed from {action.renamed_from} "
+                         f"(v{action.renamed_from_version}), push renames it on the server"),
     }.get(action.status, "")
     return f"{action.status.value:<9} {action.slug:<30} {detail}".rstrip()
+
+
+def _conflict_detail(action: Action, where: str) -> str:
+    remote, base = action.remote_version, action.base_version
+    if action.local is None:
+        return f"{action.relpath} deleted here (v{base}), server moved on to v{remote}"
+    if action.remote is not None and action.remote.archived:
+        return f"{where}: changed since v{base}, archived on the server"
+    if base:
+        return f"{where}: changed since v{base}, server at v{remote}"
+    return f"{where}: differs from v{remote} on the server (never synced here)"
 
 
 @click.command()
@@ -91,7 +105,8 @@ def _status_line(action: Action) -> str:
 @click.argument("paths", nargs=-1, type=click.Path())
 @pass_obj
 def status(obj: Obj, exit_code: bool, paths: tuple[str, ...]) -> None:
-    """List prompts that are new, modified, behind, in conflict, deleted or invalid."""
+    """List prompts that are new, modified, behind, in conflict, deleted, archived, renamed
+    or invalid."""
     from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
     plan = obj.engine().plan(paths)
@@ -112,11 +127,43 @@ def status(obj: Obj, exit_code: bool, paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-def _rejected_line(result: PushResult) -> str:
+def _rejected_line(result: PushResult, action: Action | None) -> str:
     latest = f"v{result.latest_version}" if result.latest_version else "a newer version"
     base = f"v{result.base_version}" if result.base_version else "no server version"
+    if result.renamed_from is not None:
+        return (f"rejected: {result.slug}: not renamed from {result.renamed_from}: "
+                f"{result.detail.rstrip('.')}; promptsync status shows where both stand")
+    if action is not None and action.local is None:
+        return (f"rejected: {result.slug} was deleted here but is at {latest} on the server "
+                f"(you had {base}): run promptsync pull --force to get the file back, or "
+                "promptsync push --force to archive it anyway")
+    if action is not None and action.remote is not None and action.remote.archived:
+        return (f"rejected: {result.slug} is archived on the server and your file changed "
+                f"since {base}: push --force restores it with your file, pull --force "
+                "removes the file")
     return (f"rejected: {result.slug} is at {latest} on the server, your file is based on "
             f"{base}: run promptsync pull (or push --force to overwrite)")
+
+
+def _push_line(result: PushResult, action: Action | None, where: str) -> str | None:
+    """The line for one result of a push (None: said by the caller or in a summary)."""
+    from promptsync.sync.lifecycle import PROTECTED_HINT  # start-up cost: PyYAML
+
+    renamed = f", renamed from {result.renamed_from}" if result.renamed_from else ""
+    if result.outcome == PushOutcome.WOULD_PUSH:
+        return f"would push {result.slug} ({where}){renamed}"
+    if result.outcome == PushOutcome.WOULD_ARCHIVE:
+        return f"would archive {result.slug} (v{result.version}: {where} was deleted)"
+    if result.outcome == PushOutcome.ARCHIVED:
+        return f"{result.slug}: archived"
+    if result.code == "protected_label":
+        what = f"not renamed from {result.renamed_from}" if renamed else "not archived"
+        return f"refused: {result.slug}: {what}: {result.detail.rstrip('.')}; {PROTECTED_HINT}"
+    if result.outcome == PushOutcome.CONFLICT:
+        return _rejected_line(result, action)
+    if result.outcome == PushOutcome.ERROR:
+        return f"error: {result.slug}: {result.detail}"
+    return None
 
 
 @click.command()
@@ -127,31 +174,33 @@ def _rejected_line(result: PushResult) -> str:
 @pass_obj
 def push(obj: Obj, paths: tuple[str, ...], message: str | None, dry_run: bool,
          force: bool) -> None:
-    """Upload every changed prompt file as a new version."""
+    """Upload every changed prompt file as a new version; archive the prompts of deleted
+    files, and rename those whose file moved."""
     from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
     engine = obj.engine()
     plan = engine.plan(paths)
-    count = len(plan.with_status(Status.NEW, Status.MODIFIED, *([Status.CONFLICT] * force)))
+    count = len(plan.with_status(Status.NEW, Status.MODIFIED, Status.RENAMED,
+                                 *([Status.CONFLICT] * force)))
     if count >= PROGRESS_FROM and not dry_run:
         with click.progressbar(length=count, label="pushing", file=sys.stderr) as bar:
             report = engine.push(plan, message=message, force=force, progress=bar.update)
     else:
         report = engine.push(plan, message=message, force=force, dry_run=dry_run)
     created = [r for r in report.results if r.outcome == PushOutcome.CREATED]
+    actions = {a.slug: a for a in plan.actions}
     for result in report.results:
-        if result.outcome == PushOutcome.WOULD_PUSH:
-            echo(f"would push {result.slug} ({display(engine.dir / (result.relpath or ''))})")
-        elif result.outcome == PushOutcome.CREATED and len(created) <= LIST_UP_TO:
-            echo_err(f"{result.slug}: pushed v{result.version}")
-        elif result.outcome == PushOutcome.CONFLICT:
-            echo_err(_rejected_line(result))
+        where = display(engine.dir / (result.relpath or ""))
+        if result.outcome == PushOutcome.CREATED and len(created) <= LIST_UP_TO:
+            renamed = f", renamed from {result.renamed_from}" if result.renamed_from else ""
+            echo_err(f"{result.slug}: pushed v{result.version}{renamed}")
         elif result.outcome == PushOutcome.INVALID:
             path = engine.dir / result.relpath if result.relpath else None
             for problem in result.problems:
                 echo_err(_where(path, problem))
-        elif result.outcome == PushOutcome.ERROR:
-            echo_err(f"error: {result.slug}: {result.detail}")
+        elif (line := _push_line(result, actions.get(result.slug), where)) is not None:
+            dry = result.outcome in (PushOutcome.WOULD_PUSH, PushOutcome.WOULD_ARCHIVE)
+            echo(line, err=not dry)  # a dry run's list is data (stdout), the rest messages
     if len(created) > LIST_UP_TO:
         echo_err(f"pushed {len(created)} new versions")
     if report.error is not None:
@@ -169,7 +218,8 @@ def push(obj: Obj, paths: tuple[str, ...], message: str | None, dry_run: bool,
 @click.option("--force", is_flag=True, help="Overwrite local changes with the server's version.")
 @pass_obj
 def pull(obj: Obj, paths: tuple[str, ...], force: bool) -> None:
-    """Write newer server versions into the files, atomically."""
+    """Write newer server versions into the files, atomically; remove the unchanged files
+    of prompts archived on the server."""
     from promptsync.sync.pull import PullOutcome  # start-up cost: PyYAML
 
     engine = obj.engine()
@@ -178,6 +228,8 @@ def pull(obj: Obj, paths: tuple[str, ...], force: bool) -> None:
         where = display(engine.dir / result.relpath) if result.relpath else result.slug
         if result.outcome == PullOutcome.PULLED:
             echo_err(f"{result.slug}: pulled v{result.version} into {where}")
+        elif result.outcome == PullOutcome.REMOVED:
+            echo_err(f"{result.slug}: archived on the server, removed {where}")
         elif result.outcome == PullOutcome.FAILED:
             echo_err(f"error: {result.slug}: not pulled: {result.detail}")
         else:

@@ -2,7 +2,8 @@
 
 `SyncEngine` ties a prompts dir, its `.promptsync/` state and the project on the server
 together: `plan()` (one paginated manifest call, then the pure `make_plan` of sync/plan.py),
-`push(plan)` (sync/push.py) and `pull(plan)` (sync/pull.py). Nothing here prints or imports
+`push(plan)` (sync/push.py, then the archives of sync/lifecycle.py) and `pull(plan)`
+(sync/pull.py, then the removals of sync/lifecycle.py). Nothing here prints or imports
 click: results are values.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptsync.sync.gitinfo import git_info
+from promptsync.sync.lifecycle import archive_deleted, remove_archived
 from promptsync.sync.plan import Plan, Remote, Status, make_plan
 from promptsync.sync.pull import PullReport, apply_pull
 from promptsync.sync.push import PushReport, apply_push
@@ -46,11 +48,13 @@ class SyncEngine:
         return scan(self.dir, list(paths) if paths else None)
 
     def remote(self) -> dict[str, Remote]:
-        """The server's latest version of every prompt: one paginated manifest call."""
+        """The server's latest version of every prompt, archived ones included (to tell a
+        file to remove from a file to push): one paginated manifest call."""
         assert self.api is not None, "SyncEngine needs an ApiClient to talk to the server"
         return {
-            item["slug"]: Remote(int(item["version"]), str(item["sha256"]))
-            for item in self.api.manifest(self.project)
+            item["slug"]: Remote(int(item["version"]), str(item["sha256"]),
+                                 archived=item.get("archived_at") is not None)
+            for item in self.api.manifest(self.project, include_archived=True)
         }
 
     def plan(self, paths: Iterable[str | Path] | None = None) -> Plan:
@@ -61,13 +65,16 @@ class SyncEngine:
         remote = self.remote()
         with self.state.locked():
             state = self.reload()
-            state.resolve_journal({s: (r.version, r.sha256) for s, r in remote.items()})
+            # An upload that reached the server restored its prompt: only live ones count.
+            state.resolve_journal({s: (r.version, r.sha256) for s, r in remote.items()
+                                   if not r.archived})
             result = make_plan(scanned, state.entries, remote, selection=selection)
             changed = False
             for action in result.with_status(Status.IN_SYNC):
                 assert action.local is not None and action.remote is not None
                 entry = state.get(action.slug)
-                if entry is None or (entry.version, entry.sha256, entry.path) != (
+                if entry is None or entry.archived or (entry.version, entry.sha256,
+                                                       entry.path) != (
                     action.remote.version, action.local.sha256, action.local.relpath
                 ):
                     # File and server agree: remember it, so a later edit is "modified".
@@ -87,17 +94,29 @@ class SyncEngine:
         dry_run: bool = False,
         progress: Callable[[int], None] | None = None,
     ) -> PushReport:
-        """Upload new and modified files (and conflicts with ``force``) in batches."""
+        """Upload new, modified and renamed files (and conflicts with ``force``) in batches,
+        then archive the prompts of deleted files."""
         assert self.api is not None
         git = None if dry_run else git_info(self.dir)
         with self.state.locked():
             self.reload()
-            return apply_push(plan, self.state, self.api, self.project, message=message,
-                              force=force, dry_run=dry_run, git=git, progress=progress)
+            report = apply_push(plan, self.state, self.api, self.project, message=message,
+                                force=force, dry_run=dry_run, git=git, progress=progress)
+            if report.error is not None:
+                return report  # the server is gone or refuses the key: archives can wait
+            archived = archive_deleted(plan, self.state, self.api, self.project, force=force,
+                                       dry_run=dry_run)
+            report.results += archived.results
+            report.error = archived.error
+            return report
 
     def pull(self, plan: Plan, *, force: bool = False) -> PullReport:
-        """Write newer server versions into unmodified files (any file with ``force``)."""
+        """Write newer server versions into unmodified files (any file with ``force``), and
+        remove the unmodified files of archived prompts."""
         assert self.api is not None
         with self.state.locked():
             self.reload()
-            return apply_pull(plan, self.state, self.api, self.project, self.dir, force=force)
+            report = apply_pull(plan, self.state, self.api, self.project, self.dir, force=force)
+            removed = remove_archived(plan, self.state, self.dir, force=force)
+            report.results += removed.results
+            return report

@@ -34,6 +34,7 @@ class PullOutcome(StrEnum):
     """What became of one prompt a pull wanted to write."""
 
     PULLED = "pulled"
+    REMOVED = "removed"  # the prompt was archived on the server: its unchanged file is gone
     REFUSED = "refused"  # the detail says why: local changes, an unsafe path, a bad source ...
     FAILED = "failed"  # the server did not give it (an error, no answer); the others went on
 
@@ -59,22 +60,26 @@ class PullReport:
     @property
     def ok(self) -> bool:
         """True when nothing was refused and nothing failed."""
-        return self.error is None and all(r.outcome == PullOutcome.PULLED for r in self.results)
+        return self.error is None and all(r.outcome in (PullOutcome.PULLED, PullOutcome.REMOVED)
+                                          for r in self.results)
 
 
 def _wanted(action: Action, force: bool) -> str | None:
     """Why a pull skips or refuses ``action``: None to pull, "" to skip quietly, else a reason."""
-    if action.remote is None or action.status in (Status.IN_SYNC, Status.NEW, Status.INVALID):
-        return ""
+    if action.remote is None or action.remote.archived or action.status in (
+            Status.IN_SYNC, Status.NEW, Status.INVALID, Status.RENAMED):
+        return ""  # archived: its file is removed (sync/lifecycle.py), never written
     if action.status == Status.BEHIND or force:
         return None
+    if action.status == Status.CONFLICT and action.local is None:
+        return (f"the file was deleted here and the server moved on to "
+                f"v{action.remote.version}: run promptsync pull --force to get the file back, "
+                "or promptsync push --force to archive the prompt anyway")
     if action.status == Status.CONFLICT:
         return (f"the file has local changes and the server has v{action.remote.version}: "
                 "run promptsync push --force to keep yours, or promptsync pull --force "
                 "to take the server's")
-    if action.status == Status.DELETED:
-        return "the file was deleted locally: promptsync pull --force restores it"
-    return ""  # MODIFIED: the server has nothing newer
+    return ""  # MODIFIED: the server has nothing newer; DELETED: push archives it
 
 
 def _sources(api: ApiClient, project: str | None, todo: list[Action],

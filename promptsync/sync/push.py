@@ -33,6 +33,8 @@ class PushResult:
     latest_version: int | None = None
     problems: tuple[Problem, ...] = ()
     detail: str = ""
+    code: str = ""  # the server's error code of a refusal ("conflict", "protected_label", ...)
+    renamed_from: str | None = None  # a rename: the old slug, archived with this upload
 
 
 @dataclass
@@ -70,20 +72,24 @@ def apply_push(
     git: GitInfo | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> PushReport:
-    """Upload NEW and MODIFIED files (CONFLICT too with ``force``, without a parent check)."""
+    """Upload NEW, MODIFIED and RENAMED files (CONFLICT too with ``force``, without a parent
+    check). Deleted files are archived by sync/lifecycle.py."""
     report = PushReport()
     todo: list[Action] = []
     for action in plan.actions:
         if action.status == Status.INVALID:
             report.results.append(PushResult(action.slug, PushOutcome.INVALID, action.relpath,
                                              problems=action.problems))
+        elif action.local is None:
+            continue  # a deletion (sync/lifecycle.py) or a prompt to pull: not an upload
         elif action.status == Status.CONFLICT and not force:
             report.results.append(_rejected(action))
-        elif action.status in (Status.NEW, Status.MODIFIED, Status.CONFLICT):
+        elif action.status in (Status.NEW, Status.MODIFIED, Status.CONFLICT, Status.RENAMED):
             todo.append(action)
     if dry_run:
         report.results += [PushResult(a.slug, PushOutcome.WOULD_PUSH, a.relpath,
-                                      base_version=a.base_version) for a in todo]
+                                      base_version=a.base_version, renamed_from=a.renamed_from)
+                           for a in todo]
         return report
     if message is None and git is not None:
         message = git.subject  # the default message: the last commit's subject
@@ -101,6 +107,11 @@ def apply_push(
             item["parent_version"] = parent
         if git is not None:
             item["git"] = git.for_file(action.local.path)
+        if action.renamed_from is not None:
+            # One item: the server archives the old slug and creates this one together.
+            item["renamed_from"] = action.renamed_from
+            if not force:
+                item["renamed_from_version"] = action.renamed_from_version
         items.append(item)
     if not todo:
         return report
@@ -181,10 +192,13 @@ def _record_answer(state: SyncState, action: Action, answer: BatchAnswer) -> Pus
     if answer.outcome in (PushOutcome.CREATED, PushOutcome.UNCHANGED):
         assert answer.version is not None
         state.record(action.slug, answer.version, action.local.sha256, relpath)
+        if action.renamed_from is not None:
+            state.mark_archived(action.renamed_from)  # archived by the server with this upload
         return PushResult(action.slug, answer.outcome, relpath, version=answer.version,
-                          base_version=action.base_version)
+                          base_version=action.base_version, renamed_from=action.renamed_from)
     if answer.outcome == PushOutcome.CONFLICT:
         return PushResult(action.slug, answer.outcome, relpath, base_version=action.base_version,
-                          latest_version=answer.latest_version, detail=answer.detail)
+                          latest_version=answer.latest_version, detail=answer.detail,
+                          code=answer.code, renamed_from=action.renamed_from)
     return PushResult(action.slug, answer.outcome, relpath, problems=answer.problems,
-                      detail=answer.detail)
+                      detail=answer.detail, code=answer.code, renamed_from=action.renamed_from)

@@ -121,6 +121,27 @@ def write_file(target: Path, body: bytes, expected_sha: str | None, *, force: bo
         raise PromptSyncError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
+def remove_file(root: Path, target: Path, expected_sha: str | None, *, force: bool) -> None:
+    """Delete ``target`` unless it changed since it was planned (without force); then the
+    folders it leaves empty, up to ``root`` (git keeps no empty folders either)."""
+    if not force:
+        _check_unchanged(target, expected_sha)
+    try:
+        os.unlink(target)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise PromptSyncError(f"cannot remove {target}: {exc.strerror or exc}") from exc
+    folder, top = target.parent, root.resolve()
+    while folder != top and top in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            break  # not empty (or not ours to remove): leave it
+        folder = folder.parent
+    fsync_dirs([folder])
+
+
 class BatchWriter:
     """Replace many files atomically with one flush to disk for all of them (a large pull).
 
