@@ -21,13 +21,12 @@ from typing import Any
 
 from promptsync.errors import ApiError, PromptFileError, PromptSyncError, ServerUnreachable
 from promptsync.format.prompt import slug_for_path
-from promptsync.protocol import PushOutcome
 from promptsync.sync.engine import SyncEngine
 from promptsync.sync.plan import Plan, Status, check_file
-from promptsync.sync.pull import PullOutcome, PullReport
+from promptsync.sync.pull import PullReport
 from promptsync.sync.scan import BadFile, LocalFile, load_file
 from promptsync.sync.tree import walk
-from promptsync.watch.eventlog import EventLog, first_problem, plural
+from promptsync.watch.eventlog import EventLog, plural
 from promptsync.watch.outbox import FlushReport, Outbox, last_hashes
 from promptsync.watch.watcher import PromptWatcher
 
@@ -171,11 +170,12 @@ class WatchDaemon:
                 # Keyed by the file's hash as the rescan is, so one bad file is said once.
                 key = action.local.sha256 if action.local is not None else ""
                 self.say.invalid(action.relpath or action.slug, action.slug, action.problems, key)
-            elif action.status == Status.DELETED:
-                self.say.deleted(action.slug)
-            elif action.status == Status.CONFLICT and action.local is not None:
-                self.say.conflict(action.slug, action.remote_version, action.local.sha256)
-        self._queue([a.local for a in plan.with_status(Status.NEW, Status.MODIFIED) if a.local])
+            elif action.status == Status.CONFLICT:
+                self.say.conflict_of(action)
+        # A deletion waits for the watcher's start-up rescan and its grace period (an editor
+        # may be mid-save); a rename's new file is queued now and finds the old one missing.
+        self._queue([a.local for a in plan.with_status(Status.NEW, Status.MODIFIED,
+                                                        Status.RENAMED) if a.local])
         self._sent(self.outbox.flush())
         self._pull(plan)
         self._reconciled = True
@@ -192,46 +192,35 @@ class WatchDaemon:
         paths = []
         for slug, latest in remote.items():
             entry = state.get(slug)
-            if slug in waiting or (entry is not None and entry.previous is None and (
-                    entry.version, entry.sha256) == (latest.version, latest.sha256)):
+            if latest.archived and (entry is None or entry.archived):
+                continue  # archived, and no file of it here: nothing to remove
+            if slug in waiting or (entry is not None and entry.previous is None
+                                   and not latest.archived and not entry.archived
+                                   and (entry.version, entry.sha256)
+                                   == (latest.version, latest.sha256)):
                 continue
             paths.append(self.root / (entry.path if entry is not None else f"{slug}.yaml"))
         if not paths:
             return
         plan = self.engine.plan(paths)
         for action in plan.with_status(Status.CONFLICT):
-            if action.local is not None:
-                self.say.conflict(action.slug, action.remote_version, action.local.sha256)
+            self.say.conflict_of(action)
         self._pull(plan)
 
     def _pull(self, plan: Plan) -> None:
         waiting = self.outbox.slugs()  # their saves go first; a 409 will tell of a conflict
-        behind = [a for a in plan.with_status(Status.BEHIND) if a.slug not in waiting]
+        behind = [a for a in plan.with_status(Status.BEHIND, Status.ARCHIVED)
+                  if a.slug not in waiting]
         if behind:
             self._pulled(self.engine.pull(Plan(behind)))
 
     def _pulled(self, report: PullReport) -> None:
-        for result in report.results:
-            if result.outcome == PullOutcome.PULLED:
-                self.say.forget(result.slug)
-                self.say(f"{result.slug}: pulled v{result.version}")
-            else:
-                self.say(f"{result.slug}: not pulled: {result.detail}")
+        self.say.pulled(report)
         if report.error is not None:
             raise report.error
 
     def _sent(self, report: FlushReport) -> None:
-        for sent in report.results:
-            if sent.outcome == PushOutcome.CREATED:
-                self.say.forget(sent.slug)
-                self.say(f"{sent.slug}: pushed v{sent.version}")
-            elif sent.outcome == PushOutcome.CONFLICT:
-                self.say.refused(sent.slug, sent.latest_version, sent.base_version, sent.sha256,
-                                 sent.dropped)
-            elif sent.outcome == PushOutcome.INVALID:
-                self.say(f"{sent.slug}: invalid ({first_problem(sent.problems)})")
-            elif sent.outcome == PushOutcome.ERROR:
-                self.say(f"{sent.slug}: not pushed: {sent.detail}")
+        self.say.sent(report)
         if report.error is not None:
             raise report.error
 
@@ -253,19 +242,28 @@ class WatchDaemon:
         for key in set(self._seen) - present:
             del self._seen[key]
         self._judge(changed, stats=True)
-        for slug, entry in self.engine.reload().entries.items():
-            if not os.path.lexists(self.root / entry.path):
-                self.say.deleted(slug)
+        missing = [self.root / entry.path for entry in self.engine.reload().entries.values()
+                   if not entry.archived and not os.path.lexists(self.root / entry.path)]
+        if missing and self.watcher is not None:
+            # Believed deleted only once missing for the grace period: an editor's save may
+            # have the file away for a moment right now. The watcher hands them back then.
+            self.watcher.recheck(missing)
+        elif missing:
+            self._judge(missing, stats=True)
 
     def _judge(self, paths: Iterable[Path], stats: bool) -> None:
         latest = last_hashes(self.engine.reload())
         good: list[LocalFile] = []
+        gone: list[str] = []
         seen: dict[str, tuple[int, ...]] = {}
         for path in paths:
             relpath = path.relative_to(self.root).as_posix()
             signature = _stat(path)
             if not signature:
-                self._gone(relpath)
+                try:
+                    gone.append(slug_for_path(relpath))
+                except PromptFileError:
+                    pass  # never a prompt: nothing to archive
                 continue
             item = load_file(self.root, path, relpath)
             seen[str(path)] = signature
@@ -279,27 +277,19 @@ class WatchDaemon:
                 self.say.invalid(relpath, item.slug, problems, item.sha256)
             else:
                 good.append(item)
-        self._queue(good)
+        self._queue(good, gone)
         self._seen.update(seen)  # only now: a failed queue must be retried by the next rescan
 
-    def _queue(self, files: list[LocalFile]) -> None:
-        if not files:
+    def _queue(self, files: list[LocalFile], gone: list[str] | None = None) -> None:
+        """Queue saves (a rename when a file holds a missing prompt's bytes) and archives."""
+        if not files and not gone:
             return
-        added = self.outbox.enqueue(files)
-        for local in added:
+        added = self.outbox.enqueue(files, gone or ())
+        for local in added.saves:
             self.say.forget(local.slug, local.relpath)
-        if added and self._down:
+        if (added.saves or added.archives) and self._down:
             self.say(f"server unreachable, {plural(self.outbox.count(), 'change')} queued")
         self._wake.set()
-
-    def _gone(self, relpath: str) -> None:
-        try:
-            slug = slug_for_path(relpath)
-        except PromptFileError:
-            return
-        state = self.engine.reload()
-        if state.get(slug) is not None:
-            self.say.deleted(slug)
 
     def _on_error(self, exc: BaseException) -> None:
         text = self._describe(exc) if isinstance(exc, PromptSyncError) else repr(exc)

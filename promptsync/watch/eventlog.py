@@ -6,9 +6,16 @@ import threading
 from collections.abc import Callable
 
 from promptsync.errors import Problem
+from promptsync.protocol import PushOutcome
+from promptsync.sync.lifecycle import PROTECTED_HINT
+from promptsync.sync.plan import Action
+from promptsync.sync.pull import PullOutcome, PullReport
 from promptsync.terminal import escape_line
+from promptsync.watch.outbox import FlushReport, Sent
 
 RESOLVE_HINT = "promptsync pull --force takes the server's, promptsync push --force keeps yours"
+DELETED_HINT = ("promptsync pull --force brings the file back, promptsync push --force archives "
+                "the prompt anyway")
 
 
 def first_problem(problems: tuple[Problem, ...]) -> str:
@@ -33,6 +40,7 @@ class EventLog:
         self._lock = threading.Lock()  # the watcher's thread and the sync thread both report
         self._invalid: dict[str, str] = {}  # relpath -> what was last said about it
         self._deleted: set[str] = set()
+        self._refusals: dict[str, str] = {}  # slug -> the archive/rename refusal last said
         # slug -> (server version, local hash) said: the same pair again is no news, and a
         # file in conflict is not sent again until it is saved with other bytes.
         self._conflicts: dict[str, tuple[int | None, str]] = {}
@@ -52,20 +60,45 @@ class EventLog:
             self._invalid[relpath] = key + text
         self(f"{slug}: invalid ({text})")
 
-    def deleted(self, slug: str) -> None:
-        """``slug: deleted locally (not propagated)``, once until the file is back."""
+    def deleted(self, slug: str, remote: int | None = None) -> None:
+        """A file deleted while the server moved on: not archived; once until it changes."""
         with self._lock:
             if slug in self._deleted:
                 return
             self._deleted.add(slug)
-        self(f"{slug}: deleted locally (not propagated)")
+        self(f"{slug}: deleted here while the server moved on to v{remote}: not archived "
+             f"({DELETED_HINT})")
 
-    def conflict(self, slug: str, remote: int | None, sha256: str) -> None:
-        """Both sides changed: said once per server version and file content."""
+    def lifecycle_refused(self, sent: Sent) -> None:
+        """The server refused an archive or a rename: why, and what to do; once per reason."""
+        key = f"{sent.code}:{sent.latest_version}"
+        with self._lock:
+            if self._refusals.get(sent.slug) == key:
+                return
+            self._refusals[sent.slug] = key
+        if sent.code == "protected_label":
+            hint = PROTECTED_HINT
+        elif sent.code == "conflict" and sent.archive:
+            hint = DELETED_HINT
+        else:
+            hint = "promptsync status shows where it stands"
+        what = (f"not renamed from {sent.renamed_from}, pushed as a new prompt"
+                if sent.renamed_from else "not archived")
+        self(f"{sent.slug}: {what}: {sent.detail.rstrip('.')} ({hint})")
+
+    def conflict(self, slug: str, remote: int | None, sha256: str, *,
+                 archived: bool = False) -> None:
+        """Both sides changed (or the server archived it): said once per server version and
+        file content."""
         with self._lock:
             if self._conflicts.get(slug) == (remote, sha256):
                 return
             self._conflicts[slug] = (remote, sha256)
+        if archived:
+            self(f"{slug}: conflict: changed here, archived on the server; neither side "
+                 "touched (promptsync push --force restores it with your file, promptsync "
+                 "pull --force removes the file)")
+            return
         self(f"{slug}: conflict: changed here and on the server (v{remote}); neither side "
                  f"touched ({RESOLVE_HINT})")
 
@@ -84,10 +117,51 @@ class EventLog:
             known = self._conflicts.get(slug)
         return known is not None and known[1] == sha256
 
+    def conflict_of(self, action: Action) -> None:
+        """Say once that both sides changed a prompt (or one deleted it): neither is touched."""
+        if action.local is None:
+            self.deleted(action.slug, action.remote_version)
+        else:
+            self.conflict(action.slug, action.remote_version, action.local.sha256,
+                          archived=action.remote is not None and action.remote.archived)
+
+    def pulled(self, report: PullReport) -> None:
+        """One line per file a pull wrote, removed or refused."""
+        for result in report.results:
+            if result.outcome == PullOutcome.PULLED:
+                self.forget(result.slug)
+                self(f"{result.slug}: pulled v{result.version}")
+            elif result.outcome == PullOutcome.REMOVED:
+                self.forget(result.slug)
+                self(f"{result.slug}: archived on the server, file removed")
+            else:
+                self(f"{result.slug}: not pulled: {result.detail}")
+
+    def sent(self, report: FlushReport) -> None:
+        """One line per queued save or archive the server answered."""
+        for sent in report.results:
+            if sent.outcome == PushOutcome.CREATED:
+                self.forget(sent.slug)
+                renamed = f", renamed from {sent.renamed_from}" if sent.renamed_from else ""
+                self(f"{sent.slug}: pushed v{sent.version}{renamed}")
+            elif sent.outcome == PushOutcome.ARCHIVED:
+                self.forget(sent.slug)
+                self(f"{sent.slug}: archived")
+            elif sent.archive or sent.renamed_from:
+                self.lifecycle_refused(sent)
+            elif sent.outcome == PushOutcome.CONFLICT:
+                self.refused(sent.slug, sent.latest_version, sent.base_version, sent.sha256,
+                             sent.dropped)
+            elif sent.outcome == PushOutcome.INVALID:
+                self(f"{sent.slug}: invalid ({first_problem(sent.problems)})")
+            elif sent.outcome == PushOutcome.ERROR:
+                self(f"{sent.slug}: not pushed: {sent.detail}")
+
     def forget(self, slug: str, relpath: str | None = None) -> None:
         """The prompt is fine again: its next problem is news."""
         with self._lock:
             self._deleted.discard(slug)
+            self._refusals.pop(slug, None)
             self._conflicts.pop(slug, None)
             if relpath is not None:
                 self._invalid.pop(relpath, None)

@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -178,6 +178,14 @@ class PromptWatcher:
             raise
         self.observer_kind = "polling"
         return polling
+
+    def recheck(self, paths: Iterable[Path]) -> None:
+        """Deliver ``paths`` again as after an event now: a missing one once the grace period
+        has passed without it coming back (a consumer's rescan found them missing)."""
+        with self._cond:
+            for path in paths:
+                self._debouncer.touch(path)
+            self._cond.notify()
 
     # -- called from the observer thread -----------------------------------------------------
 

@@ -280,21 +280,6 @@ def test_a_save_based_on_an_old_version_is_refused_with_a_conflict_line(rig: Rig
     assert rig.state().journal == []
 
 
-def test_a_deletion_is_reported_once_and_not_propagated(rig: Rig) -> None:
-    rig.save(A, text(1))
-    (rig.prompts / A).unlink()
-    rig.daemon.on_change([rig.prompts / A])
-    rig.daemon.on_rescan()
-    rig.clock.now += 120
-    rig.daemon.step()
-    assert rig.lines.count("a: deleted locally (not propagated)") == 1
-    assert rig.versions("a") == [text(1)]
-    rig.save(A, text(1))  # restored: a later deletion is news again
-    (rig.prompts / A).unlink()
-    rig.daemon.on_rescan()
-    assert rig.lines.count("a: deleted locally (not propagated)") == 2
-
-
 def test_the_rescan_finds_what_the_watcher_missed_and_rereads_only_changed_files(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

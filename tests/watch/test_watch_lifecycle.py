@@ -1,0 +1,229 @@
+"""`watch` follows deletions and renames: the daemon over the real app in-process (httpx WSGI
+transport), a fake clock, no watcher thread: the tests deliver paths as the watcher does (a
+deleted one only once it stayed missing for the grace period) and step the sync thread."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from flask import Flask
+
+from promptsync.client.api import ApiClient
+from promptsync.config import read_repo_config
+from promptsync.errors import ApiError
+from promptsync.sync.engine import SyncEngine
+from promptsync.watch.daemon import WatchDaemon
+from tests.support.app import Account, make_account
+from tests.support.fakes import FakeClock
+from tests.support.live import make_prompt_repo, prompt_source
+
+SERVER = "http://testserver"
+FIRST = prompt_source("Hello {{ name }}.")
+SECOND = prompt_source("Hi {{ name }}.")
+THIRD = prompt_source("Hey {{ name }}.")
+
+
+class Rig:
+    """A prompt repo, a watch daemon over the app, a second client as a colleague."""
+
+    def __init__(self, root: Path, app: Flask, account: Account) -> None:
+        self.account = account
+        self.project = account.project
+        self.prompts = make_prompt_repo(root, SERVER, account.project)
+        self.api = ApiClient(SERVER, account.keys["editor"],
+                             transport=httpx.WSGITransport(app=app))
+        self.admin = ApiClient(SERVER, account.keys["admin"],
+                               transport=httpx.WSGITransport(app=app))
+        self.engine = SyncEngine(read_repo_config(root), self.api, account.project, SERVER)
+        self.clock = FakeClock()
+        self.lines: list[str] = []
+        self.daemon = WatchDaemon(self.engine, log=self.lines.append, clock=self.clock,
+                                  poll_interval=2.0, backoff=(0.5, 5.0))
+
+    def path(self, slug: str) -> Path:
+        return self.prompts / f"{slug}.yaml"
+
+    def deliver(self, *slugs: str) -> None:
+        """The watcher hands these paths over (a missing one after its grace period); then
+        the sync thread steps."""
+        self.daemon.on_change(sorted(self.path(s) for s in slugs))
+        self.daemon.step()
+
+    def save(self, slug: str, text: str) -> None:
+        self.path(slug).write_text(text)
+        self.deliver(slug)
+
+    def poll(self) -> None:
+        """The sync thread's next poll of the server."""
+        self.clock.now += 60
+        self.daemon.step()
+
+    def live(self, slug: str) -> bool:
+        """Whether the server serves the prompt's latest (410 once archived)."""
+        try:
+            self.admin.get_version(self.project, slug)
+        except ApiError as exc:
+            assert exc.status == 410, exc
+            return False
+        return True
+
+    def close(self) -> None:
+        self.api.close()
+        self.admin.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, sqlite_app: Flask) -> Iterator[Rig]:
+    test = Rig(tmp_path / "repo", sqlite_app, make_account(sqlite_app))
+    test.daemon.step()  # reconciled: an empty project
+    yield test
+    test.close()
+
+
+def test_a_deleted_file_archives_its_prompt(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.path("a").unlink()
+    rig.deliver("a")
+    assert rig.lines == ["a: pushed v1", "a: archived"]
+    assert not rig.live("a")
+    state = rig.engine.reload()
+    assert state.journal == [] and state.get("a") is not None and state.get("a").archived
+    assert rig.engine.plan().out_of_sync == []  # status is clean again
+    rig.poll()
+    assert rig.lines[2:] == []  # nothing more: not pulled back, not archived twice
+
+
+def test_a_rescan_finding_a_file_gone_archives_it(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.path("a").unlink()
+    rig.daemon.on_rescan()  # no watcher here: judged at once (with one, after the grace)
+    rig.daemon.step()
+    assert rig.lines[-1] == "a: archived" and not rig.live("a")
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["one-batch", "new-file-first"])
+def test_a_moved_file_is_one_rename(rig: Rig, together: bool) -> None:
+    rig.save("a", FIRST)
+    os.rename(rig.path("a"), rig.path("b"))
+    if together:
+        rig.deliver("a", "b")
+    else:
+        # git mv: the new path is delivered at once, the old one only after the grace period.
+        rig.deliver("b")
+        rig.deliver("a")
+    assert rig.lines == ["a: pushed v1", "b: pushed v1, renamed from a"]
+    (latest,) = rig.admin.versions(rig.project, "b")
+    assert latest["renamed_from"] == "a@v1"
+    assert not rig.live("a")
+    state = rig.engine.reload()
+    assert state.get("a").archived and not state.get("b").archived and state.journal == []
+    assert rig.engine.plan().out_of_sync == []
+
+
+def test_a_copy_while_the_original_stays_is_no_rename(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.path("b").write_text(FIRST)
+    rig.deliver("b")
+    assert rig.lines == ["a: pushed v1", "b: pushed v1"]
+    assert rig.live("a") and rig.admin.versions(rig.project, "b")[0]["renamed_from"] is None
+
+
+def test_a_file_put_back_after_its_archive_restores_the_prompt(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.path("a").unlink()
+    rig.deliver("a")
+    rig.save("a", FIRST)  # git checkout of the deleted file: the same bytes
+    assert rig.lines == ["a: pushed v1", "a: archived", "a: pushed v2"]
+    assert rig.live("a")
+
+
+def test_a_prompt_archived_on_the_server_loses_its_unchanged_file(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.admin.archive(rig.project, "a")
+    rig.poll()
+    assert not rig.path("a").exists()
+    assert rig.lines[-1] == "a: archived on the server, file removed"
+    rig.deliver("a")  # the watcher reports our own removal: nothing to archive or say
+    rig.poll()
+    assert rig.lines[-1] == "a: archived on the server, file removed"
+    # Restored on the server: the file comes back.
+    rig.admin.restore(rig.project, "a")
+    rig.poll()
+    assert rig.path("a").read_text() == FIRST and rig.lines[-1] == "a: pulled v1"
+
+
+def test_a_prompt_archived_on_the_server_keeps_a_changed_file(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.admin.archive(rig.project, "a")
+    rig.path("a").write_text(SECOND)  # edited, and not yet delivered when the poll comes
+    rig.poll()
+    assert rig.path("a").read_text() == SECOND
+    assert rig.lines[-1].startswith("a: conflict: changed here, archived on the server")
+    rig.deliver("a")  # this content was reported: not sent behind the user's back
+    assert not rig.live("a")
+    rig.save("a", THIRD)  # saved again: the save restores the prompt with the new text
+    assert rig.lines[-1] == "a: pushed v2" and rig.live("a")
+
+
+def test_a_deletion_under_a_protected_label_is_refused_with_what_to_do(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.admin.set_label(rig.project, "a", "production", 1)
+    rig.path("a").unlink()
+    rig.deliver("a")
+    assert rig.lines[-1].startswith("a: not archived: ")
+    assert "a protected label points at it: an admin moves or removes that label" in (
+        rig.lines[-1])
+    assert rig.live("a") and rig.engine.reload().journal == []
+    rig.daemon.on_rescan()  # tried again at each rescan: said once
+    rig.daemon.step()
+    assert sum(line.startswith("a: not archived") for line in rig.lines) == 1
+
+
+def test_a_rename_under_a_protected_label_pushes_the_new_file_alone(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.admin.set_label(rig.project, "a", "production", 1)
+    os.rename(rig.path("a"), rig.path("b"))
+    rig.deliver("a", "b")
+    assert rig.lines[1].startswith("b: not renamed from a, pushed as a new prompt: ")
+    assert "b: pushed v1" in rig.lines[2:]
+    assert rig.live("a") and rig.live("b")  # a waits for an admin; b is there meanwhile
+
+
+def test_a_deletion_while_the_server_moved_on_is_a_conflict(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.admin.push(rig.project, "a", SECOND, parent_version=1)
+    rig.path("a").unlink()
+    rig.deliver("a")
+    assert rig.lines[-1].startswith("a: not archived: ")
+    assert "promptsync pull --force brings the file back" in rig.lines[-1]
+    assert rig.live("a")
+    rig.poll()
+    assert rig.lines[-1] == ("a: deleted here while the server moved on to v2: not archived "
+                             "(promptsync pull --force brings the file back, promptsync push "
+                             "--force archives the prompt anyway)")
+    assert not rig.path("a").exists()
+
+
+def test_deletions_and_renames_made_while_watch_was_down_are_reconciled(
+    tmp_path: Path, sqlite_app: Flask
+) -> None:
+    account = make_account(sqlite_app)
+    first = Rig(tmp_path / "repo", sqlite_app, account)
+    first.daemon.step()
+    first.save("a", FIRST)
+    first.save("b", SECOND)
+    first.close()
+    os.rename(first.path("a"), first.path("c"))
+    first.path("b").unlink()
+    again = Rig(tmp_path / "repo", sqlite_app, account)
+    again.daemon.step()  # reconcile: the rename goes at once
+    assert again.lines == ["c: pushed v1, renamed from a"]
+    again.daemon.on_rescan()  # the watcher's start-up rescan: b's deletion (after the grace)
+    again.daemon.step()
+    assert again.lines[-1] == "b: archived"
+    assert not again.live("a") and not again.live("b") and again.live("c")
+    again.close()
