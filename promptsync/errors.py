@@ -67,6 +67,8 @@ class RenderError(PromptSyncError):
 class ApiError(PromptSyncError):
     """The server answered with an error; carries the status, the code and the whole body."""
 
+    attempts = 1  # times the request was sent: the client repeats some after a 502/503/504
+
     def __init__(
         self, status: int, code: str, detail: str, body: dict[str, Any] | None = None
     ) -> None:
@@ -79,11 +81,6 @@ class ApiError(PromptSyncError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.status, self.code, self.detail, self.body))
-
-
-class PromptArchived(ApiError):
-    """The prompt was archived (410): its latest version and labels are gone; a version by
-    number still answers."""
 
 
 class ServerUnreachable(PromptSyncError):

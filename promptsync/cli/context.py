@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,7 @@ class Obj:
     transport: httpx.BaseTransport | None = None
     terminal: bool | None = None  # whether stdout is a terminal; None: ask it (tests say)
     timeout: float = 30.0
+    sleep: Callable[[float], None] = time.sleep  # the waits between retries; tests inject
     _settings: Settings | None = field(default=None, repr=False)
     _clients: list[Any] = field(default_factory=list, repr=False)
 
@@ -80,9 +83,15 @@ class Obj:
             raise ConfigError(
                 f"no API key for {server}: run promptsync login, or set PROMPTSYNC_API_KEY"
             )
+        from promptsync.cli.output import echo_retry  # imports this module
         from promptsync.client.api import ApiClient  # httpx costs ~0.1 s: only when it is used
+        from promptsync.client.retry import RetryPolicy
 
-        api = ApiClient(server, key, transport=self.transport, timeout=timeout or self.timeout)
+        # The command line retries idempotent requests on a connection error or a 502/503/504
+        # with backoff (client/retry.py), and says so on stderr each time.
+        retry = RetryPolicy(sleep=self.sleep, on_retry=echo_retry)
+        api = ApiClient(server, key, transport=self.transport, timeout=timeout or self.timeout,
+                        retry=retry)
         self._clients.append(api)
         return api
 

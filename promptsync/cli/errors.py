@@ -71,7 +71,8 @@ def _api_message(exc: ApiError, obj: Obj | None) -> str:
         wait = exc.body.get("retry_after")
         return f"{detail}: try again" + (f" in {wait} s" if wait else " later")
     if exc.status >= 500:
-        return f"the server failed ({exc.status} {exc.code}): {detail}; try again later"
+        tries = f" {exc.attempts} times" if exc.attempts > 1 else ""
+        return f"the server failed ({exc.status} {exc.code}){tries}: {detail}; try again later"
     return detail
 
 

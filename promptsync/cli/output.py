@@ -9,12 +9,15 @@ file, where a program, not a person, reads it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from promptsync.cli.context import Obj
 from promptsync.terminal import escape_json, escape_line, escape_text
+
+if TYPE_CHECKING:
+    from promptsync.client.retry import Retrying
 
 
 def echo(line: str = "", *, err: bool = False) -> None:
@@ -25,6 +28,12 @@ def echo(line: str = "", *, err: bool = False) -> None:
 def echo_err(line: str = "") -> None:
     """A message for the user (stderr), escaped like every line."""
     echo(line, err=True)
+
+
+def echo_retry(notice: Retrying) -> None:
+    """Tell the user a request failed for now and is about to be sent again."""
+    echo_err(f"warning: {notice.method} {notice.path}: {notice.reason}; retrying in "
+             f"{notice.delay:g} s (attempt {notice.attempt} of {notice.attempts})")
 
 
 def json_text(data: Any, indent: int = 2) -> str:

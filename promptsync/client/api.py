@@ -153,7 +153,9 @@ class ApiClient(ApiBase):
             body["parent_version"] = parent_version
         if git is not None:
             body["git"] = dict(git)
-        response = self._send("POST", self._prompt(project, slug), body=body)
+        # Safe to send again: a source the server already stored is answered 200, not stored
+        # twice (it compares hashes before the parent version).
+        response = self._send("POST", self._prompt(project, slug), body=body, idempotent=True)
         return response.status_code, json_object(response)
 
     def push_batch(
@@ -165,7 +167,8 @@ class ApiClient(ApiBase):
         answers: list[BatchAnswer] = []
         for chunk in batch_chunks(encoded):
             content = b'{"prompts":[' + b",".join(encoded[i] for i in chunk) + b"]}"
-            response = self._send("POST", self._prompts(project), content=content)
+            response = self._send("POST", self._prompts(project), content=content,
+                                  idempotent=True)  # each item as push() says
             answers += parse_results(json_object(response), len(chunk), str(response.url),
                                      response.status_code)
         return answers
@@ -208,7 +211,9 @@ class ApiClient(ApiBase):
         if expected_version is not None:
             body["expected_version"] = expected_version
         path = f"{self._prompt(project, slug)}/-/labels/{segment(label)}"
-        return json_object(self._send("PUT", path, body=body))
+        # Safe to send again: a label already moved stays (with expected_version, a repeat
+        # of a move that landed is a 409 saying where the label points).
+        return json_object(self._send("PUT", path, body=body, idempotent=True))
 
     def delete_label(
         self,
@@ -235,4 +240,5 @@ class ApiClient(ApiBase):
             body["version"] = version
         if label is not None:
             body["label"] = label
-        return json_object(self._send("POST", f"{self._prompt(project, slug)}/-/render", body=body))
+        path = f"{self._prompt(project, slug)}/-/render"
+        return json_object(self._send("POST", path, body=body, idempotent=True))  # writes nothing

@@ -1,6 +1,7 @@
 """The HTTP plumbing under ApiClient: one httpx.Client, error mapping, pagination.
 
-``ApiBase`` sends a request and turns every transport failure and error answer into our
+``ApiBase`` sends a request (again after a transient failure, as its ``RetryPolicy`` from
+``client/retry.py`` allows) and turns every transport failure and error answer into our
 exceptions (``ServerUnreachable``, ``ApiError``, ``ConfigError``); ``ApiClient`` in
 ``client/api.py`` adds one method per /api/v1 route on top. Only modules that talk to the server
 import this one: httpx costs ~0.1 s at start-up, which `promptsync --help` and `lint` need not pay.
@@ -15,6 +16,13 @@ from urllib.parse import quote
 
 import httpx
 
+from promptsync.client.retry import (
+    ONCE_ON_STALE_CONNECTION,
+    Retrying,
+    RetryPolicy,
+    retry_after,
+    unknown_host,
+)
 from promptsync.config import normalize_server
 from promptsync.errors import ApiError, ConfigError, ServerUnreachable
 from promptsync.protocol import ERROR_CODES
@@ -24,6 +32,7 @@ __all__ = ["API_PREFIX", "USER_AGENT", "ApiBase", "encode_json", "json_object", 
 USER_AGENT = "promptsync-python/0.1"
 API_PREFIX = "/api/v1"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_SAFE_METHODS = frozenset({"GET", "HEAD"})  # repeated freely; other calls say idempotent=True
 
 
 def segment(value: str | int) -> str:
@@ -41,14 +50,9 @@ def _reason(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "connection timed out" if isinstance(exc, httpx.ConnectTimeout) else "timed out"
     text = str(exc)
-    low = text.lower()
-    if "refused" in low:
+    if "refused" in text.lower():
         return "connection refused"
-    if (
-        "name or service not known" in low
-        or "nodename nor servname" in low
-        or "name resolution" in low
-    ):
+    if unknown_host(text):
         return "unknown host"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the server closed the connection"
@@ -110,8 +114,10 @@ class ApiBase:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 10.0,
         user_agent: str = USER_AGENT,
+        retry: RetryPolicy = ONCE_ON_STALE_CONNECTION,
     ) -> None:
         self.server = normalize_server(server)
+        self.retry = retry
         base = self.server if self.server.endswith(API_PREFIX) else self.server + API_PREFIX
         headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if api_key:
@@ -135,8 +141,10 @@ class ApiBase:
         body: Any = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send one request; map transport failures and error answers to our exceptions."""
+        """Send one request, again on a transient failure as ``self.retry`` allows (GETs, and
+        ``idempotent`` calls); map transport failures and error answers to our exceptions."""
         send_headers = dict(headers or {})
         if method in _WRITE_METHODS and self.csrf_token:
             send_headers["X-CSRF-Token"] = self.csrf_token
@@ -145,25 +153,38 @@ class ApiBase:
         if content is not None:
             send_headers["Content-Type"] = "application/json"
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        for attempt in (1, 2):
+        if idempotent is None:
+            idempotent = method in _SAFE_METHODS
+        policy, attempt = self.retry, 1
+        while True:
             try:
                 response = self._http.request(
                     method, path, params=query, content=content, headers=send_headers
                 )
-            except httpx.RemoteProtocolError as exc:
-                # A keep-alive connection the server closed while idle fails on reuse; a read
-                # is safe to retry once, a write may have been applied and is not.
-                if method == "GET" and attempt == 1:
-                    continue
-                raise ServerUnreachable(f"cannot reach {self.server}: {_reason(exc)}") from exc
             except httpx.InvalidURL as exc:
                 raise ConfigError(f"invalid server URL {self.server}: {exc}") from exc
             except httpx.HTTPError as exc:
-                raise ServerUnreachable(f"cannot reach {self.server}: {_reason(exc)}") from exc
-            break
-        if response.status_code < 300 or response.status_code == 304:
-            return response
-        raise _api_error(response)
+                reason = _reason(exc)
+                wait = policy.delay(attempt) if policy.retries_error(exc, idempotent) else None
+                if wait is None:
+                    tries = f" after {attempt} attempts" if attempt > 1 else ""
+                    raise ServerUnreachable(f"cannot reach {self.server}: {reason}{tries}"
+                                            ) from exc
+            else:
+                status = response.status_code
+                if status < 300 or status == 304:
+                    return response
+                error = _api_error(response)
+                error.attempts = attempt
+                if not (idempotent and status in policy.statuses):
+                    raise error
+                wait = policy.delay(attempt, retry_after(response.headers.get("Retry-After")))
+                if wait is None:
+                    raise error
+                reason = f"{status} {error.code}"
+            attempt += 1
+            policy.on_retry(Retrying(method, path, reason, attempt, policy.attempts, wait))
+            policy.sleep(wait)
 
     def _get_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return json_object(self._send("GET", path, params=params))

@@ -259,11 +259,15 @@ def test_lint_is_offline_and_reports_every_problem(
 
 def test_unreachable_server_is_one_line(prompts: Path, account: Account) -> None:
     port = free_port()
+    sleeps: list[float] = []
     result = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{port}", "--api-key",
-                                      account.keys["editor"], "status"])
+                                      account.keys["editor"], "status"],
+                                obj=Obj(sleep=sleeps.append))
     assert result.exit_code == 1
-    assert result.stderr == (f"error: cannot reach http://127.0.0.1:{port} (connection "
-                             "refused): is the server running?\n")
+    *retries, error = result.stderr.splitlines()
+    assert error == (f"error: cannot reach http://127.0.0.1:{port} (connection refused after "
+                     "4 attempts): is the server running?")
+    assert len(retries) == 3 and sleeps == [0.25, 0.5, 1.0]  # each said: test_retry_e2e
 
 
 def test_wrong_key_says_how_to_log_in(run, prompts: Path, transport: Crashing) -> None:

@@ -18,7 +18,7 @@ from tests.support.app import (
     truncate_postgres,
 )
 from tests.support.gunicorn import Gunicorn
-from tests.support.live import create_account
+from tests.support.live import create_account, create_key
 from webapi.database import hung_up
 from webapi.extensions import db
 from webapi.fetch.connections import idle_connections
@@ -86,17 +86,6 @@ def test_a_dead_idle_connection_is_noticed_before_use(postgres_url: str) -> None
         idle.give_back(taken)
 
 
-def _key(url: str) -> str:
-    create_account(url, "ann@example.com", PASSWORD, "demo")
-    with httpx.Client(base_url=url + "/api/v1", timeout=10) as web:
-        csrf = web.post("/auth/login", json={"email": "ann@example.com",
-                                             "password": PASSWORD}).json()["csrf_token"]
-        made = web.post("/projects/demo/keys", json={"name": "ci", "role": "editor"},
-                        headers={"X-CSRF-Token": csrf})
-        assert made.status_code == 201, made.text
-        return str(made.json()["key"])
-
-
 def _backends(url: str) -> int:
     import psycopg2
 
@@ -114,7 +103,8 @@ def test_gunicorn_workers_answer_the_first_requests_after_the_backends_die(
 ) -> None:
     truncate_postgres(postgres_url)
     with Gunicorn(tmp_path / "srv", postgres_url, workers=2) as server:
-        headers = {"X-API-Key": _key(server.url)}
+        create_account(server.url, "ann@example.com", PASSWORD, "demo")
+        headers = {"X-API-Key": create_key(server.url, "ann@example.com", PASSWORD, "demo")}
         with httpx.Client(base_url=server.url, headers=headers, timeout=10) as web:
             assert web.post(PROMPT, json={"source": GREETING}).status_code == 201
         # Fresh connections, so both workers serve some and keep a pooled connection each.

@@ -146,6 +146,17 @@ def create_account(url: str, email: str, password: str, project: str) -> None:
         assert response.status_code == 201, response.text
 
 
+def create_key(url: str, email: str, password: str, project: str, role: str = "editor") -> str:
+    """A new API key of ``role`` in ``project``, made by the signed-up ``email``; the key."""
+    with httpx.Client(base_url=url + "/api/v1", timeout=10) as web:
+        response = web.post("/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        response = web.post(f"/projects/{project}/keys", json={"name": role, "role": role},
+                            headers={"X-CSRF-Token": response.json()["csrf_token"]})
+        assert response.status_code == 201, response.text
+        return str(response.json()["key"])
+
+
 def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
     """Write ``{relative path: content}`` under ``root``, creating folders."""
     for name, content in files.items():

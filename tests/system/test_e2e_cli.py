@@ -106,12 +106,16 @@ def test_the_whole_workflow(server: LiveServer, tmp_path: Path) -> None:
     assert repo.run("status", "--exit-code").stdout == ""
     api.close()
 
-    # The server goes away: one line, exit 1.
+    # The server goes away: tried again three times (0.25, 0.5, 1 s apart, each said on a
+    # line), then one line of error, exit 1.
     server.stop()
     down = repo.run("status", ok=False)
     assert down.returncode == 1
-    assert down.stderr == (f"error: cannot reach {server.url} (connection refused): "
-                           "is the server running?\n")
+    *retries, error = down.stderr.splitlines()
+    assert [line.rsplit(" s (", 1)[0].rsplit(" ", 1)[1] for line in retries] == [
+        "0.25", "0.5", "1"], down.stderr
+    assert error == (f"error: cannot reach {server.url} (connection refused after 4 attempts): "
+                     "is the server running?")
 
 
 def test_lint_needs_no_server(tmp_path: Path) -> None:

@@ -1,1 +1,0 @@
-"""`promptsync import`: prompts kept as text, Markdown, CSV, Prompty or Dotprompt, to files."""
