@@ -83,6 +83,11 @@ class ApiError(PromptSyncError):
         return (type(self), (self.status, self.code, self.detail, self.body))
 
 
+class PromptArchived(ApiError):
+    """The prompt was archived (410): its latest version and labels are gone; a version by
+    number still answers."""
+
+
 class ServerUnreachable(PromptSyncError):
     """The server could not be reached (connection refused, DNS, timeout)."""
 

@@ -158,7 +158,9 @@ def render(obj: Obj, slug: str, version: int | None, label: str | None,
         echo_json(result["messages"])
     else:
         text = str(result.get("text", ""))
-        echo_content(obj, text, newline=not text.endswith("\n"))
+        # Into a pipe or a file the text exactly, a missing final newline included (what an
+        # import promises); a terminal gets one, so the prompt after it starts on its own line.
+        echo_content(obj, text, newline=obj.is_terminal() and not text.endswith("\n"))
 
 
 @click.command()

@@ -3,7 +3,9 @@
 A pinned version is cached for good (versions never change); a label or the latest is reused for
 ``ttl`` seconds, then revalidated with its ETag. When the server is unreachable or failing (5xx,
 408, 429) the last copy is served, else the copy in an export bundle (``bundle=`` or
-PROMPTSYNC_BUNDLE); a 404 or 403 is an answer and is never hidden.
+PROMPTSYNC_BUNDLE); a 404 or 403 is an answer and is never hidden. A 410 (the prompt was archived)
+raises PromptArchived and drops the cached copies of its latest and labels, so an archived prompt
+is never served from the cache.
 """
 
 from __future__ import annotations
@@ -22,10 +24,16 @@ import httpx
 from promptsync.client.api import ApiClient
 from promptsync.client.bundle import load_bundle
 from promptsync.config import resolve_settings
-from promptsync.errors import ApiError, BundleError, ConfigError, ServerUnreachable
+from promptsync.errors import (
+    ApiError,
+    BundleError,
+    ConfigError,
+    PromptArchived,
+    ServerUnreachable,
+)
 from promptsync.format.prompt import Prompt, parse_prompt
 
-__all__ = ["Client", "PromptVersion"]
+__all__ = ["Client", "PromptArchived", "PromptVersion"]
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +153,9 @@ class Client:
         try:
             data = self._api.get_version(self.project, slug, label=label, etag=etag)
         except (ServerUnreachable, ApiError) as exc:
+            if isinstance(exc, ApiError) and exc.status == 410:
+                self._forget_moving(slug)
+                raise PromptArchived(exc.status, exc.code, exc.detail, exc.body) from exc
             if not _is_outage(exc):
                 raise  # a 404 or 403 is an answer, not an outage: never hide it
             if entry is not None:
@@ -167,6 +178,12 @@ class Client:
             self._moving[key] = _Entry(value, now)
             self._pinned.setdefault((slug, value.version), value)
         return value
+
+    def _forget_moving(self, slug: str) -> None:
+        """Drop the cached latest and labels of slug (versions by number stay: they answer)."""
+        with self._lock:
+            for key in [key for key in self._moving if key[0] == slug]:
+                del self._moving[key]
 
     @staticmethod
     def _build(data: dict[str, Any] | None) -> PromptVersion:

@@ -18,8 +18,8 @@ from webapi.services.events import event_page
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Actions grouped for the coloured chip beside each line; anything else shows as "other".
-KINDS = {"version": "prompt", "label": "label", "key": "key", "member": "member",
-         "invitation": "member", "project": "project"}
+KINDS = {"version": "prompt", "prompt": "prompt", "label": "label", "key": "key",
+         "member": "member", "invitation": "member", "project": "project"}
 
 
 @dataclass

@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from promptsync.format.prompt import slug_problem
 from webapi.admin.common import bp, flash_error, form_int
 from webapi.admin.queries import (
+    archived_at,
     diff_lines,
     group_by_folder,
     history,
@@ -20,6 +21,7 @@ from webapi.auth.principal import ProjectAccess, ProjectRef
 from webapi.auth.roles import project_role
 from webapi.errors import HttpError
 from webapi.models import PromptVersion
+from webapi.services.catalog import Listed
 from webapi.services.labels import delete_label, set_label
 from webapi.services.protection import protected_labels
 from webapi.services.pushes import create_version
@@ -34,8 +36,10 @@ def prompt_list(p: str) -> Any:
     access = project_role(p, "viewer")
     q = request.args.get("q", "").strip()[:200]
     rows, more = prompt_rows(access.project, q)
+    archived, more_archived = prompt_rows(access.project, q, Listed.ARCHIVED)
     return render_template("admin/prompt_list.html", project=access.project, role=access.role, q=q,
-                           groups=group_by_folder(rows), count=len(rows), more=more)
+                           groups=group_by_folder(rows), count=len(rows), more=more,
+                           archived=archived, more_archived=more_archived)
 
 
 def _new_page(access: ProjectAccess, status: int = 200, **form: Any) -> Any:
@@ -134,7 +138,7 @@ def _page(access: ProjectAccess, slug: str, shown: PromptVersion, status: int = 
         "parent_version": form.get("parent_version", shown.version),
         "message": form.get("message", ""),
         "problems": form.get("problems"), "conflict": form.get("conflict"),
-        "save_error": form.get("save_error"),
+        "save_error": form.get("save_error"), "archived_at": archived_at(shown.prompt_id),
     }
     return render_template("admin/prompt.html", **context), status
 
@@ -145,7 +149,7 @@ def prompt_page(p: str, slug: str) -> Any:
     access = project_role(p, "viewer")
     raw = request.args.get("v", "")
     number = int(raw) if raw.isdigit() and len(raw) < 10 else None
-    return _page(access, slug, get_version(access.project, slug, number))
+    return _page(access, slug, get_version(access.project, slug, number, include_archived=True))
 
 
 @bp.post("/p/<p>/prompts/<path:slug>/-/save")
@@ -204,7 +208,7 @@ def move_label(p: str, slug: str) -> Any:
             note = f" (was v{was})" if was is not None and was != version else ""
             flash(f"Label '{label}' now points at v{version}{note}.", "success")
     except HttpError as exc:
-        if exc.status not in (400, 403, 404, 409):
+        if exc.status not in (400, 403, 404, 409, 410):
             raise
         flash_error(exc)
     return redirect(target + "#labels")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import defaultdict
 from typing import Any
@@ -11,8 +12,8 @@ from sqlalchemy.orm import load_only
 
 from webapi.auth.principal import ProjectRef
 from webapi.extensions import db
-from webapi.models import Label, PromptVersion
-from webapi.services.catalog import PromptSummary, list_prompts
+from webapi.models import Label, Prompt, PromptVersion
+from webapi.services.catalog import Listed, PromptSummary, list_prompts
 
 LIST_LIMIT = 2000
 HISTORY_LIMIT = 200
@@ -21,9 +22,16 @@ HISTORY_LIMIT = 200
 PromptRow = PromptSummary
 
 
-def prompt_rows(project: ProjectRef, q: str = "") -> tuple[list[PromptRow], bool]:
-    """The project's prompts with latest version and labels, filtered by slug; (rows, more)."""
-    return list_prompts(project, LIST_LIMIT, contains=q)
+def prompt_rows(project: ProjectRef, q: str = "", listed: Listed = Listed.LIVE
+                ) -> tuple[list[PromptRow], bool]:
+    """The project's live (or archived) prompts with latest version and labels, filtered by
+    slug; (rows, more)."""
+    return list_prompts(project, LIST_LIMIT, contains=q, listed=listed)
+
+
+def archived_at(prompt_id: int) -> dt.datetime | None:
+    """When the prompt was archived, or None while it is live."""
+    return db.session.scalar(select(Prompt.archived_at).where(Prompt.id == prompt_id))
 
 
 def group_by_folder(rows: list[PromptRow]) -> list[tuple[str, list[PromptRow]]]:

@@ -1,0 +1,1 @@
+"""`promptsync import`: prompts kept as text, Markdown, CSV, Prompty or Dotprompt, to files."""
