@@ -1,6 +1,6 @@
 """One error shape everywhere: JSON {"error": code, "detail": sentence}, never HTML or a redirect.
 
-One walk over every status the API answers with (400 401 403 404 405 409 413 422 429, and 500)
+One walk over every status the API answers with (400 401 403 404 405 409 410 413 422 429, and 500)
 across endpoints; every refused request must leave the database as it was.
 """
 
@@ -23,6 +23,7 @@ CODES = {
     429: "rate_limited", 500: "internal_error",
 }
 PROMPT = "/api/v1/projects/demo/prompts/support/greeting"
+GONE = "/api/v1/projects/demo/prompts/support/archived"
 
 
 def assert_error(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:
@@ -209,6 +210,20 @@ def _probes(key: dict[str, dict[str, str]], csrf: dict[str, str]) -> list[Probe]
               json={"email": "ANN@example.com", "password": "another password"}),
         Probe("duplicate project", "POST", "/api/v1/projects", 409, json={"slug": "demo"},
               headers=csrf, cookie=True),
+        Probe("archive under production", "DELETE", PROMPT, 409, "protected_label",
+              headers=editor, check=lambda r, b: b["labels"] == ["production"]),
+        Probe("archive, expectation", "DELETE", f"{PROMPT}?expected_version=1", 409,
+              headers=admin, check=lambda r, b: b["latest_version"] == 2),
+        Probe("restore a live prompt", "POST", f"{PROMPT}/-/restore", 409, headers=editor),
+        # 410: the latest or a label of an archived prompt.
+        Probe("latest of an archived prompt", "GET", GONE, 410, "archived", headers=viewer),
+        Probe("label of an archived prompt", "GET", f"{GONE}?label=staging", 410, "archived",
+              headers=viewer),
+        Probe("render an archived prompt", "POST", f"{GONE}/-/render", 410, "archived",
+              json={"variables": {"topic": "x"}}, headers=viewer),
+        Probe("label an archived prompt", "PUT", f"{GONE}/-/labels/staging", 410, "archived",
+              json={"version": 1}, headers=editor),
+        Probe("archive it again", "DELETE", GONE, 404, headers=editor),
         Probe("remove the last admin", "DELETE", "/api/v1/projects/demo/members/ann@example.com",
               409, headers=admin),
         Probe("demote the last admin", "PUT", "/api/v1/projects/demo/members/ann@example.com",
@@ -250,8 +265,11 @@ def test_every_error_has_the_one_shape(app: Flask, client: FlaskClient) -> None:
     admin = keys["admin"]
     for source in (GREETING, GREETING + "# 2\n"):
         assert client.post(PROMPT, json={"source": source}, headers=admin).status_code == 201
-    assert client.put(f"{PROMPT}/-/labels/staging", json={"version": 1},
-                      headers=admin).status_code == 200
+    for label in ("staging", "production"):
+        assert client.put(f"{PROMPT}/-/labels/{label}", json={"version": 1},
+                          headers=admin).status_code == 200
+    assert client.post(GONE, json={"source": GREETING}, headers=admin).status_code == 201
+    assert client.delete(GONE, headers=admin).status_code == 204
     session = app.test_client()
     csrf = {"X-CSRF-Token": login(session, account.email)}
 
@@ -268,7 +286,7 @@ def test_every_error_has_the_one_shape(app: Flask, client: FlaskClient) -> None:
         except AssertionError as exc:
             raise AssertionError(f"{probe.name}: {exc}") from exc
         seen.add(probe.status)
-    assert seen == {400, 401, 403, 404, 405, 409, 413, 422}
+    assert seen == {400, 401, 403, 404, 405, 409, 410, 413, 422}
 
     # 429: the login throttle answers even the right password, with Retry-After.
     signup(client, "tess@example.com")
