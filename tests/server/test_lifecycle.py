@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.app import GREETING
+from tests.support.app import GREETING, login
 from tests.support.lifecycle import API, Lab
 
 
@@ -208,3 +208,42 @@ def test_an_archive_racing_a_push(lab: Lab) -> None:
 
 def web_get(lab: Lab, slug: str) -> int:
     return lab.client().get(f"{API}/{slug}", headers=lab.account.headers("viewer")).status_code
+
+
+def test_an_export_and_import_keep_archives_and_renames(lab: Lab) -> None:
+    editor = lab.account.headers("editor")
+    archived, old, new = lab.prompt(versions=2), lab.prompt(versions=1), lab.slug()
+    web = lab.client()
+    assert web.delete(f"{API}/{archived}", headers=editor).status_code == 204
+    source = web.get(f"{API}/{old}", headers=editor).get_json()["source"]
+    assert web.post(f"{API}/{new}", json={"source": source, "renamed_from": old},
+                    headers=editor).status_code == 201
+    export = web.get("/api/v1/projects/demo/export", headers=lab.account.headers("admin"))
+    document = export.get_json()
+    by_slug = {p["slug"]: p for p in document["prompts"]}
+    assert by_slug[archived]["archived_at"] and by_slug[new]["archived_at"] is None
+    assert by_slug[new]["versions"][0]["renamed_from"] == f"{old}@v1"
+
+    session = lab.client()
+    token = login(session, lab.account.email)
+    copy = f"copy{next(lab.counter)}"
+    assert session.post("/api/v1/projects", json={"slug": copy},
+                        headers={"X-CSRF-Token": token}).status_code == 201
+    imported = session.post(f"/api/v1/projects/{copy}/import", json=document,
+                            headers={"X-CSRF-Token": token})
+    assert imported.status_code == 201, imported.get_json()
+    base = f"/api/v1/projects/{copy}/prompts"
+    assert session.get(f"{base}/{archived}").status_code == 410
+    assert session.get(f"{base}/{new}").get_json()["renamed_from"] == f"{old}@v1"
+    listed = session.get(f"{base}?include=archived").get_json()["prompts"]
+    assert {p["slug"]: p["archived_at"] for p in listed} == {
+        p["slug"]: p["archived_at"] for p in document["prompts"]}
+    # An archived prompt with labels, or a renamed_from of another shape, is not an export.
+    for prompt, problem in ((dict(by_slug[archived], labels={"staging": 1}), "no labels"),
+                            (dict(by_slug[new], versions=[dict(by_slug[new]["versions"][0],
+                                                               renamed_from="x")]),
+                             "renamed_from")):
+        bad = dict(document, prompts=[prompt])
+        refused = session.post(f"/api/v1/projects/{copy}/import", json=bad,
+                               headers={"X-CSRF-Token": token})
+        assert refused.status_code == 400 and problem in refused.get_json()["detail"]

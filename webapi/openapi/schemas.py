@@ -135,8 +135,10 @@ BODIES: dict[str, Any] = {
                    "format_version": {"type": "integer", "enum": [1]},
                    "prompts": array(obj({"slug": STR, "versions": array(obj(
                        {"version": INT, "source": STR, "author": STR, "created_at": STR},
-                       {"sha256": STR, "message": NULL_STR, "git": GIT})),
-                       "labels": {"type": "object", "additionalProperties": INT}}))},
+                       {"sha256": STR, "message": NULL_STR, "git": GIT,
+                        "renamed_from": NULL_STR})),
+                       "labels": {"type": "object", "additionalProperties": INT}},
+                       {"archived_at": NULL_STR}))},
                   {"project": OBJ, "exported_at": STR, "events": array(OBJ)}),
     "Render": obj({}, {"variables": {"type": "object", "additionalProperties": STR},
                        "version": {"type": "integer", "minimum": 1}, "label": STR}),

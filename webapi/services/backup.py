@@ -34,7 +34,8 @@ def export_project(project: ProjectRef) -> dict[str, Any]:
                                 .order_by(PromptVersion.prompt_id, PromptVersion.version)):
         versions[v.prompt_id].append({
             "version": v.version, "sha256": v.sha256, "source": v.source, "message": v.message,
-            "author": v.author, "created_at": iso(v.created_at), "git": v.git})
+            "author": v.author, "created_at": iso(v.created_at), "git": v.git,
+            "renamed_from": v.renamed_from})
     labels: dict[int, dict[str, int]] = defaultdict(dict)
     for label in db.session.scalars(select(Label).where(Label.prompt_id.in_(ids))
                                     .order_by(Label.name)):
@@ -52,7 +53,8 @@ def export_project(project: ProjectRef) -> dict[str, Any]:
         "project": {"slug": row.slug, "name": row.name, "created_at": iso(row.created_at)},
         "prompts": [
             {"slug": p.slug, "created_at": iso(p.created_at), "updated_at": iso(p.updated_at),
-             "versions": versions[p.id], "labels": labels[p.id]}
+             "archived_at": iso(p.archived_at), "versions": versions[p.id],
+             "labels": labels[p.id]}
             for p in prompts
         ],
         "events": events,
@@ -63,13 +65,13 @@ def _bad(where: str, what: str) -> HttpError:
     return HttpError(400, f"Not a promptsync export: {where}: {what}.")
 
 
-def _time(value: object, where: str) -> dt.datetime:
+def _time(value: object, where: str, name: str = "created_at") -> dt.datetime:
     if not isinstance(value, str):
-        raise _bad(where, "created_at must be an ISO 8601 time")
+        raise _bad(where, f"{name} must be an ISO 8601 time")
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise _bad(where, "created_at must be an ISO 8601 time") from None
+        raise _bad(where, f"{name} must be an ISO 8601 time") from None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
     return parsed
@@ -117,8 +119,20 @@ def _version_rows(slug: str, given: object) -> list[dict[str, Any]]:
             "author": _text(item.get("author"), where, "author", 300),
             "git": _git(item.get("git"), where),
             "created_at": _time(item.get("created_at"), where),
+            "renamed_from": _renamed_from(item.get("renamed_from"), where),
         })
     return rows
+
+
+def _renamed_from(value: object, where: str) -> str | None:
+    """A version's "<old slug>@v<N>", or None."""
+    if value is None:
+        return None
+    slug, _, number = value.rpartition("@v") if isinstance(value, str) else ("", "", "")
+    if slug_problem(slug) is not None or not (number.isascii() and number.isdigit()) \
+            or len(number) > 10:
+        raise _bad(where, "renamed_from must be '<slug>@v<number>' or null")
+    return str(value)
 
 
 def _label_rows(slug: str, given: object, latest: int) -> dict[str, int]:
@@ -153,7 +167,7 @@ def _event_rows(given: object) -> list[dict[str, Any]]:
     return rows
 
 
-def _parse(document: dict[str, Any]) -> tuple[list[tuple[str, Any, Any, Any]], list[Any]]:
+def _parse(document: dict[str, Any]) -> tuple[list[tuple[str, Any, Any, Any, Any]], list[Any]]:
     if document.get("format") != FORMAT or document.get("format_version") != FORMAT_VERSION:
         raise HttpError(400, f"Not a promptsync export: 'format' must be {FORMAT!r} version "
                              f"{FORMAT_VERSION}.")
@@ -171,7 +185,12 @@ def _parse(document: dict[str, Any]) -> tuple[list[tuple[str, Any, Any, Any]], l
         rows = _version_rows(slug, item.get("versions"))
         labels = _label_rows(slug, item.get("labels"), len(rows))
         created = _time(item.get("created_at", item["versions"][0].get("created_at")), slug)
-        prompts.append((slug, rows, labels, created))
+        archived = item.get("archived_at")
+        if archived is not None:
+            archived = _time(archived, slug, "archived_at")
+            if labels:
+                raise _bad(slug, "an archived prompt has no labels")
+        prompts.append((slug, rows, labels, created, archived))
     return prompts, _event_rows(document.get("events"))
 
 
@@ -193,9 +212,10 @@ def import_project(project: ProjectRef, principal: Principal, document: dict[str
     now = utcnow()
     counts = {"prompts": 0, "versions": 0, "labels": 0, "events": len(events)}
     try:
-        for slug, rows, labels, created in prompts:
+        for slug, rows, labels, created, archived in prompts:
             prompt = Prompt(project_id=project.id, slug=slug, latest_version=len(rows),
-                            created_at=created, updated_at=rows[-1]["created_at"])
+                            created_at=created, updated_at=rows[-1]["created_at"],
+                            archived_at=archived)
             db.session.add(prompt)
             db.session.flush()
             db.session.execute(insert(PromptVersion.__table__),
