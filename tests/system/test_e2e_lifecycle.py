@@ -182,12 +182,17 @@ def git(cwd: Path, *args: str) -> None:
 def test_watch_archives_an_rm_and_renames_a_git_mv_but_not_an_editor_save(
     repo: Checkout
 ) -> None:
+    write_files(repo.prompts, {"gone.yaml": prompt_source("Soon gone {{ name }}.")})
+    repo.run("push")
+    repo.file("gone").unlink()  # deleted while watch is not running
     git(repo.root, "init", "-q")
     git(repo.root, "add", "prompts")
     git(repo.root, "commit", "-q", "-m", "prompts")
     watch = Background(repo.root, repo.env, "watch", "--poll-interval", "0.5")
     try:
         watch.wait_for_line("watching ", 30)
+        # Its start-up rescan finds it missing and archives it once the grace period is over.
+        watch.wait_for_line("gone: archived", 10)
         # An editor's safe write: the file is gone for a moment, then back with new bytes.
         jetbrains(repo.file("support/keep"), KEEP + "# edited\n")
         watch.wait_for_line("support/keep: pushed v2", 10)
@@ -200,9 +205,9 @@ def test_watch_archives_an_rm_and_renames_a_git_mv_but_not_an_editor_save(
     finally:
         code = watch.end()
     assert code == 130, watch.lines  # Ctrl-C
-    said = [line for line in watch.lines if line.startswith("support/")]
-    assert said == ["support/keep: pushed v2", "support/bye: pushed v1, renamed from support/old",
-                    "support/keep: archived"]
+    said = [line for line in watch.lines if line.startswith(("support/", "gone"))]
+    assert said == ["gone: archived", "support/keep: pushed v2",
+                    "support/bye: pushed v1, renamed from support/old", "support/keep: archived"]
     assert "renamed from support/old@v1" in repo.run("log", "support/bye").stdout
     assert repo.listed() == ["support/bye"]
     assert repo.run("status", "--exit-code").stdout == ""
