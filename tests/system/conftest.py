@@ -19,3 +19,14 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServe
         url = request.getfixturevalue("postgres_url")  # a throwaway, migrated database
     with LiveServer(tmp_path / "server", database_url=url) as live:
         yield live
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[LiveServer]:
+    """`server`, started once per module and backend: for tests that make users and projects of
+    their own (unique names), which then share it, saving a server start and a migration each."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    with LiveServer(tmp_path_factory.mktemp("server"), database_url=url) as live:
+        yield live

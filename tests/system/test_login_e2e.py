@@ -23,6 +23,12 @@ pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture
+def server(module_server: LiveServer) -> LiveServer:
+    """One server per backend for the whole module: each test makes a team of its own."""
+    return module_server
+
+
 def _team(server: LiveServer) -> tuple[str, dict[str, str]]:
     """A fresh project with an admin, an editor, a viewer and a non-member: {role: email}."""
     tag = uuid.uuid4().hex[:8]
