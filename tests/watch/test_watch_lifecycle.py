@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -86,12 +87,14 @@ def rig(tmp_path: Path, sqlite_app: Flask) -> Iterator[Rig]:
 
 def test_a_deleted_file_archives_its_prompt(rig: Rig) -> None:
     rig.save("a", FIRST)
+    synced = rig.engine.reload().get("a")
+    assert synced is not None and not synced.archived
     rig.path("a").unlink()
     rig.deliver("a")
     assert rig.lines == ["a: pushed v1", "a: archived"]
     assert not rig.live("a")
     state = rig.engine.reload()
-    assert state.journal == [] and state.get("a") is not None and state.get("a").archived
+    assert state.journal == [] and state.get("a") == replace(synced, archived=True)
     assert rig.engine.plan().out_of_sync == []  # status is clean again
     rig.poll()
     assert rig.lines[2:] == []  # nothing more: not pulled back, not archived twice
@@ -120,7 +123,9 @@ def test_a_moved_file_is_one_rename(rig: Rig, together: bool) -> None:
     assert latest["renamed_from"] == "a@v1"
     assert not rig.live("a")
     state = rig.engine.reload()
-    assert state.get("a").archived and not state.get("b").archived and state.journal == []
+    assert [(s, e.archived) for s, e in sorted(state.entries.items())] == [("a", True),
+                                                                          ("b", False)]
+    assert state.journal == []
     assert rig.engine.plan().out_of_sync == []
 
 
