@@ -14,6 +14,7 @@ from sqlalchemy import text
 from webapi import admin, api, config, database, errors
 from webapi.extensions import db, login_manager, migrate
 from webapi.fetch import middleware
+from webapi.http_edges import App
 from webapi.openapi.document import register_docs
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -21,7 +22,7 @@ MIGRATIONS = str(Path(__file__).parent / "migrations")
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment, then test_config on top."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = App(__name__, instance_relative_config=True)
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
         app.config.update(test_config)

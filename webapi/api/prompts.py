@@ -21,6 +21,8 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.fetch.answer import fetch_response, key_fetch_response
 from webapi.fetch.lookup import fetch_version
+from webapi.fetch.request import etag_matches
+from webapi.http_edges import allow, options_response
 from webapi.models import Label, PromptVersion, iso
 from webapi.paging import cursor_arg, encode_cursor, int_arg, int_cursor_arg, limit_arg
 from webapi.services.catalog import Listed, list_prompts
@@ -112,10 +114,10 @@ def _fetch(project: ProjectRef, slug: str) -> Response:
     if version is not None and label is not None:
         raise HttpError(400, "Pass either 'version' or 'label', not both.")
     # One query (labels included); a revalidation reads only the hash first.
-    revalidating = bool(request.if_none_match)
-    found = fetch_version(project, slug, version, label, full=not revalidating)
+    if_none_match = request.headers.get("If-None-Match")
+    found = fetch_version(project, slug, version, label, full=if_none_match is None)
     pinned = version is not None
-    if revalidating and request.if_none_match.contains(found.sha256):
+    if if_none_match is not None and etag_matches(if_none_match, found.sha256):
         return fetch_response(project.slug, slug, found, pinned, not_modified=True)
     if not found.full:
         found = fetch_version(project, slug, version, label)
@@ -204,7 +206,8 @@ SUB_RESOURCES: dict[str, dict[str, Callable[..., Any]]] = {
 }
 
 
-def _dispatch(p: str, rest: str) -> Any:
+def _dispatch(p: str | None, rest: str) -> Any:
+    # p None: the key's own project (the /prompts shorthand), resolved after OPTIONS and 405.
     slug, _, sub = rest.partition("/-/")
     args: tuple[str, ...] = ()
     kind, _, label = sub.partition("/")
@@ -213,18 +216,21 @@ def _dispatch(p: str, rest: str) -> Any:
     allowed = SUB_RESOURCES.get(sub)
     if allowed is None:
         raise HttpError(404, "No such resource.")
+    if request.method == "OPTIONS":  # what this sub-resource answers, before any credentials
+        return options_response(allowed)
     handler = allowed.get(request.method)
     if handler is None:
         error = HttpError(405, f"Method {request.method} is not allowed here.")
-        error.headers["Allow"] = ", ".join(sorted(allowed))
+        error.headers["Allow"] = ", ".join(allow(allowed))
         raise error
     if handler is _fetch and (fast := key_fetch_response()) is not None:
         return fast
-    project = project_role(p, "viewer").project
+    project = project_role(key_project_slug() if p is None else p, "viewer").project
     return handler(project, slug, *args)
 
 
-ITEM_METHODS = ["GET", "POST", "PUT", "DELETE"]
+# OPTIONS is answered by _dispatch, per sub-resource, not by Flask for the whole rule.
+ITEM_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
 
 
 @bp.route("/projects/<p>/prompts/<path:rest>", methods=ITEM_METHODS)
@@ -237,7 +243,7 @@ def key_prompt_item(rest: str) -> Any:
     slug, _, sub = rest.partition("/-/")
     if not sub and request.method == "GET" and (fast := key_fetch_response()) is not None:
         return fast  # the key's own project, read in the same statement
-    return _dispatch(key_project_slug(), rest)
+    return _dispatch(None, rest)
 
 
 @bp.route("/projects/<p>/prompts", methods=["GET", "POST"])

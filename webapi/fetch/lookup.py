@@ -25,7 +25,7 @@ from webapi.auth.principal import ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.fetch.readers import reader
-from webapi.fetch.request import FetchRequest, parse_fetch
+from webapi.fetch.request import FetchRequest, etag_matches, parse_fetch
 from webapi.fetch.statements import (
     KEY_WIDTH,
     STATEMENTS,
@@ -61,7 +61,7 @@ def lookup(engine: Engine, request: FetchRequest, touch_seconds: float) -> Found
     ref, params = reference(request.version, request.label)
     params["prefix"] = key_prefix(request.key)
     params["slug"] = request.slug
-    revalidating = request.etag is not None
+    revalidating = request.if_none_match is not None
     with reader(engine) as db_reader:
         rows = db_reader.rows(ref, not revalidating, params)
         if not rows:
@@ -75,8 +75,8 @@ def lookup(engine: Engine, request: FetchRequest, touch_seconds: float) -> Found
         now = touch_due(key.last_used_at, touch_seconds)
         if now is not None:
             db_reader.touch(key.id, now)
-        if revalidating:
-            if found.sha256 == request.etag:
+        if request.if_none_match is not None:
+            if etag_matches(request.if_none_match, found.sha256):
                 return Found(request, key.project_slug, found, not_modified=True)
             found = read_version(db_reader.rows(ref, True, params), True, KEY_WIDTH)
             if found is None:

@@ -1,4 +1,4 @@
-"""The fetch apps make most, answered in front of Flask: GET a prompt with an API key.
+"""The fetch apps make most, answered in front of Flask: GET (or HEAD) a prompt with an API key.
 
 For a plain key fetch (webapi.fetch.request.parse_fetch) that carries no cookie and no body,
 FetchFastPath looks the version up straight from the WSGI environ (webapi.fetch.lookup): no
@@ -74,6 +74,8 @@ class FetchFastPath:
         body = fetch_body(self.app.json, found.project_slug, found.request.slug,
                           found.version).encode()
         headers += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        if environ["REQUEST_METHOD"] == "HEAD":  # GET's headers, Content-Length included
+            body = b""
         return "200 OK", headers + self.security_headers, body
 
     def _db_engine(self) -> Engine:

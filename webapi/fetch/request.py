@@ -1,11 +1,11 @@
 """The one parser of a key fetch, from the WSGI environ: the middleware and the Flask view both
 call parse_fetch, so what counts as a plain fetch is decided in one place.
 
-Plain means: GET of an ASCII path /api/v1/[projects/{p}/]prompts/{slug} with a valid slug, no
-query or exactly one `version=N` (1..MAX_VERSION) or `label=L` (unencoded), no If-None-Match or
-one strong ETag, and a key in X-API-Key or Authorization: Bearer. Anything else (weak or several
-ETags, percent-encoded or extra arguments, a malformed one) is left to the general path, which
-reads it with werkzeug's parsers and words its errors.
+Plain means: GET or HEAD of an ASCII path /api/v1/[projects/{p}/]prompts/{slug} with a valid
+slug, no query or exactly one `version=N` (1..MAX_VERSION) or `label=L` (unencoded), and a key in
+X-API-Key or Authorization: Bearer. Anything else (percent-encoded or extra arguments, a malformed
+one) is left to the general path, which reads it with werkzeug's parsers and words its errors.
+If-None-Match is judged by etag_matches, here and in the general path alike.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from webapi.auth.keys import key_in_environ
 PREFIX = "/api/v1/"
 MAX_VERSION = 2**31 - 1  # the INTEGER column; a larger number is the general path's 400
 _PATH = re.compile(r"(?:projects/([^/]+)/)?prompts/(.+)")
+_METHODS = ("GET", "HEAD")  # HEAD is GET without the body (RFC 9110 §9.3.2)
 _QUERY = re.compile(r"(?:version=([0-9]{1,10})|label=([A-Za-z0-9._-]{1,100}))?")
-_ETAG = re.compile(r'"([0-9a-f]{64})"')
 
 
 @dataclass(slots=True)  # not frozen: that costs ~1 µs per instance, on every fetch
@@ -34,7 +34,7 @@ class FetchRequest:
     slug: str
     version: int | None  # ?version=N; None with ?label= or for the latest
     label: str | None
-    etag: str | None  # the hash in a single strong If-None-Match, or None without one
+    if_none_match: str | None  # the header as sent, or None without one
 
     @property
     def pinned(self) -> bool:
@@ -45,7 +45,7 @@ class FetchRequest:
 def parse_fetch(environ: Mapping[str, Any]) -> FetchRequest | None:
     """The plain key fetch this request is, or None when it is anything else."""
     path: str = environ.get("PATH_INFO", "")
-    if (environ["REQUEST_METHOD"] != "GET" or not path.startswith(PREFIX)
+    if (environ["REQUEST_METHOD"] not in _METHODS or not path.startswith(PREFIX)
             or not path.isascii() or "\x00" in path):
         return None
     matched = _PATH.fullmatch(path, len(PREFIX))
@@ -57,13 +57,20 @@ def parse_fetch(environ: Mapping[str, Any]) -> FetchRequest | None:
     version = int(raw_version) if raw_version is not None else None
     if (version is not None and not 1 <= version <= MAX_VERSION) or slug_problem(slug) is not None:
         return None
-    etag = None
-    if "HTTP_IF_NONE_MATCH" in environ:
-        tag = _ETAG.fullmatch(environ["HTTP_IF_NONE_MATCH"].strip())
-        if tag is None:
-            return None  # weak, several or '*': werkzeug's parser decides those
-        etag = tag.group(1)
     key = key_in_environ(environ)
     if not key:
         return None
-    return FetchRequest(key, project_slug, slug, version, label, etag)
+    return FetchRequest(key, project_slug, slug, version, label,
+                        environ.get("HTTP_IF_NONE_MATCH"))
+
+
+def etag_matches(if_none_match: str, sha256: str) -> bool:
+    """Whether an If-None-Match header matches the ETag "<sha256>" (RFC 9110 §13.1.2: `*`, or
+    any entity-tag of its list by the weak comparison, so W/"<sha256>" matches too)."""
+    etag = f'"{sha256}"'
+    header = if_none_match.strip()
+    if header == etag or header == "*":
+        return True
+    # Splitting at commas is safe: an opaque-tag holds no '"', so no piece of a tag holding a
+    # comma can read as a whole quoted hash.
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
