@@ -34,6 +34,9 @@ from tests.support.live import REPO_ROOT, free_port, tool
 from tests.support.waiting import wait_until
 
 OLD, NEW = "http://127.0.0.1:5000", "http://127.0.0.1:5001"
+# The dev server inherits the environment: bcrypt at its lowest cost, as every test server has
+# (the dev account's signup and login cost ~0.25 s of CPU each at the production cost of 12).
+FAST_SERVER = {"PYTHONUNBUFFERED": "1", "BCRYPT_ROUNDS": "4"}
 
 
 # --- dev.config: which servers are ours, and the line edit -------------------------------------
@@ -164,7 +167,7 @@ def clone(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     root = tmp_path / "clone"
     shutil.copytree(REPO_ROOT / "prompts", root / "prompts")
     shutil.copy(REPO_ROOT / "promptsync.yaml", root / "promptsync.yaml")
-    yield root, command_env(tmp_path / "xdg", PYTHONUNBUFFERED="1")
+    yield root, command_env(tmp_path / "xdg", **FAST_SERVER)
 
 
 def _status(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -274,7 +277,7 @@ def test_dev_runs_the_stack_on_a_copy_of_the_examples(tmp_path: Path) -> None:
     root = tmp_path / "clone"
     shutil.copytree(REPO_ROOT / "prompts", root / "prompts")
     port = free_port()
-    env = command_env(tmp_path / "xdg", PYTHONUNBUFFERED="1")
+    env = command_env(tmp_path / "xdg", **FAST_SERVER)
     started = time.monotonic()
     dev = Dev(root, env, "--port", str(port))
     lines = dev.lines
