@@ -205,11 +205,15 @@ class ApiClient(ApiBase):
         label: str,
         version: int,
         expected_version: int | None = None,
+        reason: str | None = None,
     ) -> dict[str, Any]:
-        """Point ``label`` at ``version``; 409 when it no longer points at ``expected_version``."""
+        """Point ``label`` at ``version``; 409 when it no longer points at ``expected_version``
+        (0: when it exists). A protected label that needs approval answers ``{"request"}``."""
         body: dict[str, Any] = {"version": version}
         if expected_version is not None:
             body["expected_version"] = expected_version
+        if reason is not None:
+            body["reason"] = reason
         path = f"{self._prompt(project, slug)}/-/labels/{segment(label)}"
         # Safe to send again: a label already moved stays (with expected_version, a repeat
         # of a move that landed is a 409 saying where the label points).
@@ -221,10 +225,11 @@ class ApiClient(ApiBase):
         slug: str,
         label: str,
         expected_version: int | None = None,
-    ) -> None:
-        """Remove ``label`` from the prompt."""
+    ) -> dict[str, Any] | None:
+        """Remove ``label`` from the prompt; ``{"request"}`` when that needs approval."""
         path = f"{self._prompt(project, slug)}/-/labels/{segment(label)}"
-        self._send("DELETE", path, params={"expected_version": expected_version})
+        response = self._send("DELETE", path, params={"expected_version": expected_version})
+        return json_object(response) if response.status_code == 202 else None
 
     def render(
         self,
@@ -242,3 +247,37 @@ class ApiClient(ApiBase):
             body["label"] = label
         path = f"{self._prompt(project, slug)}/-/render"
         return json_object(self._send("POST", path, body=body, idempotent=True))  # writes nothing
+
+    # --- releases ------------------------------------------------------------------------
+
+    def label_history(self, project: str | None, slug: str, label: str,
+                      limit: int | None = None) -> list[dict[str, Any]]:
+        """The label's moves, newest first: ``{id, from_version, to_version, actor, at,
+        reason}`` (the newest ``limit``, or all)."""
+        path = f"{self._prompt(project, slug)}/-/labels/{segment(label)}/history"
+        params = {"limit": min(limit, 1000)} if limit else {"limit": 1000}
+        return self._collect(path, "moves", params, limit=limit)
+
+    def settings(self, project: str) -> dict[str, Any]:
+        """The project's release settings (admin)."""
+        return self._get_json(f"/projects/{segment(project)}/settings")
+
+    def update_settings(self, project: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change some release settings (admin); returns them all."""
+        path = f"/projects/{segment(project)}/settings"
+        return json_object(self._send("PUT", path, body=dict(changes)))
+
+    def promotions(self, project: str, state: str | None = "pending") -> list[dict[str, Any]]:
+        """The project's promotion requests in ``state`` (None: every state), newest first."""
+        path = f"/projects/{segment(project)}/promotions"
+        return self._collect(path, "promotions", {"state": state, "limit": 1000})
+
+    def approve(self, project: str, request_id: int) -> dict[str, Any]:
+        """Approve a promotion request (another admin's); returns the request."""
+        path = f"/projects/{segment(project)}/promotions/{segment(request_id)}/approve"
+        return dict(json_object(self._send("POST", path)).get("request") or {})
+
+    def reject(self, project: str, request_id: int) -> dict[str, Any]:
+        """Reject a promotion request; returns the request."""
+        path = f"/projects/{segment(project)}/promotions/{segment(request_id)}/reject"
+        return dict(json_object(self._send("POST", path)).get("request") or {})

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.support.app import BACKENDS, GREETING, GREETING_URL, Account, truncate_postgres
 from tests.support.lifecycle import Lab, lifecycle_lab
+from tests.support.releases import Team, release_team
 
 
 @pytest.fixture
@@ -32,6 +33,22 @@ def seeded(app: Flask, account: Account) -> Account:
                            headers=account.headers("admin"))
         assert moved.status_code == 200
     return account
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def team(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Team]:
+    """One app per test module and backend, with a project of three admins (the release tests:
+    each test makes prompts of its own, so they share the database)."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("releases") / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+        truncate_postgres(url)
+    with release_team(url) as found:
+        yield found
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -77,6 +77,12 @@ render              401   401   401   401   403   200   200   200   404   200   
 events              401   401   401   401   403   200   200   200   404   200   200    200    200
 export              401   401   401   401   403   403   403   200   404   200   200    403    403
 import              401   401   401   401   403   403   403   409   404   409   csrf    403    403
+settings.get        401   401   401   401   403   403   403   200   404   200   200    403    403
+settings.put        401   401   401   401   403   403   403   200   404   200   csrf    403    403
+promotions.list     401   401   401   401   403   200   200   200   404   200   200    200    200
+promotion.approve   401   401   401   401   403   403   403   200   404   200   csrf    403    403
+promotion.reject    401   401   401   401   403   403   403   200   404   200   csrf    403    403
+label.history       401   401   401   401   403   200   200   200   404   200   200    200    200
 short.manifest      401   401   401   401   200   200   200   200   400   400   400    400    400
 short.get           401   401   401   401   200   200   200   200   400   400   400    400    400
 short.batch         401   401   401   401   200   403   200   200   400   400   csrf    400    400
@@ -85,6 +91,7 @@ short.archive       401   401   401   401   204   403   204   204   400   400   
 short.versions      401   401   401   401   200   200   200   200   400   400   400    400    400
 short.production    401   401   401   401   200   403   403   200   400   400   csrf    400    400
 short.label.delete  401   401   401   401   204   403   204   204   400   400   csrf    400    400
+short.history       401   401   401   401   200   200   200   200   400   400   400    400    400
 """
 
 
@@ -111,6 +118,7 @@ class World:
     revoked: str
     unknown: str
     counter: Iterator[int] = field(default_factory=itertools.count)
+    pat_key: str | None = None  # an admin of 'demo' who is none of the callers (made on demand)
 
     def all_keys(self) -> list[str]:
         return [*self.owner.keys.values(), *self.other.keys.values(), self.revoked]
@@ -224,6 +232,34 @@ def _remove_label(label: str, prefix: str = PROMPT) -> Callable[[World, int], Re
     return build
 
 
+def _pat_key(w: World) -> str:
+    if w.pat_key is None:
+        web = w.app.test_client()
+        signup(web, "pat@example.com", PASSWORD)
+        add_member(w.app, "demo", "pat@example.com", "admin", w.owner.headers("admin"), PASSWORD)
+        token = login(web, "pat@example.com", PASSWORD)
+        made = web.post("/api/v1/projects/demo/keys", json={"name": "pat", "role": "admin"},
+                        headers={"X-CSRF-Token": token})
+        w.pat_key = _ok(made, 201)["key"]
+    return str(w.pat_key)
+
+
+def _promotion(verb: str) -> Callable[[World, int], Request]:
+    # A pending request of pat's (an admin who is none of the callers, so ann may approve it),
+    # on a prompt of its own; approvals are required only while it is opened.
+    def build(w: World, n: int) -> Request:
+        key, slug, admin = _pat_key(w), f"rel/r{n}", w.admin()
+        _ok(admin.post(f"/api/v1/projects/demo/prompts/{slug}", json={"source": GREETING}), 201)
+        _ok(admin.put("/api/v1/projects/demo/settings", json={"approvals_required": 1}))
+        opened = _ok(w.app.test_client().put(
+            f"/api/v1/projects/demo/prompts/{slug}/-/labels/production", json={"version": 1},
+            headers={"X-API-Key": key}), 202)
+        _ok(admin.put("/api/v1/projects/demo/settings", json={"approvals_required": 0}))
+        return "POST", f"/api/v1/projects/demo/promotions/{opened['request']['id']}/{verb}", None
+
+    return build
+
+
 ROUTES: dict[str, Callable[[World, int], Request]] = {
     "signup": lambda w, n: (
         "POST", "/api/v1/auth/signup", {"email": f"new{n}@example.com", "password": PASSWORD}),
@@ -269,6 +305,14 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     # An admin gets past authorization to the rule that the project must be empty (409).
     "import": lambda w, n: ("POST", "/api/v1/projects/demo/import",
                             {"format": "promptsync-export", "format_version": 1, "prompts": []}),
+    "settings.get": lambda w, n: ("GET", "/api/v1/projects/demo/settings", None),
+    # Saves the defaults again: a success changes nothing another case relies on.
+    "settings.put": lambda w, n: ("PUT", "/api/v1/projects/demo/settings",
+                                  {"approvals_required": 0}),
+    "promotions.list": lambda w, n: ("GET", "/api/v1/projects/demo/promotions", None),
+    "promotion.approve": _promotion("approve"),
+    "promotion.reject": _promotion("reject"),
+    "label.history": lambda w, n: ("GET", f"{PROMPT}/-/labels/production/history", None),
     "short.manifest": lambda w, n: ("GET", "/api/v1/prompts", None),
     "short.get": lambda w, n: ("GET", f"/api/v1/prompts/{SLUG}", None),
     "short.batch": lambda w, n: (
@@ -279,6 +323,8 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "short.production": lambda w, n: (
         "PUT", f"/api/v1/prompts/{SLUG}/-/labels/production", {"version": 1}),
     "short.label.delete": _remove_label("staging", f"/api/v1/prompts/{SLUG}"),
+    "short.history": lambda w, n: (
+        "GET", f"/api/v1/prompts/{SLUG}/-/labels/production/history", None),
 }
 
 

@@ -93,7 +93,8 @@ def test_documented_operations_reach_their_handlers(sqlite_app: Flask) -> None:
     headers = account.headers("viewer")
     for path, item in openapi_document()["paths"].items():
         url = PREFIX + path.format(project="demo", slug="support/greeting", label="staging",
-                                   email="ann@example.com", key_id=1, invitation_id=1)
+                                   email="ann@example.com", key_id=1, invitation_id=1,
+                                   promotion_id=1)
         # The slug may also arrive percent-encoded: it must reach the same handler.
         for target in {url, url.replace("support/greeting", "support%2Fgreeting")}:
             for method in METHODS:

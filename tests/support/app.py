@@ -160,13 +160,16 @@ def make_account(app: Flask, email: str = "ann@example.com", project: str = "dem
 
 
 TABLES = ("users", "projects", "memberships", "invitations", "api_keys", "prompts",
-          "prompt_versions", "labels", "events")
+          "prompt_versions", "labels", "events", "label_moves", "project_settings", "promotions")
 MUTABLE = {
     "roles": "SELECT project_id, user_id, role FROM memberships",
     "labels": "SELECT prompt_id, name, version FROM labels",
     "revoked": "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL",
     "sessions": "SELECT id, session_generation FROM users",
     "counters": "SELECT id, latest_version FROM prompts",
+    "settings": "SELECT project_id, approvals_required, protected_requires_clean_commit "
+                "FROM project_settings",
+    "promotions": "SELECT id, state FROM promotions",
     "archived": "SELECT id, archived_at FROM prompts WHERE archived_at IS NOT NULL",
 }
 

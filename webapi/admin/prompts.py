@@ -199,11 +199,19 @@ def move_label(p: str, slug: str) -> Any:
     target = url_for("admin.prompt_page", p=p, slug=slug, v=back if back.isdigit() else None)
     try:
         if request.form.get("action") == "remove":
-            delete_label(project, slug, label, principal, role, expected)
-            flash(f"Removed label '{label}'.", "success")
+            opened = delete_label(project, slug, label, principal, role, expected)
+            if opened is not None:
+                flash(f"Request #{opened['request']['id']} to remove '{label}' waits for another "
+                      "admin's approval (Promotions).", "info")
+            else:
+                flash(f"Removed label '{label}'.", "success")
         else:
             version = form_int("version")
             moved = set_label(project, slug, label, version, principal, role, expected)
+            if "request" in moved:  # a protected label that needs approval: nothing moved yet
+                flash(f"Request #{moved['request']['id']} to point '{label}' at v{version} waits "
+                      "for another admin's approval (Promotions).", "info")
+                return redirect(target + "#labels")
             was = moved["previous"]
             note = f" (was v{was})" if was is not None and was != version else ""
             flash(f"Label '{label}' now points at v{version}{note}.", "success")

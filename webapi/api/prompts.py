@@ -13,8 +13,9 @@ from sqlalchemy import select
 from promptsync.errors import RenderError
 from promptsync.format.prompt import parse_prompt
 from promptsync.protocol import BATCH_LIMIT
-from webapi.api.inputs import field, json_body
+from webapi.api.inputs import field, json_body, one_line
 from webapi.api.lifecycle import archive, restore
+from webapi.api.releases import label_history
 from webapi.auth.principal import ProjectRef
 from webapi.auth.roles import key_project_slug, project_role
 from webapi.errors import HttpError
@@ -181,13 +182,17 @@ def _label(project: ProjectRef, slug: str, label: str) -> Any:
     project, role, principal = access.project, access.role, access.principal
     if request.method == "DELETE":
         expected = int_arg("expected_version", 0)
-        delete_label(project, slug, label, principal, role, expected)
-        return "", 204
+        opened = delete_label(project, slug, label, principal, role, expected)
+        return (jsonify(opened), 202) if opened is not None else ("", 204)
     body = json_body()
     version = field(body, "version", int)
     expected = field(body, "expected_version", int, required=False)
+    one_line(body, "reason")
+    reason = field(body, "reason", str, required=False)
     assert version is not None
-    return jsonify(set_label(project, slug, label, version, principal, role, expected))
+    moved = set_label(project, slug, label, version, principal, role, expected, reason)
+    # A protected label that needs approval did not move: a promotion request was opened.
+    return jsonify(moved), 202 if "request" in moved else 200
 
 
 def _diff(project: ProjectRef, slug: str) -> Any:
@@ -203,6 +208,7 @@ SUB_RESOURCES: dict[str, dict[str, Callable[..., Any]]] = {
     "diff": {"GET": _diff},
     "render": {"POST": _render},
     "labels/{}": {"PUT": _label, "DELETE": _label},
+    "labels/{}/history": {"GET": label_history},
 }
 
 
@@ -213,6 +219,8 @@ def _dispatch(p: str | None, rest: str) -> Any:
     kind, _, label = sub.partition("/")
     if kind == "labels" and label and "/" not in label:
         sub, args = "labels/{}", (label,)
+    elif kind == "labels" and label.count("/") == 1 and label.endswith("/history"):
+        sub, args = "labels/{}/history", (label.removesuffix("/history"),)
     allowed = SUB_RESOURCES.get(sub)
     if allowed is None:
         raise HttpError(404, "No such resource.")

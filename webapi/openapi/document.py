@@ -13,6 +13,7 @@ from flask import Flask, Response, abort, jsonify, render_template, send_from_di
 from webapi.openapi.schemas import (
     BODIES,
     EXAMPLES,
+    PROMOTION_STATES,
     SCHEMAS,
     SLUG_PATTERN,
     STR,
@@ -69,7 +70,9 @@ VERSION_Q = param("version", "query", {"type": "integer", "minimum": 1}, "A vers
                   example=1)
 LABEL_Q = param("label", "query", STR, "A label name (not together with `version`).")
 REF_DOC = "A version number, a label, or `latest`."
-LABEL_ROLE = " (editor; admin for `production`)"
+LABEL_ROLE = " (editor; admin for a protected label, `production` by default)"
+NEEDS_APPROVAL = (". When the project's settings ask approvals for a protected label, nothing "
+                  "moves: 202 opens a promotion request")
 ETAG = {"ETag": {"schema": STR, "description": 'The sha256, quoted: "<sha256>".'},
         "Cache-Control": {"schema": STR, "description": "Immutable by version, no-cache else."}}
 
@@ -153,14 +156,47 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
             f"{prefix}render_prompt", f"Fill the template {where}", "prompts", security,
             {200: "Rendered"}, nf + (410, 422), in_p, "Render")},
         f"{item}/-/labels/{{label}}": {
-            "put": op(f"{prefix}move_label", f"Point a label at a version {where}{LABEL_ROLE}",
-                      "prompts", security, {200: "LabelMoved"}, nf + (409,), in_p + (LABEL,),
+            "put": op(f"{prefix}move_label", f"Point a label at a version {where}{LABEL_ROLE}"
+                      f"{NEEDS_APPROVAL}", "prompts", security,
+                      {200: "LabelMoved", 202: "PromotionAnswer"}, nf + (409,), in_p + (LABEL,),
                       "LabelMove"),
-            "delete": op(f"{prefix}delete_label", f"Remove a label {where}{LABEL_ROLE}",
-                         "prompts", security, {204: None}, nf + (409,), in_p + (LABEL, param(
+            "delete": op(f"{prefix}delete_label", f"Remove a label {where}{LABEL_ROLE}"
+                         f"{NEEDS_APPROVAL}", "prompts", security,
+                         {204: None, 202: "PromotionAnswer"}, nf + (409,), in_p + (LABEL, param(
                              "expected_version", "query", {"type": "integer", "minimum": 0},
                              "Refuse (409) unless the label points here."))),
         },
+        f"{item}/-/labels/{{label}}/history": {"get": op(
+            f"{prefix}label_history", f"A label's moves, newest first {where} (viewer)",
+            "releases", security, {200: "LabelHistory"}, nf, in_p + (LABEL, LIMIT, CURSOR))},
+    }
+
+
+def _release_paths(p: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    base = "/projects/{project}"
+    request = p + (param("promotion_id", "path", {"type": "integer", "minimum": 0},
+                         "The promotion request's id."),)
+    state = param("state", "query", {"type": "string", "enum": list(PROMOTION_STATES)},
+                  "Only the requests in this state (default: every state).")
+    return {
+        f"{base}/settings": {
+            "get": op("get_settings", "Release settings (admin)", "releases", ANY_READ,
+                      {200: "ReleaseSettings"}, (404,), p),
+            "put": op("put_settings", "Change release settings; a field left out keeps its value "
+                      "(admin)", "releases", ANY_WRITE, {200: "ReleaseSettings"}, (404,), p,
+                      "ReleaseSettingsChange"),
+        },
+        f"{base}/promotions": {"get": op(
+            "list_promotions", "Promotion requests, newest first (viewer)", "releases",
+            ANY_READ, {200: "PromotionList"}, (404,), p + (state, LIMIT, CURSOR))},
+        f"{base}/promotions/{{promotion_id}}/approve": {"post": op(
+            "approve_promotion", "Approve a pending request (admin, never its requester: 403); "
+            "the label moves with the last approval needed, or 409 `stale` when it moved since "
+            "the request was opened", "releases", ANY_WRITE, {200: "PromotionAnswer"},
+            (404, 409), request)},
+        f"{base}/promotions/{{promotion_id}}/reject": {"post": op(
+            "reject_promotion", "Reject a pending request (admin; its requester withdraws it "
+            "this way)", "releases", ANY_WRITE, {200: "PromotionAnswer"}, (404, 409), request)},
     }
 
 
@@ -230,6 +266,7 @@ def _paths() -> dict[str, Any]:
         "/projects/{project}/events": {"get": op(
             "list_events", "Audit log, newest first (viewer)", "events", ANY_READ,
             {200: "EventList"}, (404,), p + (LIMIT, CURSOR))},
+        **_release_paths(p),
         **_prompt_paths("/projects/{project}", p, ANY_WRITE, "", "in a project"),
         **_prompt_paths("", (), KEY, "key_", "in the API key's project"),
     }

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from webapi.services.promotions import STATES as PROMOTION_STATES
+
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*){0,7}$"
+LABEL_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 ROLE = {"type": "string", "enum": ["viewer", "editor", "admin"]}
 STR, INT, OBJ = {"type": "string"}, {"type": "integer"}, {"type": "object"}
 NULL_STR, NULL_INT = {"type": ["string", "null"]}, {"type": ["integer", "null"]}
@@ -42,7 +45,8 @@ SCHEMAS: dict[str, Any] = {
     "Error": obj(
         {"error": STR, "detail": STR},
         {"problems": array(ref("Problem")), "missing": array(STR), "unknown": array(STR),
-         "latest_version": INT, "current_version": NULL_INT, "field": STR,
+         "latest_version": INT, "current_version": NULL_INT, "field": STR, "state": STR,
+         "request": ref("Promotion"),
          # protected_label: the protected labels that block an archive or a rename.
          "labels": array(STR)},
     ),
@@ -95,6 +99,21 @@ SCHEMAS: dict[str, Any] = {
     "Rendered": obj({"version": INT}, {"text": STR, "messages": array(ref("Message"))}),
     "Imported": obj({"imported": obj({"prompts": INT, "versions": INT, "labels": INT,
                                       "events": INT})}),
+    "Move": obj({"id": INT, "from_version": NULL_INT, "to_version": NULL_INT, "actor": STR,
+                 "at": STR, "reason": NULL_STR}),
+    "LabelHistory": page("moves", "Move"),
+    # version and sha256 are null on a request to remove the label.
+    "Promotion": obj(
+        {"id": INT, "slug": STR, "label": STR, "version": NULL_INT, "sha256": NULL_STR,
+         "requested_by": STR, "state": {"type": "string", "enum": list(PROMOTION_STATES)}},
+        {"from_version": NULL_INT, "approvals_required": INT,
+         "approvals": array(obj({"by": STR, "at": STR})), "decided_by": NULL_STR,
+         "decided_at": NULL_STR, "created_at": STR}),
+    "PromotionAnswer": obj({"request": ref("Promotion")}),
+    "PromotionList": page("promotions", "Promotion"),
+    "ReleaseSettings": obj({"protected_labels": array(STR), "approvals_required": INT,
+                            "protected_requires_clean_commit": {"type": "boolean"},
+                            "protected_branches": array(STR)}),
     "PromptList": page("prompts", "PromptSummary"),
     "VersionList": page("versions", "Version"),
     "EventList": page("events", "Event"),
@@ -130,7 +149,16 @@ BODIES: dict[str, Any] = {
     "Batch": obj({"prompts": array(obj({"slug": {"type": "string", "pattern": SLUG_PATTERN},
                                         "source": STR}, PUSH_FIELDS), maxItems=500)}),
     "LabelMove": obj({"version": {"type": "integer", "minimum": 1}},
-                     {"expected_version": {"type": "integer", "minimum": 1}}),
+                     {"expected_version": {"type": "integer", "minimum": 0,
+                                           "description": "0: only if the label does not exist."},
+                      "reason": {"type": "string", "maxLength": 300,
+                                 "description": "One line, kept in the label's history."}}),
+    "ReleaseSettingsChange": {**obj({}, {
+        "protected_labels": array({"type": "string", "pattern": LABEL_PATTERN}, maxItems=50),
+        "approvals_required": {"type": "integer", "minimum": 0, "maximum": 5},
+        "protected_requires_clean_commit": {"type": "boolean"},
+        "protected_branches": array({"type": "string", "minLength": 1, "maxLength": 255},
+                                    maxItems=50)}), "additionalProperties": False},
     "Export": obj({"format": {"type": "string", "enum": ["promptsync-export"]},
                    "format_version": {"type": "integer", "enum": [1]},
                    "prompts": array(obj({"slug": STR, "versions": array(obj(
@@ -157,6 +185,9 @@ EXAMPLES: dict[str, Any] = {
                      "dirty": False, "path": "prompts/support/topic.yaml"}},
     "Batch": {"prompts": [{"slug": "support/topic", "source": SOURCE, "parent_version": 0}]},
     "LabelMove": {"version": 1, "expected_version": 1},
+    "ReleaseSettingsChange": {"protected_labels": ["production"], "approvals_required": 1,
+                              "protected_requires_clean_commit": True,
+                              "protected_branches": ["main"]},
     "Render": {"variables": {"name": "Ann", "topic": "billing"}, "label": "staging"},
     "Export": {"format": "promptsync-export", "format_version": 1, "prompts": [
         {"slug": "support/topic", "labels": {"production": 1}, "versions": [

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK, Label, Prompt, utcnow
 from webapi.services.events import log_event
+from webapi.services.moves import remove_labels
 from webapi.services.protection import protected_labels
 from webapi.services.versions import check_slug, get_version, labels_of, version_dict
 
@@ -70,10 +71,8 @@ def archive_locked(
             409, f"The protected label {names} points at '{prompt.slug}': move the label to "
             "another prompt's version or remove it first, or ask an admin to archive with "
             "force.", "protected_label", labels=blocking)
-    db.session.execute(delete(Label).where(Label.prompt_id == prompt.id))
-    for name, number in labels.items():
-        log_event(project.id, principal.actor, "label.removed", prompt.slug, label=name,
-                  previous=number, reason="archived")
+    # Through the labels' own path, so each removal is in the label's history too.
+    remove_labels(project, prompt.id, prompt.slug, principal.actor, "archived")
     db.session.execute(update(Prompt).where(Prompt.id == prompt.id).values(archived_at=now))
     log_event(project.id, principal.actor, "prompt.archived", prompt.slug,
               version=prompt.latest, labels=labels, forced=bool(blocking), **details)

@@ -1,12 +1,143 @@
-"""Which labels of a project are protected: moved only by admins, under its release rules."""
+"""A project's release settings: which labels are protected, and what moving one takes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from sqlalchemy import select, update
+
+from webapi.auth.principal import ProjectRef
+from webapi.errors import HttpError
+from webapi.extensions import db
+from webapi.models import Project, ProjectSettings, utcnow
+from webapi.services.events import log_event
+from webapi.services.provenance import MAX_BRANCH
+from webapi.services.versions import LABEL_RE
+
 DEFAULT_PROTECTED = frozenset({"production"})
+MAX_APPROVALS = 5
+MAX_NAMES = 50  # protected labels, protected branches
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    """What GET/PUT /projects/{p}/settings shows and takes."""
+
+    protected_labels: tuple[str, ...] = tuple(sorted(DEFAULT_PROTECTED))
+    approvals_required: int = 0
+    protected_requires_clean_commit: bool = False
+    protected_branches: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON (lists, not tuples)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def release_settings(project_id: int) -> ReleaseSettings:
+    """The project's settings; the defaults when it never saved any."""
+    row = db.session.get(ProjectSettings, project_id)
+    if row is None:
+        return ReleaseSettings()
+    return ReleaseSettings(tuple(row.protected_labels), row.approvals_required,
+                           row.protected_requires_clean_commit, tuple(row.protected_branches))
 
 
 def protected_labels(project_id: int) -> frozenset[str]:
-    """The project's protected label names (its release settings; ``production`` by default)."""
-    # The release settings (a table of their own) arrive with migration 0004; until then every
-    # project has the default.
-    return DEFAULT_PROTECTED
+    """The project's protected label names (``production`` unless its settings say otherwise)."""
+    names = db.session.scalar(
+        select(ProjectSettings.protected_labels).where(ProjectSettings.project_id == project_id)
+    )
+    return DEFAULT_PROTECTED if names is None else frozenset(names)
+
+
+def _names(body: dict[str, Any], name: str, valid: Callable[[str], object], each: str
+           ) -> tuple[str, ...]:
+    value = body[name]
+    if not isinstance(value, list) or len(value) > MAX_NAMES:
+        raise HttpError(400, f"'{name}' must be a list of at most {MAX_NAMES} names.", field=name)
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not valid(item):
+            raise HttpError(400, f"'{name}[{index}]' must be {each}.", field=f"{name}[{index}]")
+    return tuple(sorted(set(value)))
+
+
+def _branch_ok(name: str) -> bool:
+    # The same shape as a pushed version's git.branch, so any branch a push names can be listed.
+    return 0 < len(name) <= MAX_BRANCH and name.isprintable()
+
+
+def parse_settings(body: dict[str, Any], current: ReleaseSettings) -> ReleaseSettings:
+    """``current`` with the fields ``body`` holds (fields left out keep their value); a 400
+    naming the field for anything unknown or malformed."""
+    unknown = sorted(set(body) - set(asdict(current)))
+    if unknown:
+        raise HttpError(400, f"Unknown setting '{unknown[0][:40]}'.", field=unknown[0][:40])
+    changes: dict[str, Any] = {}
+    if "protected_labels" in body:
+        changes["protected_labels"] = _names(
+            body, "protected_labels", LABEL_RE.match,
+            "a label name (a-z, 0-9, '.', '_' and '-', up to 63 characters)")
+    if "protected_branches" in body:
+        changes["protected_branches"] = _names(
+            body, "protected_branches", _branch_ok,
+            f"a branch name (1 to {MAX_BRANCH} printable characters)")
+    if "approvals_required" in body:
+        value = body["approvals_required"]
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+                0 <= value <= MAX_APPROVALS):
+            raise HttpError(400, f"'approvals_required' must be an integer from 0 to "
+                                 f"{MAX_APPROVALS}.", field="approvals_required")
+        changes["approvals_required"] = value
+    if "protected_requires_clean_commit" in body:
+        value = body["protected_requires_clean_commit"]
+        if not isinstance(value, bool):
+            raise HttpError(400, "'protected_requires_clean_commit' must be true or false.",
+                            field="protected_requires_clean_commit")
+        changes["protected_requires_clean_commit"] = value
+    return replace(current, **changes)
+
+
+def update_settings(project: ProjectRef, actor: str, body: dict[str, Any]) -> ReleaseSettings:
+    """Save the settings ``body`` changes; an event says what they were and became."""
+    # A no-op write takes the project's row lock (SQLite: the write lock) first, so two
+    # admins' changes cannot interleave, nor both insert the first row.
+    db.session.commit()
+    db.session.execute(update(Project).where(Project.id == project.id).values(slug=Project.slug))
+    row = db.session.get(ProjectSettings, project.id)
+    before = release_settings(project.id)
+    after = parse_settings(body, before)
+    if row is None:
+        row = ProjectSettings(project_id=project.id)
+        db.session.add(row)
+    row.protected_labels = list(after.protected_labels)
+    row.approvals_required = after.approvals_required
+    row.protected_requires_clean_commit = after.protected_requires_clean_commit
+    row.protected_branches = list(after.protected_branches)
+    row.updated_by, row.updated_at = actor, utcnow()
+    if after != before:
+        log_event(project.id, actor, "settings.changed", None,
+                  before=before.to_dict(), after=after.to_dict())
+    db.session.commit()
+    return after
+
+
+def check_provenance(settings: ReleaseSettings, label: str, git: dict[str, Any] | None,
+                     version: int) -> None:
+    """409 ``provenance`` when the settings ask protected labels for a clean commit (of one of
+    the protected branches) and version ``version``'s git provenance does not show one."""
+    if not settings.protected_requires_clean_commit:
+        return
+    git = git or {}
+    # dirty must be false, not merely absent: a push from outside git vouches for nothing.
+    if git.get("dirty") is not False or not git.get("commit"):
+        raise HttpError(409, f"'{label}' may point only at a version pushed from a committed, "
+                             f"unmodified file; v{version} was not (commit it and push again).",
+                        "provenance")
+    branches = settings.protected_branches
+    if branches and git.get("branch") not in branches:
+        where = git.get("branch") or "no branch"
+        raise HttpError(409, f"'{label}' may point only at a version pushed from "
+                             f"{', '.join(branches)}; v{version} came from {where}.",
+                        "provenance")
