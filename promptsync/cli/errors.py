@@ -59,6 +59,8 @@ def _api_message(exc: ApiError, obj: Obj | None) -> str:
             "run promptsync login to get a new one, or set PROMPTSYNC_API_KEY"
         )
     if exc.status == 403:
+        if "request" in exc.body:  # a promotion request of one's own: no key would do
+            return detail
         if detail.startswith("This needs the"):
             project = _project(obj)
             whose = f"an admin of '{project}'" if project else "an admin of the project"

@@ -1,4 +1,4 @@
-"""CLI commands for versions on the server: log, diff, get, label, render, export."""
+"""CLI commands for versions on the server: log, diff, get, render, export."""
 
 from __future__ import annotations
 
@@ -114,24 +114,6 @@ def get(obj: Obj, slug: str, version: int | None, label: str | None, as_json: bo
     echo_content(obj, str(data["source"]))
 
 
-@click.command()
-@click.argument("slug")
-@click.argument("label_name", metavar="LABEL")
-@click.argument("version", type=click.IntRange(min=1), required=False)
-@pass_obj
-def label(obj: Obj, slug: str, label_name: str, version: int | None) -> None:
-    """Point LABEL at VERSION (default: the latest version)."""
-    api, project = obj.client(), obj.require_project()
-    if version is None:
-        latest = api.get_version(project, slug)
-        assert latest is not None
-        version = int(latest["version"])
-    moved = api.set_label(project, slug, label_name, version)
-    previous = moved.get("previous")
-    was = f" (was v{previous})" if previous else ""
-    echo_err(f"{slug}: {label_name} -> v{moved.get('version', version)}{was}")
-
-
 def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
     values = {}
     for pair in pairs:
@@ -193,4 +175,4 @@ def export(obj: Obj, label: str | None, output: str) -> None:
     echo_err(f"wrote {len(bundle['prompts'])} prompts ({what}) to {display(output)}")
 
 
-COMMANDS = [log, diff, get, label, render, export]
+COMMANDS = [log, diff, get, render, export]  # label: cli/releases.py

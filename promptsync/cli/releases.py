@@ -1,0 +1,139 @@
+"""CLI commands for releases: label, labels (history), rollback, promotions, approve, reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from promptsync.cli.context import Obj, pass_obj
+from promptsync.cli.output import echo, echo_err
+
+DEFAULT_LABEL = "production"
+STATES = ("pending", "approved", "rejected", "stale", "all")
+
+
+def _when(value: Any) -> str:
+    return str(value or "").replace("T", " ")[:16]
+
+
+def _ref(version: Any) -> str:
+    return f"v{version}" if isinstance(version, int) else "-"
+
+
+def request_line(request: dict[str, Any]) -> str:
+    """What a just-opened promotion request tells its requester."""
+    needed = int(request.get("approvals_required") or 1) - len(request.get("approvals") or [])
+    if needed <= 1:
+        return f"request #{request.get('id')} waits for another admin's approval"
+    return f"request #{request.get('id')} waits for {needed} other admins' approvals"
+
+
+def _moved(slug: str, label: str, answer: dict[str, Any]) -> None:
+    """Say what a label call did: moved, or opened a request."""
+    request = answer.get("request")
+    if isinstance(request, dict):
+        target = _ref(request.get("version")) if request.get("version") else "removal"
+        echo_err(f"{slug}: {label} -> {target}: {request_line(request)}")
+        return
+    previous = answer.get("previous")
+    was = f" (was v{previous})" if previous else ""
+    echo_err(f"{slug}: {label} -> {_ref(answer.get('version'))}{was}")
+
+
+@click.command()
+@click.argument("slug")
+@click.argument("label_name", metavar="LABEL")
+@click.argument("version", type=click.IntRange(min=1), required=False)
+@click.option("--delete", is_flag=True, help="Remove the label instead of moving it.")
+@pass_obj
+def label(obj: Obj, slug: str, label_name: str, version: int | None, delete: bool) -> None:
+    """Point LABEL at VERSION (default: the latest version), or remove it with --delete."""
+    api, project = obj.client(), obj.require_project()
+    if delete:
+        if version is not None:
+            raise click.UsageError("--delete takes no VERSION")
+        answer = api.delete_label(project, slug, label_name)
+        if answer is not None:
+            _moved(slug, label_name, answer)
+        else:
+            echo_err(f"{slug}: {label_name} removed")
+        return
+    if version is None:
+        latest = api.get_version(project, slug)
+        assert latest is not None
+        version = int(latest["version"])
+    _moved(slug, label_name, api.set_label(project, slug, label_name, version))
+
+
+@click.command()
+@click.argument("slug")
+@click.argument("label_name", metavar="[LABEL]", default=DEFAULT_LABEL)
+@pass_obj
+def labels(obj: Obj, slug: str, label_name: str) -> None:
+    """A label's history, newest first (LABEL defaults to production)."""
+    moves = obj.client().label_history(obj.require_project(), slug, label_name)
+    if not moves:
+        echo_err(f"{slug}: '{label_name}' has never been set")
+    for move in moves:
+        step = f"{_ref(move.get('from_version'))} -> {_ref(move.get('to_version'))}"
+        line = f"{_when(move.get('at')):<16}  {step:<13} {move.get('actor') or '-'}"
+        reason = str(move.get("reason") or "").split("\n")[0]
+        echo(f"{line}  {reason}".rstrip(" "))
+
+
+@click.command()
+@click.argument("slug")
+@click.argument("label_name", metavar="[LABEL]", default=DEFAULT_LABEL)
+@pass_obj
+def rollback(obj: Obj, slug: str, label_name: str) -> None:
+    """Point LABEL (default: production) back where it was before its last move."""
+    from promptsync.client.releases import rollback_label  # start-up cost: httpx
+
+    _moved(slug, label_name, rollback_label(obj.client(), obj.require_project(), slug,
+                                            label_name))
+
+
+@click.command()
+@click.option("--state", type=click.Choice(STATES), default="pending", show_default=True,
+              help="Which requests to list.")
+@pass_obj
+def promotions(obj: Obj, state: str) -> None:
+    """Promotion requests of the project, newest first."""
+    found = obj.client().promotions(obj.require_project(), None if state == "all" else state)
+    if not found:
+        echo_err(f"no {'' if state == 'all' else state + ' '}promotion requests")
+    for item in found:
+        target = _ref(item.get("version")) if item.get("version") else "removed"
+        step = f"{item.get('label')} {_ref(item.get('from_version'))} -> {target}"
+        sha = str(item.get("sha256") or "")[:12]
+        votes = f"{len(item.get('approvals') or [])}/{item.get('approvals_required')}"
+        echo(f"#{item.get('id'):<4} {item.get('state'):<8} {item.get('slug')}  {step}"
+             f"{'  sha256 ' + sha if sha else ''}  by {item.get('requested_by')}"
+             f"  {_when(item.get('created_at'))}  approvals {votes}")
+
+
+@click.command()
+@click.argument("request_id", metavar="N", type=click.IntRange(min=1))
+@pass_obj
+def approve(obj: Obj, request_id: int) -> None:
+    """Approve promotion request N (another admin's): the label moves."""
+    done = obj.client().approve(obj.require_project(), request_id)
+    where = f"{done.get('slug')}: {done.get('label')} -> " + (
+        _ref(done.get("version")) if done.get("version") else "removed")
+    if done.get("state") == "approved":
+        echo_err(f"request #{request_id} approved: {where}")
+    else:
+        echo_err(f"request #{request_id} approved ({where}); {request_line(done)}")
+
+
+@click.command()
+@click.argument("request_id", metavar="N", type=click.IntRange(min=1))
+@pass_obj
+def reject(obj: Obj, request_id: int) -> None:
+    """Reject promotion request N: the label stays where it is."""
+    done = obj.client().reject(obj.require_project(), request_id)
+    echo_err(f"request #{request_id} rejected: {done.get('slug')} {done.get('label')} stays")
+
+
+COMMANDS = [label, labels, rollback, promotions, approve, reject]
