@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapi.admin import accounts, activity, lifecycle, manage, prompts
+from webapi.admin import accounts, activity, lifecycle, manage, promotions, prompts
 from webapi.admin.common import bp
 
-__all__ = ["accounts", "activity", "lifecycle", "manage", "prompts", "register"]
+__all__ = ["accounts", "activity", "lifecycle", "manage", "promotions", "prompts", "register"]
 
 
 def register(app: Flask) -> None:
