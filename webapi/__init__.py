@@ -7,11 +7,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, Response, jsonify, redirect, request, session
+from flask import Flask, Request, Response, redirect, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
-from sqlalchemy import text
 
-from webapi import admin, api, config, database, errors
+from webapi import admin, api, config, database, errors, ops
 from webapi.extensions import db, login_manager, migrate
 from webapi.fetch import middleware
 from webapi.http_edges import App
@@ -58,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_cors(app)
     _register_basics(app)
     middleware.install(app, [(name, value) for _, name, value in SECURITY_HEADERS])
+    ops.register(app)  # probes, metrics, request log: last, so it wraps the fast path too
     return app
 
 
@@ -72,11 +72,6 @@ def _register_cors(app: Flask) -> None:
 
 
 def _register_basics(app: Flask) -> None:
-    @app.get("/healthz")
-    def healthz() -> Any:
-        db.session.execute(text("SELECT 1"))
-        return jsonify(status="ok")
-
     @app.get("/")
     def index() -> Any:
         return redirect("/admin/")

@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+# The request log: a line of text, a JSON object per line, or none (a proxy in front logs).
+LOG_FORMATS = ("text", "json", "off")
+
 
 class ConfigurationError(RuntimeError):
     """A required setting is missing or malformed."""
@@ -50,11 +53,16 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "300")),
         "KEY_TOUCH_SECONDS": int(os.environ.get("KEY_TOUCH_SECONDS", "60")),
+        "METRICS_ENABLED": _bool("METRICS_ENABLED", False),
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").strip().lower() or "text",
     }
 
 
 def check(config: dict[str, Any]) -> None:
     """Refuse to start without the settings production needs."""
+    if config.get("LOG_FORMAT", "text") not in LOG_FORMATS:
+        raise ConfigurationError(
+            f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {config['LOG_FORMAT']!r}")
     if not config.get("SECRET_KEY"):
         if config.get("TESTING") or config.get("ENV_NAME") in {"development", "dev"}:
             return

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from werkzeug.serving import WSGIRequestHandler
+
 PARENT_CHECK_INTERVAL = 0.5
 # promptsync.dev.stack passes a token; /healthz sends it back, so that `promptsync dev` knows the
 # answer on its port comes from the server it started (and not from another that holds the port).
@@ -46,6 +48,13 @@ class _Identified:
             return start_response(status, [*headers, (INSTANCE_HEADER, self.token)], *rest)
 
         return self.app(environ, start)
+
+
+class _OneLinePerRequest(WSGIRequestHandler):
+    """werkzeug's handler without its own line per request: the app logs one (webapi.ops)."""
+
+    def log_request(self, *args: Any) -> None:
+        pass
 
 
 class _Stopper:
@@ -84,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     if token:
         app.wsgi_app = _Identified(app.wsgi_app, token)  # type: ignore[method-assign]
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        server = make_server(args.host, args.port, app, threaded=True,
+                             request_handler=_OneLinePerRequest)
     except (OSError, SystemExit) as exc:  # werkzeug exits itself when the port is taken
         reason = exc.strerror if isinstance(exc, OSError) else "address already in use"
         print(f"cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr,

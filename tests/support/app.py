@@ -20,7 +20,10 @@ from webapi import create_app
 from webapi.extensions import db
 
 PG_ADMIN_URL = os.environ.get("PROMPTSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_CONFIG = {"TESTING": True, "BCRYPT_ROUNDS": 4, "SECRET_KEY": "test-secret-not-for-production"}
+# No request log: tests/server/test_ops.py tests it; elsewhere it would only fill the captured
+# stderr of every failure report (and app.wsgi_app stays the fast fetch path, as tests expect).
+TEST_CONFIG = {"TESTING": True, "BCRYPT_ROUNDS": 4, "SECRET_KEY": "test-secret-not-for-production",
+               "LOG_FORMAT": "off"}
 BACKENDS = ["sqlite", "postgres"]
 # The base URL of the app served in-process: httpx's WSGI transport answers for any host.
 IN_PROCESS = "http://testserver"
