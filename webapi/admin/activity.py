@@ -19,7 +19,8 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Actions grouped for the coloured chip beside each line; anything else shows as "other".
 KINDS = {"version": "prompt", "prompt": "prompt", "label": "label", "key": "key",
-         "member": "member", "invitation": "member", "project": "project"}
+         "member": "member", "invitation": "member", "project": "project", "promotion": "label",
+         "settings": "project"}
 
 
 @dataclass

@@ -65,6 +65,9 @@ def test_a_request_from_the_prompt_page_is_approved_by_another_admin(team: Team)
     assert "Recently decided" in after and "No request waits" in after
     actions = [e["action"] for e in team.events()]
     assert actions.index("label.moved") < actions.index("promotion.requested")
+    activity = html(team.viewer.client.get("/admin/p/demo/activity"))
+    assert "Approved request #1 for" in activity and "(request #1)" in activity
+    assert "Changed the release settings" in activity
     assert team.editor.post("/admin/p/demo/promotions/1/approve").status_code == 302
     assert "is approved, not pending" in html(team.editor.client.get(PROMOTIONS))
     assert team.editor.post("/admin/p/demo/promotions/99999999999/reject").status_code == 404
