@@ -10,12 +10,17 @@ from webapi.auth.principal import ProjectRef
 from webapi.extensions import db
 from webapi.models import Event
 
+# In the session's info while its transaction holds a new event: webapi/live/notify.py's commit
+# hooks then tell the live hubs (NOTIFY on Postgres, a local wake-up after commit).
+LOGGED = "promptsync.events_logged"
+
 
 def log_event(project_id: int, actor: str, action: str, slug: str | None, **details: Any) -> None:
     """Add an audit event to the current transaction."""
     db.session.add(
         Event(project_id=project_id, actor=actor, action=action, slug=slug, details=details)
     )
+    db.session.info[LOGGED] = True
 
 
 def event_page(
