@@ -51,17 +51,25 @@ class Problem:
 
 
 class RenderError(PromptSyncError):
-    """Variables passed to render are missing or unknown."""
+    """Variables passed to render are missing, unknown, or break their declared type or enum;
+    one error names every problem."""
 
-    def __init__(self, missing: list[str], unknown: list[str]):
+    def __init__(self, missing: list[str], unknown: list[str],
+                 invalid: dict[str, str] | None = None):
         self.missing = missing
         self.unknown = unknown
+        self.invalid = dict(invalid or {})  # name -> what is wrong ("must be an integer, ...")
         parts = []
         if missing:
             parts.append("missing variables: " + ", ".join(missing))
         if unknown:
             parts.append("unknown variables: " + ", ".join(unknown))
+        for name, problem in sorted(self.invalid.items()):
+            parts.append(f"variable '{name}' {problem}")
         super().__init__("; ".join(parts))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.missing, self.unknown, self.invalid))
 
 
 class ApiError(PromptSyncError):

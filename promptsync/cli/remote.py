@@ -11,6 +11,7 @@ import click
 from promptsync.cli.context import Obj, display, pass_obj
 from promptsync.cli.output import echo, echo_content, echo_err, echo_json
 from promptsync.errors import ConfigError, PromptSyncError
+from promptsync.format.contract import command_line_values
 from promptsync.sync.state import SyncState
 
 LOCAL = "local"
@@ -134,8 +135,15 @@ def render(obj: Obj, slug: str, version: int | None, label: str | None,
            pairs: tuple[str, ...]) -> None:
     """Print the filled template (JSON messages for chat prompts); strict about variables."""
     _one_of(version, label)
-    result = obj.client().render(obj.require_project(), slug, _variables(pairs),
-                                 version=version, label=label)
+    api, project = obj.client(), obj.require_project()
+    values: dict[str, object] = dict(_variables(pairs))
+    if values:
+        # Command-line values are text: read each as its variable's declared type, so
+        # `-v n=3` is the integer 3 and `-v n=x` is refused here, naming the variable.
+        data = api.get_version(project, slug, version=version, label=label)
+        specs = (data or {}).get("variables") or {}
+        values = command_line_values(specs, _variables(pairs))
+    result = api.render(project, slug, values, version=version, label=label)
     if "messages" in result:
         echo_json(result["messages"])
     else:

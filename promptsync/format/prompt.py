@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptsync.errors import PromptFileError, RenderError
+from promptsync.format.contract import as_text, value_problem
 from promptsync.format.safeyaml import LOADER, LoaderClass
 from promptsync.format.schema import PromptChecker as _Checker
 from promptsync.format.slugs import EXTENSIONS, slug_for_path, slug_problem
@@ -61,25 +62,29 @@ class Prompt:
     def render(
         self, variables: Mapping[str, object] | None = None, /, **kw: object
     ) -> str | list[dict[str, str]]:
-        """Fill the placeholders strictly: unknown or missing required variables raise."""
+        """Fill the placeholders strictly: unknown, missing or mistyped variables raise together."""
         given: dict[str, object] = {**(variables or {}), **kw}
         # Without a variables block every placeholder is required and nothing else is allowed.
         declared = self.variables or {n: {"required": True} for n in self.placeholders()}
         unknown = sorted(set(given) - set(declared))
         values: dict[str, str] = {}
         missing = []
+        invalid: dict[str, str] = {}
         for name, spec in declared.items():
             default = spec.get("default")
             if name in given:
-                values[name] = str(given[name])
+                problem = value_problem(given[name], spec)
+                if problem is not None:
+                    invalid[name] = problem
+                values[name] = as_text(given[name])
             elif default is not None:
-                values[name] = str(default)
+                values[name] = as_text(default)
             elif spec.get("required", True):
                 missing.append(name)
             else:
                 values[name] = ""
-        if missing or unknown:
-            raise RenderError(sorted(missing), unknown)
+        if missing or unknown or invalid:
+            raise RenderError(sorted(missing), unknown, invalid)
         if self.template is not None:
             return render_template(self.template, values)
         return [

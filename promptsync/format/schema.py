@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promptsync.errors import Problem
-from promptsync.format.safeyaml import BOOL, INVALID, NULL, STR, YamlReader, kind
+from promptsync.format.safeyaml import INVALID, NULL, STR, kind
 from promptsync.format.source import MAX_PROBLEMS, position
 from promptsync.format.templates import placeholder, template_syntax
+from promptsync.format.variables import NAME_RE, Variables, VariablesReader
 
-NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ROLES = ("system", "user", "assistant", "tool")
 TOP_LEVEL_KEYS = (
     "description", "model", "params", "variables", "template", "messages", "tags", "metadata",
@@ -23,14 +22,13 @@ _MODEL_SETTINGS = frozenset({
     "temperature", "max_tokens", "top_p", "top_k", "stop", "seed", "presence_penalty",
     "frequency_penalty", "response_format", "max_output_tokens",
 })
-VARIABLE_KEYS = ("description", "default", "required")
 MESSAGE_KEYS = ("role", "content")
 
 # Where a placeholder is used: the scalar, its text, the offset in that text, the snippet.
 _Use = tuple[ScalarNode, str, int, str]
 
 
-class PromptChecker(YamlReader):
+class PromptChecker(VariablesReader):
     """Walks the node tree of one file, collecting a Prompt's fields and every problem."""
 
     def run(self) -> dict[str, Any] | None:
@@ -185,57 +183,6 @@ class PromptChecker(YamlReader):
                 tags.append(tag)
         return tags
 
-    def variables(self, node: Node | None) -> dict[str, tuple[dict[str, Any], ScalarNode]] | None:
-        """name -> (normalised spec, key node); None when absent or not a mapping."""
-        if node is None:
-            return None
-        if node.tag == NULL:
-            return {}  # "variables:" with nothing under it declares no variables
-        mapping = self.mapping(node, "variables")
-        if mapping is None:
-            return None
-        out: dict[str, tuple[dict[str, Any], ScalarNode]] = {}
-        for name, key_node, spec_node in self.pairs(mapping, "variables"):
-            if not NAME_RE.fullmatch(name):
-                self.report(f"variable name '{name}' is not valid (letters, digits and _, not "
-                            "starting with a digit)", key_node)
-                continue
-            spec: dict[str, Any] = {"description": None, "default": None, "required": None}
-            where = f"variable '{name}'"
-            if spec_node.tag == INVALID:
-                continue
-            if isinstance(spec_node, MappingNode):
-                for key, sub_key, sub in self.pairs(spec_node, where):
-                    if key not in VARIABLE_KEYS:
-                        self.report(f"{where}: unknown key '{key}' (allowed: "
-                                    f"{', '.join(VARIABLE_KEYS)})", sub_key)
-                    elif key == "description":
-                        spec[key] = self.string(sub, f"{where}: description")
-                    elif key == "default":
-                        spec[key] = self.default(sub, where)
-                    elif isinstance(sub, ScalarNode) and sub.tag == BOOL:
-                        spec[key] = self.scalar(sub)
-                    elif sub.tag != INVALID:
-                        self.report(f"{where}: required must be true or false, not "
-                                    f"{kind(sub)}", sub)
-            elif spec_node.tag != NULL:
-                self.report(f"{where} must be a mapping of description, default and required "
-                            f"(or empty), not {kind(spec_node)}", spec_node)
-                continue
-            if spec["required"] and spec["default"] is not None:
-                self.report(f"{where} is required and has a default; drop one of them", key_node)
-            if spec["required"] is None:
-                spec["required"] = spec["default"] is None
-            out[name] = (spec, key_node)
-        return out
-
-    def default(self, node: Node, where: str) -> Any:
-        if isinstance(node, ScalarNode):
-            return None if node.tag == INVALID else self.scalar(node)
-        self.report(f"{where}: default must be a single value (text, number or true/false), "
-                    f"not {kind(node)}", node)
-        return None
-
     def placeholders(self, texts: list[tuple[ScalarNode, str]]) -> dict[str, _Use]:
         """Placeholder name -> its first use; reports malformed template syntax."""
         found: dict[str, _Use] = {}
@@ -278,7 +225,7 @@ class PromptChecker(YamlReader):
 
     def match_variables(
         self,
-        variables: dict[str, tuple[dict[str, Any], ScalarNode]],
+        variables: Variables,
         placeholders: dict[str, _Use],
         texts_complete: bool,
         used_in: str,

@@ -476,7 +476,8 @@ def test_render_values_and_defaults() -> None:
     # Keyword arguments win over the mapping; a variable may even be called "variables".
     assert prompt.render({"topic": "a"}, topic="b") == "Hello there, thanks for asking about b.\n"
     defaults = parse_prompt((VALID / "variable-default-types.yaml").read_bytes())
-    assert defaults.render() == "3 0.5 False []"
+    # true/false as written in the file (JSON), not Python's False
+    assert defaults.render() == "3 0.5 false []"
     optional = parse_prompt((VALID / "variable-optional-no-default.yaml").read_bytes())
     assert optional.render() == "Thanks!"
 

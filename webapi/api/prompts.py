@@ -159,9 +159,8 @@ def _versions(project: ProjectRef, slug: str) -> Any:
 
 def _render(project: ProjectRef, slug: str) -> Any:
     body = json_body()
+    # Any JSON value: each is judged against its variable's declared type (a 422 naming all).
     variables = field(body, "variables", dict, required=False) or {}
-    if not all(isinstance(v, str | int | float) for v in variables.values()):
-        raise HttpError(400, "'variables' must map names to strings or numbers.")
     version = field(body, "version", int, required=False)
     label = field(body, "label", str, required=False)
     if version is not None and label is not None:
@@ -171,8 +170,9 @@ def _render(project: ProjectRef, slug: str) -> Any:
     try:
         rendered = prompt.render(variables)
     except RenderError as exc:
-        raise HttpError(422, str(exc).capitalize() + ".", "invalid_variables",
-                        missing=exc.missing, unknown=exc.unknown) from None
+        detail = str(exc)
+        raise HttpError(422, detail[:1].upper() + detail[1:] + ".", "invalid_variables",
+                        missing=exc.missing, unknown=exc.unknown, invalid=exc.invalid) from None
     key = "text" if isinstance(rendered, str) else "messages"
     return jsonify({key: rendered, "version": found.version})
 
