@@ -3,6 +3,7 @@ approves, exactly to the sha256 the request named, and only from where it was wh
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -94,6 +95,35 @@ def test_approval_after_the_label_moved_is_409_and_the_request_goes_stale(team: 
     assert [e["details"]["id"] for e in team.events("promotion.stale")
             if e["slug"] == slug] == [second["id"]]
     assert act(team, second["id"], "approve", "bob").status_code == 409
+
+
+def test_two_approvals_at_once_decide_once(team: Team) -> None:
+    slug = team.prompt(2)
+    for _ in range(2):  # a real race on separate connections: one approval moves, one is late
+        request = team.put_label(slug, "production", 2 if _ == 0 else 1).get_json()["request"]
+        barrier = threading.Barrier(2)
+        answers: list[Any] = []
+
+        def approve(who: str, barrier: threading.Barrier, answers: list[Any],
+                    request_id: int) -> None:
+            web = team.app.test_client()
+            barrier.wait(timeout=10)
+            answers.append(web.post(team.url(f"/promotions/{request_id}/approve"),
+                                    headers=team.headers(who)))
+
+        threads = [threading.Thread(target=approve, args=(who, barrier, answers, request["id"]))
+                   for who in ("bob", "carl")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(a.status_code for a in answers) == [200, 409]
+        late = next(a for a in answers if a.status_code == 409).get_json()
+        assert late["error"] == "conflict" and late["state"] == "approved"
+    assert team.label_of(slug, "production") == 1
+    moves = team.web.get(team.url(f"/prompts/{slug}/-/labels/production/history"),
+                         headers=team.headers("viewer")).get_json()["moves"]
+    assert [(m["from_version"], m["to_version"]) for m in moves] == [(2, 1), (None, 2)]
 
 
 def test_a_request_for_a_version_then_superseded_moves_exactly_that_sha(team: Team) -> None:
