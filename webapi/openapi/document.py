@@ -10,99 +10,32 @@ from typing import Any
 import flask_swagger_ui
 from flask import Flask, Response, abort, jsonify, render_template, send_from_directory
 
-from webapi.openapi.schemas import (
-    BODIES,
-    EXAMPLES,
-    PROMOTION_STATES,
-    SCHEMAS,
-    SLUG_PATTERN,
-    STR,
-    array,
-    obj,
-    ref,
+from webapi.openapi.operations import (
+    ANY_READ,
+    ANY_WRITE,
+    CURSOR,
+    ERRORS,
+    ETAG,
+    KEY,
+    LABEL,
+    LABEL_Q,
+    LABEL_ROLE,
+    LIMIT,
+    NEEDS_APPROVAL,
+    PROJECT,
+    REF_DOC,
+    SLUG,
+    USER_WRITE,
+    VERSION_Q,
+    Security,
+    op,
+    param,
 )
+from webapi.openapi.releases import release_paths
+from webapi.openapi.schemas import BODIES, SCHEMAS, STR, array, obj, ref
 
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 DIST_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
-# Who may call: an API key, or a session cookie (which needs the CSRF header to change state).
-Security = list[dict[str, list[str]]]
-KEY: Security = [{"ApiKeyHeader": []}, {"Bearer": []}]
-ANY_READ: Security = [*KEY, {"Session": []}]
-ANY_WRITE: Security = [*KEY, {"Session": [], "CsrfToken": []}]
-USER_WRITE: Security = [{"Session": [], "CsrfToken": []}]
-ERRORS = {
-    400: ("BadRequest", "Malformed request: bad JSON, a missing or mistyped field or argument."),
-    401: ("Unauthorized", "Missing, invalid or revoked credentials (never a redirect)."),
-    403: ("Forbidden", "Role too low, another project's key, a missing CSRF token, or a wrong "
-          "current password."),
-    404: ("NotFound", "Unknown project, prompt, version, label, member or key."),
-    405: ("MethodNotAllowed", "The method is not allowed on this path (see the Allow header)."),
-    409: ("Conflict", "Conflict: taken, stale parent_version or expected_version, last admin."),
-    410: ("Archived", "The prompt is archived (`archived`): its latest version and labels are "
-          "gone; a version by number still answers, or restore it."),
-    413: ("TooLarge", "The request body (or batch) is too large."),
-    422: ("Unprocessable", "Invalid prompt source (with problems) or variables (missing/unknown)."),
-    429: ("RateLimited", "Too many failed logins; retry after Retry-After seconds."),
-    503: ("Unavailable", "The database is unavailable; retry after Retry-After seconds."),
-}
-
-
-def param(name: str, where: str, schema: dict[str, Any], doc: str, **extra: Any) -> dict[str, Any]:
-    """A parameter; path parameters are always required."""
-    return {"name": name, "in": where, "required": where == "path", "schema": schema,
-            "description": doc, **extra}
-
-
-PROJECT = param("project", "path", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
-                "Project slug.", example="demo")
-SLUG = param(
-    "slug", "path", {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 200},
-    "Prompt slug: up to 8 segments joined by `/`. Send the `/` as is (`support/greeting`) or "
-    "percent-encoded (`support%2Fgreeting`); both reach the same prompt.",
-    example="support/greeting",
-)
-LABEL = param("label", "path", {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$"},
-              "Label name.", example="staging")
-LIMIT = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
-              "Page size (default 100).")
-CURSOR = param("cursor", "query", STR, "The `next` value of the previous page.")
-VERSION_Q = param("version", "query", {"type": "integer", "minimum": 1}, "A version number.",
-                  example=1)
-LABEL_Q = param("label", "query", STR, "A label name (not together with `version`).")
-REF_DOC = "A version number, a label, or `latest`."
-LABEL_ROLE = " (editor; admin for a protected label, `production` by default)"
-NEEDS_APPROVAL = (". When the project's settings ask approvals for a protected label, nothing "
-                  "moves: 202 opens a promotion request")
-ETAG = {"ETag": {"schema": STR, "description": 'The sha256, quoted: "<sha256>".'},
-        "Cache-Control": {"schema": STR, "description": "Immutable by version, no-cache else."}}
-
-
-def op(op_id: str, summary: str, tag: str, security: Security | None,
-       ok: dict[int, Any], errors: tuple[int, ...], params: tuple[dict[str, Any], ...] = (),
-       body: str | None = None) -> dict[str, Any]:
-    """One operation: its success answers, its error answers and who may call it."""
-    responses: dict[str, Any] = {}
-    for status, schema in ok.items():
-        answer: dict[str, Any] = {"description": "Success."}
-        if isinstance(schema, tuple):
-            schema, answer["headers"] = schema
-        if schema is not None:
-            schema = ref(schema) if isinstance(schema, str) else schema
-            answer["content"] = {"application/json": {"schema": schema}}
-        responses[str(status)] = answer
-    codes = {400, 405, 503, *errors, *((401, 403) if security else ())}
-    if body:
-        codes.add(413)
-    for status in sorted(codes):
-        responses[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
-    operation: dict[str, Any] = {"operationId": op_id, "summary": summary, "tags": [tag],
-                                 "parameters": list(params), "responses": responses,
-                                 "security": security or []}
-    if body:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": ref(body), "example": EXAMPLES[body]}}}
-    return operation
 
 
 def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Security,
@@ -172,34 +105,6 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
     }
 
 
-def _release_paths(p: tuple[dict[str, Any], ...]) -> dict[str, Any]:
-    base = "/projects/{project}"
-    request = p + (param("promotion_id", "path", {"type": "integer", "minimum": 0},
-                         "The promotion request's id."),)
-    state = param("state", "query", {"type": "string", "enum": list(PROMOTION_STATES)},
-                  "Only the requests in this state (default: every state).")
-    return {
-        f"{base}/settings": {
-            "get": op("get_settings", "Release settings (admin)", "releases", ANY_READ,
-                      {200: "ReleaseSettings"}, (404,), p),
-            "put": op("put_settings", "Change release settings; a field left out keeps its value "
-                      "(admin)", "releases", ANY_WRITE, {200: "ReleaseSettings"}, (404,), p,
-                      "ReleaseSettingsChange"),
-        },
-        f"{base}/promotions": {"get": op(
-            "list_promotions", "Promotion requests, newest first (viewer)", "releases",
-            ANY_READ, {200: "PromotionList"}, (404,), p + (state, LIMIT, CURSOR))},
-        f"{base}/promotions/{{promotion_id}}/approve": {"post": op(
-            "approve_promotion", "Approve a pending request (admin, never its requester: 403); "
-            "the label moves with the last approval needed, or 409 `stale` when it moved since "
-            "the request was opened", "releases", ANY_WRITE, {200: "PromotionAnswer"},
-            (404, 409), request)},
-        f"{base}/promotions/{{promotion_id}}/reject": {"post": op(
-            "reject_promotion", "Reject a pending request (admin; its requester withdraws it "
-            "this way)", "releases", ANY_WRITE, {200: "PromotionAnswer"}, (404, 409), request)},
-    }
-
-
 def _paths() -> dict[str, Any]:
     p = (PROJECT,)
     email = param("email", "path", {"type": "string", "format": "email", "maxLength": 254},
@@ -266,7 +171,7 @@ def _paths() -> dict[str, Any]:
         "/projects/{project}/events": {"get": op(
             "list_events", "Audit log, newest first (viewer)", "events", ANY_READ,
             {200: "EventList"}, (404,), p + (LIMIT, CURSOR))},
-        **_release_paths(p),
+        **release_paths(p),
         **_prompt_paths("/projects/{project}", p, ANY_WRITE, "", "in a project"),
         **_prompt_paths("", (), KEY, "key_", "in the API key's project"),
     }
