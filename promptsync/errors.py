@@ -63,13 +63,21 @@ class RenderError(PromptSyncError):
         if missing:
             parts.append("missing variables: " + ", ".join(missing))
         if unknown:
-            parts.append("unknown variables: " + ", ".join(unknown))
+            parts.append("unknown variables: " + ", ".join(_guess(n, missing) for n in unknown))
         for name, problem in sorted(self.invalid.items()):
             parts.append(f"variable '{name}' {problem}")
         super().__init__("; ".join(parts))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.missing, self.unknown, self.invalid))
+
+
+def _guess(name: str, candidates: list[str]) -> str:
+    """``name``, with the missing variable it was probably meant to be (a typo in -v)."""
+    import difflib  # only when an error is built: every command imports this module
+
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f"{name} (did you mean '{close[0]}'?)" if close else name
 
 
 class ApiError(PromptSyncError):

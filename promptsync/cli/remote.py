@@ -10,11 +10,13 @@ import click
 
 from promptsync.cli.context import Obj, display, pass_obj
 from promptsync.cli.output import echo, echo_content, echo_err, echo_json
+from promptsync.cli.scripting import log_document
 from promptsync.errors import ConfigError, PromptSyncError
 from promptsync.format.contract import command_line_values
 from promptsync.sync.state import SyncState
 
 LOCAL = "local"
+PROJECT_LOG_EVENTS = 300  # the newest audit events `log` without a slug reads versions from
 
 
 def _version_option(func: Any) -> Any:
@@ -29,11 +31,23 @@ def _one_of(version: int | None, label: str | None) -> None:
 
 
 @click.command()
-@click.argument("slug")
+@click.argument("slug", required=False)
+@click.option("-n", "--limit", type=click.IntRange(1, 100), default=20, show_default=True,
+              help="Without SLUG: how many of the project's newest versions.")
+@click.option("--json", "as_json", is_flag=True, help="The versions as JSON on stdout.")
 @pass_obj
-def log(obj: Obj, slug: str) -> None:
-    """Version history: version, time, author, message, labels (newest first)."""
-    for item in obj.client().versions(obj.require_project(), slug):
+def log(obj: Obj, slug: str | None, limit: int, as_json: bool) -> None:
+    """Version history of SLUG: version, time, author, message, labels (newest first);
+    without SLUG, the project's newest versions of any prompt."""
+    api, project = obj.client(), obj.require_project()
+    if slug is None:
+        _project_log(obj, project, limit, as_json)
+        return
+    versions = api.versions(project, slug)
+    if as_json:
+        echo_json(log_document(project, slug, versions))
+        return
+    for item in versions:
         when = str(item.get("created_at") or "").replace("T", " ")[:16]
         labels = ", ".join(item.get("labels") or [])
         line = f"v{item['version']:<4} {when:<16}  {item.get('author') or '-':<24}"
@@ -44,6 +58,23 @@ def log(obj: Obj, slug: str) -> None:
         # The first line by "\n" alone: a CR or U+2028 inside it is shown, not obeyed.
         message = str(item.get("message") or "").split("\n")[0].removesuffix("\r")
         echo(f"{line} {message}".rstrip(" "))
+
+
+def _project_log(obj: Obj, project: str, limit: int, as_json: bool) -> None:
+    # The audit log holds every version made, newest first, with its author and time (the
+    # message is on the version itself: `log SLUG` shows it).
+    events = obj.client().events(project, limit=PROJECT_LOG_EVENTS)
+    versions = [{"slug": e.get("slug"), "version": (e.get("details") or {}).get("version"),
+                 "author": e.get("actor"), "created_at": e.get("created_at")}
+                for e in events if e.get("action") == "version.created"][:limit]
+    if as_json:
+        echo_json(log_document(project, None, versions))
+        return
+    for item in versions:
+        when = str(item["created_at"] or "").replace("T", " ")[:16]
+        echo(f"{when:<16}  {item['slug']} v{item['version']}  {item['author'] or '-'}")
+    if not versions:
+        echo_err(f"no versions yet in project '{project}'")
 
 
 def _local_file(obj: Obj, slug: str) -> Path:
@@ -84,7 +115,8 @@ def diff(obj: Obj, slug: str, refs: tuple[str, ...]) -> None:
     ref_to = refs[1] if len(refs) == 2 else LOCAL
     if ref_from != LOCAL and ref_to != LOCAL:
         data = obj.client().diff(obj.require_project(), slug, ref_from, ref_to)
-        echo_content(obj, str(data.get("diff", "")))
+        _print_diff(obj, str(data.get("diff", "")), f"{slug}@v{data.get('from')}",
+                    f"{slug}@v{data.get('to')}")
         return
     sides = []
     for ref in (ref_from, ref_to):
@@ -96,7 +128,15 @@ def diff(obj: Obj, slug: str, refs: tuple[str, ...]) -> None:
     (from_name, a), (to_name, b) = sides
     lines = difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
                                  fromfile=from_name, tofile=to_name)
-    echo_content(obj, "".join(lines))
+    _print_diff(obj, "".join(lines), from_name, to_name)
+
+
+def _print_diff(obj: Obj, text: str, from_name: str, to_name: str) -> None:
+    # An empty stdout alone reads as "did it run?": say so where messages go, like git's --stat.
+    if text:
+        echo_content(obj, text)
+    else:
+        echo_err(f"no differences between {from_name} and {to_name}")
 
 
 @click.command()

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import click
 
 from promptsync.cli.context import Obj, display, pass_obj
-from promptsync.cli.output import echo, echo_err
+from promptsync.cli.output import echo, echo_err, echo_json
+from promptsync.cli.scripting import status_document
 from promptsync.errors import ConfigError, Problem
 from promptsync.protocol import PushOutcome
 from promptsync.sync.state import ensure_state_dir, gitignore_state
@@ -102,20 +103,25 @@ def _conflict_detail(action: Action, where: str) -> str:
 
 @click.command()
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything is out of sync (for CI).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Every prompt's status as JSON on stdout (for scripts and CI).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @pass_obj
-def status(obj: Obj, exit_code: bool, paths: tuple[str, ...]) -> None:
+def status(obj: Obj, exit_code: bool, as_json: bool, paths: tuple[str, ...]) -> None:
     """List prompts that are new, modified, behind, in conflict, deleted, archived, renamed
     or invalid."""
     from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
     plan = obj.engine().plan(paths)
-    for action in plan.out_of_sync:
-        if action.status == Status.INVALID:
-            for problem in action.problems:
-                echo(f"{'invalid':<9} {_where(action.path, problem)}")
-        else:
-            echo(_status_line(action))
+    if as_json:
+        echo_json(status_document(plan))
+    else:
+        for action in plan.out_of_sync:
+            if action.status == Status.INVALID:
+                for problem in action.problems:
+                    echo(f"{'invalid':<9} {_where(action.path, problem)}")
+            else:
+                echo(_status_line(action))
     counts = plan.counts()
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     echo_err(summary or "no prompts yet")
