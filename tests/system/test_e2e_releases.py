@@ -1,6 +1,6 @@
-"""End to end: a release with the installed `promptsync` against a real server (one per module and
-backend): production asks for an approval and a clean commit from main, a second admin approves
-with their own key, apps fetch the new version, and a rollback puts it back."""
+"""End to end: a release with the installed `promptsync` against a real server (one per module):
+production asks for an approval and a clean commit from main, a second admin approves with their
+own key, apps fetch the new version, and a rollback puts it back."""
 
 from __future__ import annotations
 
@@ -21,15 +21,11 @@ PASSWORD = "correct horse battery"
 SLUG = "support/greeting"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[LiveServer]:
-    """`flask run` on a loopback port, over a fresh SQLite file or the session's Postgres."""
-    url = None
-    if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
-        url = request.getfixturevalue("postgres_url")
-    with LiveServer(tmp_path_factory.mktemp("releases-server"), database_url=url) as live:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One `flask run` on a loopback port for the module, over a fresh SQLite file (the release
+    rules run on both databases in tests/server; this is the installed command's path)."""
+    with LiveServer(tmp_path_factory.mktemp("releases-server")) as live:
         yield live
 
 
