@@ -80,6 +80,17 @@ def _guess(name: str, candidates: list[str]) -> str:
     return f"{name} (did you mean '{close[0]}'?)" if close else name
 
 
+class OutputInvalid(PromptSyncError):
+    """A model's answer does not fit the prompt's output_schema; names every problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("the answer does not fit the output_schema: " + "; ".join(problems))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problems,))
+
+
 class ApiError(PromptSyncError):
     """The server answered with an error; carries the status, the code and the whole body."""
 

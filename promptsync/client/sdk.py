@@ -63,8 +63,14 @@ class PromptVersion:
     def render(
         self, variables: Mapping[str, object] | None = None, /, **kw: object
     ) -> str | list[dict[str, str]]:
-        """Fill the placeholders strictly (RenderError on missing or unknown variables)."""
+        """Fill the placeholders strictly (one RenderError naming every missing, unknown or
+        mistyped variable)."""
         return self.prompt.render(variables, **kw)
+
+    def validate_output(self, value: object) -> object:
+        """A model's answer checked against the prompt's output_schema (text is read as JSON):
+        the value when it fits, OutputInvalid naming every problem otherwise."""
+        return self.prompt.validate_output(value)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptsync.errors import PromptFileError, RenderError
+from promptsync.errors import PromptFileError, PromptSyncError, RenderError
 from promptsync.format.contract import as_text, value_problem
+from promptsync.format.outschema import check_output
 from promptsync.format.safeyaml import LOADER, LoaderClass
 from promptsync.format.schema import PromptChecker as _Checker
 from promptsync.format.slugs import EXTENSIONS, slug_for_path, slug_problem
@@ -49,6 +50,7 @@ class Prompt:
     description: str | None = None
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    output_schema: dict[str, Any] | bool | None = None  # a JSON Schema of the model's answer
 
     def _texts(self) -> list[str]:
         if self.template is not None:
@@ -92,6 +94,13 @@ class Prompt:
             for m in self.messages or []
         ]
 
+    def validate_output(self, value: object) -> object:
+        """A model's answer checked against output_schema (text is read as JSON first): the
+        value when it fits, OutputInvalid naming every problem otherwise."""
+        if self.output_schema is None:
+            raise PromptSyncError("this prompt declares no output_schema to check an answer by")
+        return check_output(self.output_schema, value)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields, with both template and messages present (one of them None)."""
         return {
@@ -104,6 +113,7 @@ class Prompt:
             "description": self.description,
             "tags": list(self.tags),
             "metadata": copy.deepcopy(self.metadata),
+            "output_schema": copy.deepcopy(self.output_schema),
         }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promptsync.errors import Problem
+from promptsync.format.outschema import OutputSchemaReader
 from promptsync.format.safeyaml import INVALID, NULL, STR, kind
 from promptsync.format.source import MAX_PROBLEMS, position
 from promptsync.format.templates import placeholder, template_syntax
@@ -16,6 +17,7 @@ from promptsync.format.variables import NAME_RE, Variables, VariablesReader
 ROLES = ("system", "user", "assistant", "tool")
 TOP_LEVEL_KEYS = (
     "description", "model", "params", "variables", "template", "messages", "tags", "metadata",
+    "output_schema",
 )
 # Common model settings people put at the top level by mistake: they belong under params.
 _MODEL_SETTINGS = frozenset({
@@ -28,7 +30,7 @@ MESSAGE_KEYS = ("role", "content")
 _Use = tuple[ScalarNode, str, int, str]
 
 
-class PromptChecker(VariablesReader):
+class PromptChecker(VariablesReader, OutputSchemaReader):
     """Walks the node tree of one file, collecting a Prompt's fields and every problem."""
 
     def run(self) -> dict[str, Any] | None:
@@ -90,6 +92,7 @@ class PromptChecker(VariablesReader):
         metadata = self.json_mapping(value("metadata"), "metadata")
         tags = self.tags(value("tags"))
         variables = self.variables(value("variables"))
+        output_schema = self.output_schema(value("output_schema"))
         placeholders = self.placeholders(texts)
         if "variables" in fields and variables is not None:
             self.match_variables(variables, placeholders, texts_complete,
@@ -106,6 +109,7 @@ class PromptChecker(VariablesReader):
             "description": description,
             "tags": tags,
             "metadata": metadata,
+            "output_schema": output_schema,
         }
 
     def template(self, node: Node, texts: list[tuple[ScalarNode, str]]) -> str | None:

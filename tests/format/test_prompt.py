@@ -284,7 +284,8 @@ def test_python_tags_never_construct(tmp_path: Path) -> None:
             [
                 Problem("model must be a string, not a list", 1, 8),
                 Problem("unknown key 'tempalte' (did you mean 'template'? allowed: description, "
-                        "model, params, variables, template, messages, tags, metadata)", 2, 1),
+                        "model, params, variables, template, messages, tags, metadata, "
+                        "output_schema)", 2, 1),
                 Problem("tag 1 must be a string, not a number", 4, 8),
             ],
         ),
@@ -436,7 +437,7 @@ def test_to_dict_shape_and_round_trip() -> None:
     prompt = parse_prompt(GREETING)
     data = prompt.to_dict()
     assert list(data) == ["type", "template", "messages", "model", "params", "variables",
-                          "description", "tags", "metadata"]
+                          "description", "tags", "metadata", "output_schema"]
     assert data["messages"] is None
     assert data["params"] == {"temperature": 0.2, "max_tokens": 300}
     assert rebuilt({**data, "slug": "support/greeting", "version": 3}) == prompt

@@ -173,7 +173,9 @@ def test_render_refuses_values_that_are_not_text_or_numbers(client, account):
     push(client, account, "g", GREETING)
     response = client.post(f"{BASE}/g/-/render", json={"variables": {"topic": {"a": 1}}},
                            headers=account.headers("viewer"))
-    assert response.status_code == 400
+    # An untyped variable takes text or numbers; anything else is a 422 naming it (SPEC §13).
+    assert response.status_code == 422
+    assert "declare its type" in response.get_json()["invalid"]["topic"]
     numeric = client.post(f"{BASE}/g/-/render", json={"variables": {"topic": 42}},
                           headers=account.headers("viewer"))
     assert numeric.get_json()["text"] == "Hello there, thanks for asking about 42.\n"

@@ -81,6 +81,9 @@ SCHEMAS: dict[str, Any] = {
         "author": STR, "created_at": STR, "git": {"type": ["object", "null"]}, "source": STR,
         # "<old slug>@v<N>" on the version a rename created.
         "renamed_from": NULL_STR,
+    }, {
+        # The JSON Schema of the answer the prompt asks for (Draft 2020-12), or null.
+        "output_schema": {"type": ["object", "boolean", "null"]},
     }),
     "PromptSummary": obj(
         {"slug": STR, "version": INT, "sha256": STR,

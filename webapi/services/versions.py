@@ -177,6 +177,7 @@ def version_dict(
         "slug": slug,
         "version": v.version,
         "sha256": v.sha256,
+        "output_schema": None,  # versions stored before output_schema existed lack the key
         **v.data,
         "labels": labels,
         "message": v.message,
