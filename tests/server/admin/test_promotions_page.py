@@ -31,6 +31,8 @@ def test_settings_form_is_the_admins_and_checked(team: Team) -> None:
                         "protected_requires_clean_commit": True,
                         "protected_branches": ["main", "release"]}
     assert "Saved the release settings" in html(team.admin.client.get(PROMOTIONS))
+    # The prompt page tells editors which labels are the admins'.
+    assert "Only admins may move “canary”, “production”." in html(team.editor.client.get(PAGE))
 
 
 def test_a_request_from_the_prompt_page_is_approved_by_another_admin(team: Team) -> None:
