@@ -33,6 +33,8 @@ REFUSAL_CODES = {
     "protected_label": 409,  # a protected label points at the prompt (an archive, a rename)
     "provenance": 409,  # a protected label may point only at a clean commit (of its branches)
     "stale": 409,  # a promotion request whose label moved since it was opened
+    # a protected label's move would break the prompt's contract (SPEC §13): the changes listed
+    "contract_break": 409,
 }
 
 # Prompts in one batch push request: the server answers 413 above it, the client splits below it.

@@ -69,6 +69,8 @@ def _api_message(exc: ApiError, obj: Obj | None) -> str:
         return f"{detail}: use a key with enough rights for this project (promptsync login)"
     if exc.status == 404 and detail.startswith("No project"):
         return f"{detail} on the server: check 'project' in promptsync.yaml or --project"
+    if exc.code == "contract_break":
+        return detail.replace("Pass allow_breaking", "Pass --allow-breaking")
     if exc.status == 429:
         wait = exc.body.get("retry_after")
         return f"{detail}: try again" + (f" in {wait} s" if wait else " later")

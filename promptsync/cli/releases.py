@@ -46,8 +46,11 @@ def _moved(slug: str, label: str, answer: dict[str, Any]) -> None:
 @click.argument("label_name", metavar="LABEL")
 @click.argument("version", type=click.IntRange(min=1), required=False)
 @click.option("--delete", is_flag=True, help="Remove the label instead of moving it.")
+@click.option("--allow-breaking", is_flag=True,
+              help="Move a protected label even when the version breaks the prompt's contract.")
 @pass_obj
-def label(obj: Obj, slug: str, label_name: str, version: int | None, delete: bool) -> None:
+def label(obj: Obj, slug: str, label_name: str, version: int | None, delete: bool,
+          allow_breaking: bool) -> None:
     """Point LABEL at VERSION (default: the latest version), or remove it with --delete."""
     api, project = obj.client(), obj.require_project()
     if delete:
@@ -63,7 +66,8 @@ def label(obj: Obj, slug: str, label_name: str, version: int | None, delete: boo
         latest = api.get_version(project, slug)
         assert latest is not None
         version = int(latest["version"])
-    _moved(slug, label_name, api.set_label(project, slug, label_name, version))
+    _moved(slug, label_name, api.set_label(project, slug, label_name, version,
+                                           allow_breaking=allow_breaking))
 
 
 @click.command()

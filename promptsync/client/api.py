@@ -206,14 +206,19 @@ class ApiClient(ApiBase):
         version: int,
         expected_version: int | None = None,
         reason: str | None = None,
+        allow_breaking: bool = False,
     ) -> dict[str, Any]:
         """Point ``label`` at ``version``; 409 when it no longer points at ``expected_version``
-        (0: when it exists). A protected label that needs approval answers ``{"request"}``."""
+        (0: when it exists), or ``contract_break`` when a protected label's move breaks the
+        prompt's contract, unless ``allow_breaking``. A protected label that needs approval
+        answers ``{"request"}``."""
         body: dict[str, Any] = {"version": version}
         if expected_version is not None:
             body["expected_version"] = expected_version
         if reason is not None:
             body["reason"] = reason
+        if allow_breaking:
+            body["allow_breaking"] = True
         path = f"{self._prompt(project, slug)}/-/labels/{segment(label)}"
         # Safe to send again: a label already moved stays (with expected_version, a repeat
         # of a move that landed is a 409 saying where the label points).

@@ -73,3 +73,21 @@ def test_render_reads_command_line_values_as_their_declared_types(
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     _, err = repo.run("render", "shop/count", "-v", "tone=formal", code=1)
     assert "Missing variables: n" in err
+
+
+def test_label_refuses_a_contract_break_until_allowed(server: LiveServer, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo", server, {"shop/count.yaml": COUNTED})
+    repo.run("push")
+    repo.run("label", "shop/count", "production")
+    repo.write({"shop/count.yaml": COUNTED.replace(
+        "  loud: {type: boolean, default: false}\n",
+        "  loud: {type: boolean, default: false}\n  shop: {required: true}\n").replace(
+        "loud={{ loud }}", "loud={{ loud }} at {{ shop }}")})
+    repo.run("push")
+    _, err = repo.run("label", "shop/count", "production", code=1)
+    assert "breaks its contract: variable 'shop' is now required" in err
+    assert "Pass --allow-breaking" in err and len(err.strip().splitlines()) == 1
+    out, _ = repo.run("render", "shop/count", "--label", "production", "-v", "n=1")
+    assert out == "1 items, casual, loud=false"  # production did not move
+    _, err = repo.run("label", "shop/count", "production", "--allow-breaking")
+    assert "production -> v2 (was v1)" in err

@@ -189,8 +189,10 @@ def _label(project: ProjectRef, slug: str, label: str) -> Any:
     expected = field(body, "expected_version", int, required=False)
     one_line(body, "reason")
     reason = field(body, "reason", str, required=False)
+    allow_breaking = bool(field(body, "allow_breaking", bool, required=False))
     assert version is not None
-    moved = set_label(project, slug, label, version, principal, role, expected, reason)
+    moved = set_label(project, slug, label, version, principal, role, expected, reason,
+                      allow_breaking)
     # A protected label that needs approval did not move: a promotion request was opened.
     return jsonify(moved), 202 if "request" in moved else 200
 

@@ -155,7 +155,11 @@ BODIES: dict[str, Any] = {
                      {"expected_version": {"type": "integer", "minimum": 0,
                                            "description": "0: only if the label does not exist."},
                       "reason": {"type": "string", "maxLength": 300,
-                                 "description": "One line, kept in the label's history."}}),
+                                 "description": "One line, kept in the label's history."},
+                      "allow_breaking": {
+                          "type": "boolean", "description": "Move a protected label even to a "
+                          "version that breaks the prompt's contract (else 409 contract_break "
+                          "with the changes)."}}),
     "ReleaseSettingsChange": {**obj({}, {
         "protected_labels": array({"type": "string", "pattern": LABEL_PATTERN}, maxItems=50),
         "approvals_required": {"type": "integer", "minimum": 0, "maximum": 5},

@@ -9,6 +9,7 @@ from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK
+from webapi.services.contracts import check_contract
 from webapi.services.moves import (
     apply_move,
     check_expected,
@@ -48,9 +49,11 @@ def set_label(
     role: str,
     expected_version: int | None = None,
     reason: str | None = None,
+    allow_breaking: bool = False,
 ) -> dict[str, Any]:
     """Point label at version; 409 when expected_version is given and does not match (0: when
-    the label exists). A protected label needing approval does not move: ``{"request"}``."""
+    the label exists), or when a protected label's move breaks the prompt's contract unless
+    allow_breaking. A protected label needing approval does not move: ``{"request"}``."""
     _check_reason(reason)
     settings = _rules(project, label, role)
     prompt_id = find_prompt_id(project, slug)
@@ -61,6 +64,7 @@ def set_label(
         check_expected(label, previous, expected_version)
         if settings is not None and previous != version:
             check_provenance(settings, label, target.git, version)
+            check_contract(prompt_id, slug, label, previous, target, allow_breaking)
             if settings.approvals_required:
                 return {"request": open_request(project, prompt_id, slug, label, target,
                                                 principal, previous, settings)}
