@@ -22,6 +22,7 @@ from webapi.auth.roles import project_role
 from webapi.errors import HttpError
 from webapi.models import PromptVersion
 from webapi.services.catalog import Listed
+from webapi.services.contracts import protected_breaks
 from webapi.services.labels import delete_label, set_label
 from webapi.services.protection import protected_labels
 from webapi.services.pushes import create_version
@@ -128,11 +129,14 @@ def _page(access: ProjectAccess, slug: str, shown: PromptVersion, status: int = 
     versions, labels_by_version, more = history(shown.prompt_id)
     latest = versions[0].version
     labels = label_map(shown.prompt_id)
+    protected = protected_labels(project.id)
     context = {
         "project": project, "role": access.role, "slug": slug, "shown": shown, "data": shown.data,
         "latest": latest, "versions": versions, "labels_by_version": labels_by_version,
         "more_history": more, "labels": labels, "pretty": pretty,
-        "protected": protected_labels(project.id),
+        "protected": protected,
+        # What moving a protected label to this version would break, shown before the click.
+        "breaks": protected_breaks(shown.prompt_id, labels, protected, shown),
         "curl": curl_lines(project, slug, shown.version, labels),
         "source": form.get("source", shown.source),
         "parent_version": form.get("parent_version", shown.version),
@@ -207,7 +211,8 @@ def move_label(p: str, slug: str) -> Any:
                 flash(f"Removed label '{label}'.", "success")
         else:
             version = form_int("version")
-            moved = set_label(project, slug, label, version, principal, role, expected)
+            moved = set_label(project, slug, label, version, principal, role, expected,
+                              allow_breaking=request.form.get("allow_breaking") == "1")
             if "request" in moved:  # a protected label that needs approval: nothing moved yet
                 flash(f"Request #{moved['request']['id']} to point '{label}' at v{version} waits "
                       "for another admin's approval (Promotions).", "info")

@@ -4,7 +4,7 @@ enum, an output_schema that rejects what the old one accepted (where that can be
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -132,3 +132,17 @@ def check_contract(prompt_id: int, slug: str, label: str, current: int | None,
             f"contract: {'; '.join(c['detail'] for c in changes)}. Pass allow_breaking to move "
             "it anyway.", "contract_break", changes=changes)
     return changes
+
+
+def protected_breaks(prompt_id: int, labels: Mapping[str, int], protected: Iterable[str],
+                     target: PromptVersion) -> dict[str, list[Change]]:
+    """For the admin's label form: what moving each protected label here would break."""
+    found = {}
+    for label in sorted(set(protected) & set(labels)):
+        if labels[label] != target.version:
+            old = db.session.scalar(select(PromptVersion.data).where(
+                PromptVersion.prompt_id == prompt_id, PromptVersion.version == labels[label]))
+            changes = contract_changes(old or {}, target.data)
+            if changes:
+                found[label] = changes
+    return found
