@@ -15,6 +15,7 @@ from webapi.extensions import db, login_manager, migrate
 from webapi.fetch import middleware
 from webapi.http_edges import App
 from webapi.openapi.document import register_docs
+from webapi.webhooks.worker import cli as webhooks_cli
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -54,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.register(app)
     register_docs(app)
     admin.register(app)
+    app.cli.add_command(webhooks_cli)  # flask --app webapi webhooks run: the delivery worker
     _register_cors(app)
     _register_basics(app)
     middleware.install(app, [(name, value) for _, name, value in SECURITY_HEADERS])

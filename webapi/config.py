@@ -53,6 +53,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "300")),
         "KEY_TOUCH_SECONDS": int(os.environ.get("KEY_TOUCH_SECONDS", "60")),
+        # Webhook URLs may reach loopback and private networks (local development only).
+        "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE", False),
         "METRICS_ENABLED": _bool("METRICS_ENABLED", False),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").strip().lower() or "text",
     }

@@ -1,4 +1,5 @@
-"""`python -m webapi.devserver`: migrate, then serve the app on loopback; `promptsync dev` runs it.
+"""`python -m webapi.devserver`: migrate, then serve the app on loopback; `promptsync dev` runs it
+(with --webhooks: and send webhook deliveries from a thread).
 
 A child process of `promptsync dev` (so that the CLI never imports Flask): the database and
 SECRET_KEY come from the environment as for any deployment. It stops on SIGTERM or SIGINT, and
@@ -30,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="also send webhook deliveries (a worker thread)")
     return parser
 
 
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from werkzeug.serving import make_server
 
     from webapi import create_app
+    from webapi.webhooks.worker import Worker
 
     app = create_app()
     with app.app_context():
@@ -104,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     done = threading.Event()
+    if args.webhooks:  # one worker: SQLite's outbox has one sender (see docs/ARCHITECTURE.md)
+        threading.Thread(target=Worker(app).run, args=(done,), name="devserver-webhooks",
+                         daemon=True).start()
     if args.parent_pid:
         threading.Thread(target=_watch_parent, args=(args.parent_pid, done, stop),
                          name="devserver-parent", daemon=True).start()

@@ -142,13 +142,16 @@ class DevServer:
             "SECRET_KEY": self._secret_key(),
             "PROMPTSYNC_ENV": "development",
             "PROMPTSYNC_SIGNUP_OPEN": "1",  # loopback only: the bootstrap signs up through the API
+            # Local use: a webhook receiver on 127.0.0.1 is what a developer points at.
+            "WEBHOOK_ALLOW_PRIVATE": os.environ.get("WEBHOOK_ALLOW_PRIVATE", "true"),
             "PYTHONUNBUFFERED": "1",
             INSTANCE_ENV: token,
         }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "webapi.devserver", "--host", self.host,
-                 "--port", str(self.port), "--parent-pid", str(os.getpid())],
+                 "--port", str(self.port), "--parent-pid", str(os.getpid()),
+                 "--webhooks"],  # the webhook worker runs beside the server, as a thread
                 cwd=self.state_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us only; we stop it in order

@@ -83,6 +83,13 @@ promotions.list     401   401   401   401   403   200   200   200   404   200   
 promotion.approve   401   401   401   401   403   403   403   200   404   200   csrf    403    403
 promotion.reject    401   401   401   401   403   403   403   200   404   200   csrf    403    403
 label.history       401   401   401   401   403   200   200   200   404   200   200    200    200
+webhooks.list       401   401   401   401   403   403   403   200   404   200   200    403    403
+webhooks.create     401   401   401   401   403   403   403   201   404   201   csrf    403    403
+webhook.get         401   401   401   401   403   403   403   200   404   200   200    403    403
+webhook.update      401   401   401   401   403   403   403   200   404   200   csrf    403    403
+webhook.delete      401   401   401   401   403   403   403   204   404   204   csrf    403    403
+deliveries.list     401   401   401   401   403   403   403   200   404   200   200    403    403
+delivery.redeliver  401   401   401   401   403   403   403   202   404   202   csrf    403    403
 short.manifest      401   401   401   401   200   200   200   200   400   400   400    400    400
 short.get           401   401   401   401   200   200   200   200   400   400   400    400    400
 short.batch         401   401   401   401   200   403   200   200   400   400   csrf    400    400
@@ -260,6 +267,31 @@ def _promotion(verb: str) -> Callable[[World, int], Request]:
     return build
 
 
+HOOKS = "/api/v1/projects/demo/webhooks"
+HOOK_URL = "https://93.184.215.14/hook"  # a public address, written as one: no DNS
+
+
+def _webhook(w: World) -> int:
+    # One webhook the reading and changing cases share, made on demand; it asked for its own
+    # creation event, so it has a delivery to redeliver.
+    if "webhook_id" not in w.__dict__:
+        made = _ok(w.admin().post(HOOKS, json={"url": HOOK_URL, "events": ["webhook.created"]}),
+                   201)
+        w.__dict__["webhook_id"] = made["id"]
+    return int(w.__dict__["webhook_id"])
+
+
+def _delete_webhook(w: World, n: int) -> Request:
+    made = _ok(w.admin().post(HOOKS, json={"url": HOOK_URL, "events": ["label.moved"]}), 201)
+    return "DELETE", f"{HOOKS}/{made['id']}", None
+
+
+def _redeliver(w: World, n: int) -> Request:
+    hook = _webhook(w)
+    log = _ok(w.admin().get(f"{HOOKS}/{hook}/deliveries"))["deliveries"]
+    return "POST", f"{HOOKS}/{hook}/deliveries/{log[-1]['id']}/redeliver", None
+
+
 ROUTES: dict[str, Callable[[World, int], Request]] = {
     "signup": lambda w, n: (
         "POST", "/api/v1/auth/signup", {"email": f"new{n}@example.com", "password": PASSWORD}),
@@ -313,6 +345,14 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "promotion.approve": _promotion("approve"),
     "promotion.reject": _promotion("reject"),
     "label.history": lambda w, n: ("GET", f"{PROMPT}/-/labels/production/history", None),
+    "webhooks.list": lambda w, n: ("GET", HOOKS, None),
+    "webhooks.create": lambda w, n: ("POST", HOOKS, {"url": HOOK_URL, "events": ["*"]}),
+    "webhook.get": lambda w, n: ("GET", f"{HOOKS}/{_webhook(w)}", None),
+    # Enables it again: a success changes nothing another case relies on.
+    "webhook.update": lambda w, n: ("PATCH", f"{HOOKS}/{_webhook(w)}", {"enabled": True}),
+    "webhook.delete": _delete_webhook,
+    "deliveries.list": lambda w, n: ("GET", f"{HOOKS}/{_webhook(w)}/deliveries", None),
+    "delivery.redeliver": _redeliver,
     "short.manifest": lambda w, n: ("GET", "/api/v1/prompts", None),
     "short.get": lambda w, n: ("GET", f"/api/v1/prompts/{SLUG}", None),
     "short.batch": lambda w, n: (

@@ -171,3 +171,48 @@ def test_a_database_with_prompts_upgrades_to_lifecycle(empty_url: str) -> None:
         assert web.get(f"{base}/support/greeting?version=2", headers=admin).status_code == 200
         assert [p["slug"] for p in web.get(base, headers=admin).get_json()["prompts"]] == [
             "support/new"]
+
+
+BEFORE_WEBHOOKS = "0004"
+
+
+def test_a_database_with_events_upgrades_to_webhooks(empty_url: str) -> None:
+    """From 0004 with a project, a prompt and its events: every row kept, no delivery made up
+    for old events, and a webhook made afterwards gets the outbox rows of new events."""
+    key, prefix, secret_hash = new_api_key()
+    old = make_app(empty_url)
+    with old.app_context():
+        upgrade(revision=BEFORE_WEBHOOKS)
+        for statement in SEED + [
+            "INSERT INTO api_keys (id, project_id, created_by_id, name, role, prefix, "
+            "secret_hash, created_at) VALUES (1, 1, 1, 'ci', 'admin', :prefix, :secret_hash, "
+            "'2026-01-01 00:00:00')",
+            "INSERT INTO events (id, project_id, actor, action, slug, details, created_at) "
+            "VALUES (1, 1, 'old@example.com', 'project.created', NULL, '{}', "
+            "'2026-01-01 00:00:00')",
+        ]:
+            db.session.execute(text(statement), {"hash": HASH, "prefix": prefix,
+                                                 "secret_hash": secret_hash})
+        db.session.commit()
+        if empty_url.startswith("postgresql"):  # explicit ids: move the sequences past them
+            for table in ("users", "projects", "memberships", "api_keys", "events"):
+                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                        f"(SELECT max(id) FROM {table}))"))
+            db.session.commit()
+        upgrade()
+        assert db.session.execute(text("SELECT count(*) FROM events")).scalar() == 1
+        assert db.session.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar() == 0
+        db.session.remove()
+        db.engine.dispose()
+    with running_app(empty_url) as app:
+        web = app.test_client()
+        admin = {"X-API-Key": key}
+        made = web.post("/api/v1/projects/legacy/webhooks", headers=admin, json={
+            "url": "https://93.184.215.14/hook", "events": ["version.created"]})
+        assert made.status_code == 201, made.get_json()
+        assert web.post("/api/v1/projects/legacy/prompts/a/b", headers=admin,
+                        json={"source": GREETING}).status_code == 201
+        log = web.get(f"/api/v1/projects/legacy/webhooks/{made.get_json()['id']}/deliveries",
+                      headers=admin).get_json()["deliveries"]
+        assert [(d["action"], d["slug"], d["status"]) for d in log] == [
+            ("version.created", "a/b", "pending")]

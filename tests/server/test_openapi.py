@@ -94,7 +94,7 @@ def test_documented_operations_reach_their_handlers(sqlite_app: Flask) -> None:
     for path, item in openapi_document()["paths"].items():
         url = PREFIX + path.format(project="demo", slug="support/greeting", label="staging",
                                    email="ann@example.com", key_id=1, invitation_id=1,
-                                   promotion_id=1)
+                                   promotion_id=1, webhook_id=1, delivery_id="d")
         # The slug may also arrive percent-encoded: it must reach the same handler.
         for target in {url, url.replace("support/greeting", "support%2Fgreeting")}:
             for method in METHODS:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapi.admin import accounts, activity, lifecycle, manage, promotions, prompts
+from webapi.admin import accounts, activity, lifecycle, manage, promotions, prompts, webhooks
 from webapi.admin.common import bp
 
-__all__ = ["accounts", "activity", "lifecycle", "manage", "promotions", "prompts", "register"]
+__all__ = ["accounts", "activity", "lifecycle", "manage", "promotions", "prompts", "register",
+           "webhooks"]
 
 
 def register(app: Flask) -> None:

@@ -33,6 +33,9 @@ from webapi.openapi.operations import (
 )
 from webapi.openapi.releases import release_paths
 from webapi.openapi.schemas import BODIES, SCHEMAS, STR, array, obj, ref
+from webapi.openapi.webhooks import BODIES as WEBHOOK_BODIES
+from webapi.openapi.webhooks import SCHEMAS as WEBHOOK_SCHEMAS
+from webapi.openapi.webhooks import webhook_paths
 
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 DIST_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
@@ -172,6 +175,7 @@ def _paths() -> dict[str, Any]:
             "list_events", "Audit log, newest first (viewer)", "events", ANY_READ,
             {200: "EventList"}, (404,), p + (LIMIT, CURSOR))},
         **release_paths(p),
+        **webhook_paths(p),
         **_prompt_paths("/projects/{project}", p, ANY_WRITE, "", "in a project"),
         **_prompt_paths("", (), KEY, "key_", "in the API key's project"),
     }
@@ -194,7 +198,7 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "paths": _paths(),
         "components": {
-            "schemas": {**SCHEMAS, **BODIES},
+            "schemas": {**SCHEMAS, **BODIES, **WEBHOOK_SCHEMAS, **WEBHOOK_BODIES},
             "responses": responses,
             "securitySchemes": {
                 "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",

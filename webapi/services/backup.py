@@ -14,6 +14,7 @@ from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Event, Label, Project, Prompt, PromptVersion, iso, utcnow
+from webapi.services.events import log_event
 from webapi.services.provenance import check_git
 from webapi.services.versions import LABEL_RE, validate_source
 
@@ -228,8 +229,8 @@ def import_project(project: ProjectRef, principal: Principal, document: dict[str
         if events:
             db.session.execute(insert(Event.__table__),
                                [{**row, "project_id": project.id} for row in events])
-        db.session.add(Event(project_id=project.id, actor=principal.actor,
-                             action="project.imported", slug=None, details=dict(counts)))
+        # The imported events are history, not news: only this one reaches webhooks.
+        log_event(project.id, principal.actor, "project.imported", None, **counts)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -14,7 +14,8 @@ from sqlalchemy.exc import OperationalError
 from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
-from webapi.models import Event, Prompt, PromptVersion, utcnow
+from webapi.models import Prompt, PromptVersion, utcnow
+from webapi.services.events import log_events
 from webapi.services.provenance import check_git
 from webapi.services.versions import check_slug, labels_of, validate_source, version_dict
 
@@ -190,8 +191,7 @@ def _store(
             [{"pid": row["prompt_id"], "number": row["version"]} for row in created],
         )
         db.session.execute(insert(PromptVersion.__table__), created)
-        db.session.execute(
-            insert(Event.__table__),
+        log_events(
             [{"project_id": project.id, "actor": principal.actor, "action": "version.created",
               "slug": slug, "details": {"version": row["version"], "sha256": row["sha256"]},
               "created_at": now}
@@ -202,7 +202,7 @@ def _store(
         if restored:
             db.session.execute(update(Prompt).where(Prompt.id.in_(
                 [row["prompt_id"] for _, row in restored])).values(archived_at=None))
-            db.session.execute(insert(Event.__table__), [
+            log_events([
                 {"project_id": project.id, "actor": principal.actor, "action": "prompt.restored",
                  "slug": slug, "details": {"version": row["version"], "by": "push"},
                  "created_at": now} for slug, row in restored])
