@@ -53,6 +53,15 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "300")),
         "KEY_TOUCH_SECONDS": int(os.environ.get("KEY_TOUCH_SECONDS", "60")),
+        # The event stream (webapi/live/): a comment this often on an idle stream; a stream's
+        # longest life (0: none; a limit makes clients reconnect, spreading them over workers);
+        # on SQLite how often other processes' events are looked for; the events a subscriber
+        # may fall behind before it is cut off (it resumes by id); a hub's life without any.
+        "LIVE_KEEPALIVE_SECONDS": float(os.environ.get("LIVE_KEEPALIVE_SECONDS", "15")),
+        "LIVE_STREAM_SECONDS": float(os.environ.get("LIVE_STREAM_SECONDS", "0")),
+        "LIVE_POLL_SECONDS": float(os.environ.get("LIVE_POLL_SECONDS", "0.5")),
+        "LIVE_QUEUE_SIZE": int(os.environ.get("LIVE_QUEUE_SIZE", "1000")),
+        "LIVE_LINGER_SECONDS": float(os.environ.get("LIVE_LINGER_SECONDS", "10")),
         # Webhook URLs may reach loopback and private networks (local development only).
         "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE", False),
         "METRICS_ENABLED": _bool("METRICS_ENABLED", False),

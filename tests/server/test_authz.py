@@ -75,6 +75,8 @@ production.put      401   401   401   401   403   403   403   200   404   200   
 production.delete   401   401   401   401   403   403   403   204   404   204   csrf    403    403
 render              401   401   401   401   403   200   200   200   404   200   csrf    200    200
 events              401   401   401   401   403   200   200   200   404   200   200    200    200
+events.stream       401   401   401   401   403   200   200   200   404   200   200    200    200
+events.poll         401   401   401   401   403   200   200   200   404   200   200    200    200
 export              401   401   401   401   403   403   403   200   404   200   200    403    403
 import              401   401   401   401   403   403   403   409   404   409   csrf    403    403
 settings.get        401   401   401   401   403   403   403   200   404   200   200    403    403
@@ -99,6 +101,7 @@ short.versions      401   401   401   401   200   200   200   200   400   400   
 short.production    401   401   401   401   200   403   403   200   400   400   csrf    400    400
 short.label.delete  401   401   401   401   204   403   204   204   400   400   csrf    400    400
 short.history       401   401   401   401   200   200   200   200   400   400   400    400    400
+short.stream        401   401   401   401   200   200   200   200   400   400   400    400    400
 """
 
 
@@ -333,6 +336,8 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "production.delete": _remove_label("production"),
     "render": lambda w, n: ("POST", f"{PROMPT}/-/render", {"variables": {"topic": "billing"}}),
     "events": lambda w, n: ("GET", "/api/v1/projects/demo/events", None),
+    "events.stream": lambda w, n: ("GET", "/api/v1/projects/demo/events/stream", None),
+    "events.poll": lambda w, n: ("GET", "/api/v1/projects/demo/events?after=0&wait=1", None),
     "export": lambda w, n: ("GET", "/api/v1/projects/demo/export", None),
     # An admin gets past authorization to the rule that the project must be empty (409).
     "import": lambda w, n: ("POST", "/api/v1/projects/demo/import",
@@ -365,6 +370,7 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "short.label.delete": _remove_label("staging", f"/api/v1/prompts/{SLUG}"),
     "short.history": lambda w, n: (
         "GET", f"/api/v1/prompts/{SLUG}/-/labels/production/history", None),
+    "short.stream": lambda w, n: ("GET", "/api/v1/events/stream", None),
 }
 
 
@@ -430,6 +436,9 @@ def test_matrix(world: World, route: str, who: str) -> None:
         assert response.status_code == expected, response.get_json()
         if expected == 204:
             assert response.data == b""
+        elif route.endswith("stream"):  # ended by the test config's LIVE_STREAM_SECONDS
+            assert response.mimetype == "text/event-stream"
+            assert response.get_data(as_text=True).startswith("retry: ")
         else:
             assert response.mimetype == "application/json"
 

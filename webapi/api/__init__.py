@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from webapi.api import accounts, backup, invitations, keys, projects, prompts, releases, webhooks
+from webapi.api import (
+    accounts,
+    backup,
+    invitations,
+    keys,
+    projects,
+    prompts,
+    releases,
+    streams,
+    webhooks,
+)
 from webapi.api.inputs import reject_nul
 
 PREFIX = "/api/v1"
@@ -12,7 +22,8 @@ PREFIX = "/api/v1"
 
 def register(app: Flask) -> None:
     """Mount every API blueprint under /api/v1."""
-    for module in (accounts, projects, invitations, keys, prompts, releases, backup, webhooks):
+    for module in (accounts, projects, invitations, keys, prompts, releases, backup,
+                   streams, webhooks):
         app.register_blueprint(module.bp, url_prefix=PREFIX)
 
     @app.before_request

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from webapi.api.inputs import json_body, one_line
+from webapi.api.streams import follow_events
 from webapi.auth.caller import require_principal, require_user
 from webapi.auth.roles import project_role
 from webapi.paging import encode_cursor, int_cursor_arg, limit_arg
@@ -65,6 +66,9 @@ def delete_member(p: str, email: str) -> Any:
 @bp.get("/projects/<p>/events")
 def list_events(p: str) -> Any:
     project = project_role(p, "viewer").project
+    followed = follow_events(project, limit_arg())
+    if followed is not None:  # ?after= and/or ?wait=: the long poll, oldest first
+        return jsonify(events=followed, next=None)
     rows, after = event_page(project, limit_arg(), int_cursor_arg())
     return jsonify(
         events=[e.to_dict() for e in rows],

@@ -41,6 +41,29 @@ SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 DIST_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
 
 
+AFTER = param("after", "query", {"type": "integer", "minimum": 0},
+              "Only events after this id (oldest first); for a stream, where to resume (the "
+              "Last-Event-ID header does the same).")
+
+
+def _stream_op(op_id: str, summary: str, security: Security,
+               scope: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """A Server-Sent Events stream: `id`, `event` (the action), `data` (the event JSON)."""
+    operation = op(op_id, summary + ": Server-Sent Events, each `id: <event id>`, `event: "
+                   "<action>`, `data: <the event JSON of /events>`; a comment at least every "
+                   "15 s", "events", security, {200: None}, (404,), scope + (AFTER, param(
+                       "Last-Event-ID", "header", {"type": "string", "pattern": "^[0-9]+$"},
+                       "Resume after this event id (what an EventSource sends).")))
+    # Each event of the stream, as SSE tooling reads it (schemathesis checks every one).
+    event = {"type": "object", "required": ["id", "event", "data"], "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$"}, "event": STR,
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "description": "The event JSON of /events (id, action, slug, actor, details, "
+                                "created_at)."}}}
+    operation["responses"]["200"]["content"] = {"text/event-stream": {"schema": event}}
+    return operation
+
+
 def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Security,
                   prefix: str, where: str) -> dict[str, Any]:
     item = f"{base}/prompts/{{slug}}"
@@ -172,8 +195,15 @@ def _paths() -> dict[str, Any]:
             "import_project", "Restore an export into an empty project (admin)", "backup",
             ANY_WRITE, {201: "Imported"}, (404, 409, 422), p, "Export")},
         "/projects/{project}/events": {"get": op(
-            "list_events", "Audit log, newest first (viewer)", "events", ANY_READ,
-            {200: "EventList"}, (404,), p + (LIMIT, CURSOR))},
+            "list_events", "Audit log, newest first (viewer); with `after` and `wait` the long "
+            "poll: the events after `after`, oldest first, as soon as one exists", "events",
+            ANY_READ, {200: "EventList"}, (404,), p + (LIMIT, CURSOR, AFTER, param(
+                "wait", "query", {"type": "integer", "minimum": 0, "maximum": 30},
+                "Seconds to wait for an event after `after` (then an empty list).")))},
+        "/projects/{project}/events/stream": {"get": _stream_op(
+            "stream_events", "The project's events as they commit (viewer)", ANY_READ, p)},
+        "/events/stream": {"get": _stream_op(
+            "key_stream_events", "The API key's project's events as they commit", KEY, ())},
         **release_paths(p),
         **webhook_paths(p),
         **_prompt_paths("/projects/{project}", p, ANY_WRITE, "", "in a project"),

@@ -1,0 +1,1 @@
+"""Live: the events of the audit log pushed to subscribers as they commit (SPEC §12)."""
