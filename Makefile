@@ -2,8 +2,15 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two stamps: make dev installs the product alone; test, lint, smoke and bench add the test extras.
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 DEMO_STAMP := $(VENV)/.installed-demo
+# The checkout itself on sys.path (a .pth file), beside setuptools' editable import hook: Python
+# asks that hook only after sys.path, so a script beside a clone folder named promptsync/ got
+# that folder (an empty namespace package) instead of the package.
+ON_PATH := import pathlib, site; pathlib.Path(site.getsitepackages()[0], \
+	"promptsync-checkout.pth").write_text(str(pathlib.Path.cwd()) + "\n")
 
 .PHONY: dev test smoke demo lint bench clean
 
@@ -12,18 +19,24 @@ $(STAMP): pyproject.toml
 		{ echo "promptsync needs Python 3.11 or newer (PY=$(PY))"; exit 1; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -c '$(ON_PATH)'
 	@touch $(STAMP)
 
-dev: $(STAMP)  ## install, then run the local stack on the example prompts/
-	$(BIN)/promptsync dev
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(TEST_STAMP)
 
-test: $(STAMP) lint  ## install, lint, then run the whole suite (Postgres tests skip outside CI if it is down)
+# Ctrl-C stops dev (exit 130, its own one line); the trap keeps make from adding "Error 130".
+dev: $(STAMP)  ## install the product, then run the local stack on the example prompts/
+	@trap 'exit 0' INT; $(BIN)/promptsync dev
+
+test: $(TEST_STAMP) lint  ## install with the test tools, lint, then run the whole suite (Postgres tests skip outside CI if it is down)
 	$(BIN)/pytest -n auto
 
 # Given the module's path: collecting the whole suite to deselect it would cost seconds; and
 # without the fuzzing plugins it never uses, whose import alone takes a second or more.
-smoke: $(STAMP)  ## install, then only the first-minute flow against a real server (under 10 s)
+smoke: $(TEST_STAMP)  ## install, then only the first-minute flow against a real server (under 10 s)
 	$(BIN)/pytest -m smoke -p no:schemathesis -p no:hypothesispytest -p no:anyio \
 		tests/system/test_smoke.py
 
@@ -34,12 +47,12 @@ $(DEMO_STAMP): $(STAMP)
 demo: $(DEMO_STAMP)  ## regenerate docs/demo.gif: promptsync dev on a copy of prompts/, Chromium, curl, vim
 	$(BIN)/python -m tools.demo docs/demo.gif
 
-lint: $(STAMP)  ## ruff, mypy, and the import contracts of setup.cfg (layers point down)
+lint: $(TEST_STAMP)  ## ruff, mypy, and the import contracts of setup.cfg (layers point down)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-bench: $(STAMP)  ## figures for docs/BENCHMARKS.md
+bench: $(TEST_STAMP)  ## figures for docs/BENCHMARKS.md
 	$(BIN)/python -m benchmarks
 
 clean:

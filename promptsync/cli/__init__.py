@@ -30,7 +30,7 @@ class PromptSyncGroup(click.Group):
             obj = ctx.find_object(Obj)
             if obj is not None and obj.debug:
                 raise
-            raise Failure(describe(exc, obj)) from exc
+            raise Failure(describe(exc, obj), getattr(exc, "details", ())) from exc
         except OSError as exc:
             # A full disk, a read-only .promptsync/, a permission: one line, not a traceback.
             obj = ctx.find_object(Obj)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,11 +11,14 @@ import click
 
 from promptsync.cli.context import Obj, display, pass_obj
 from promptsync.cli.daemon import finish, run_until_signalled, watch_daemon
+from promptsync.cli.errors import EXIT_INTERRUPTED
 from promptsync.cli.output import echo_err
+from promptsync.dev.lock import DevLock
 
 if TYPE_CHECKING:
     from promptsync.config import RepoConfig
     from promptsync.dev.config import PointedRepo
+    from promptsync.dev.stack import Bootstrapped, DevAccount
     from promptsync.sync.engine import SyncEngine
 
 
@@ -37,6 +41,23 @@ def _pointed(pointed: PointedRepo, server: str, project: str) -> str | None:
         return f"updated {where}: " + ", ".join(
             f"{key} {old or '(none)'} -> {new}" for key, (old, new) in pointed.changed.items())
     return None
+
+
+def _account_lines(account: DevAccount, outcome: Bootstrapped, stored: Path, server: str,
+                   state_dir: Path) -> list[str]:
+    """What dev says about its local account: made now, a new key, or where it is kept."""
+    from promptsync.dev.stack import ACCOUNT_FILE, Bootstrapped  # start-up cost: httpx
+
+    where = display(state_dir / ACCOUNT_FILE)
+    login = f"log in to {server}/admin as {account.email} with the password in {where}"
+    if outcome == Bootstrapped.CREATED:
+        return [f"created a local account (shown once): {account.email} / {account.password}",
+                f"  project '{account.project}', admin API key {account.key}",
+                f"  the key is stored for the CLI in {display(stored)}; the account in {where}"]
+    if outcome == Bootstrapped.NEW_KEY:
+        return [f"created a new key (the stored one no longer worked): {account.key}",
+                f"  stored for the CLI in {display(stored)}; {login}"]
+    return [f"local account: {login}"]
 
 
 def _reach(obj: Obj, repo: RepoConfig, server: str, project: str) -> list[str]:
@@ -92,6 +113,10 @@ def dev(obj: Obj, port: int | None) -> None:
     server = f"http://127.0.0.1:{port}"
     project = obj.project or (configured.project if configured else None) or DEFAULT_PROJECT
     stack = DevServer(root / ".promptsync", port)
+    # Before the port check: a second dev here is told about the first, not about its port.
+    lock = DevLock(root / ".promptsync")
+    lock.acquire(server)
+    click.get_current_context().call_on_close(lock.release)
     fresh = not stack.database.exists()
     stack.start()  # before promptsync.yaml changes: a port in use leaves it as it was
     api: ApiClient | None = None
@@ -101,14 +126,11 @@ def dev(obj: Obj, port: int | None) -> None:
             echo_err(line)
         repo = pointed.repo
         repo.dir.mkdir(parents=True, exist_ok=True)
-        account, created = bootstrap(server, project, repo.state_dir)
+        account, outcome = bootstrap(server, project, repo.state_dir)
         account = remember_server(repo.state_dir, account, server, project, fresh)
         stored = save_credentials(server, project, account.key)
-        if created:
-            echo_err(f"created a local account (shown once): {account.email} / "
-                     f"{account.password}")
-            echo_err(f"  project '{project}', admin API key {account.key}")
-            echo_err(f"  the key is stored for the CLI in {stored}")
+        for line in _account_lines(account, outcome, stored, server, repo.state_dir):
+            echo_err(line)
         if fresh:
             forget_synced(repo.state_dir, server, project)
         api = ApiClient(server, account.key)
@@ -135,7 +157,13 @@ def dev(obj: Obj, port: int | None) -> None:
         if api is not None:
             api.close()
         stack.stop()
-    finish(daemon, interrupted)
+    if interrupted and sys.stderr.isatty():
+        echo_err()  # past the ^C the terminal echoed
+    try:
+        finish(daemon, interrupted)
+    except KeyboardInterrupt:
+        # Ctrl-C is how dev is meant to end: "stopped" said it, exit 130 without "interrupted".
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
 COMMANDS = [dev]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import IO, Any
 
 import click
@@ -17,13 +18,21 @@ _UNREACHABLE_RE = re.compile(r"^cannot reach (\S+): (.+)$")
 
 
 class Failure(click.ClickException):
-    """A one-line error (``error: …`` on stderr) and exit 1."""
+    """A one-line error (``error: …`` on stderr) and exit 1; ``details`` (the end of a log, a
+    traceback) follow as lines of their own."""
 
     exit_code = EXIT_ERROR
+
+    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
 
     def show(self, file: IO[Any] | None = None) -> None:
         """Print ``error: message`` (no usage text, no "Error:" prefix), escaped like every line."""
         echo_err(f"error: {self.message}")
+        # Each detail escaped as every line is: a line break is only ever one we chose.
+        for line in self.details:
+            echo_err(f"  {line}")
 
 
 class Interrupted(click.ClickException):

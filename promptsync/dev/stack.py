@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 
 import httpx
@@ -47,6 +48,15 @@ EXIT_PORT_IN_USE = 3  # webapi.devserver's exit status when it cannot listen
 INSTANCE_ENV = "PROMPTSYNC_DEV_INSTANCE"
 INSTANCE_HEADER = "X-Promptsync-Dev-Instance"
 _PRIVATE = stat.S_IRUSR | stat.S_IWUSR
+
+
+class DevServerFailed(ConfigError):
+    """The dev server did not start: one line, and the end of its log (a traceback, say) as
+    ``details``, which the CLI prints as lines of their own."""
+
+    def __init__(self, message: str, details: list[str]) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
 
 
 @dataclass(frozen=True)
@@ -171,8 +181,8 @@ class DevServer:
                     pass  # not listening yet; an answer without the token is someone else's
                 time.sleep(0.05)
         self.stop()
-        raise ConfigError(f"the dev server did not answer within {deadline:g} s; see "
-                          f"{self.log_path}:\n{self._log_tail()}")
+        raise DevServerFailed(f"the dev server did not answer within {deadline:g} s; the end "
+                              f"of {self.log_path}:", self._log_tail())
 
     def _port_in_use(self) -> ConfigError:
         return ConfigError(f"port {self.port} is in use: stop what uses it, or run "
@@ -181,7 +191,8 @@ class DevServer:
     def _failed(self, code: int) -> ConfigError:
         if code == EXIT_PORT_IN_USE:
             return self._port_in_use()
-        return ConfigError(f"the dev server exited with status {code}:\n{self._log_tail()}")
+        return DevServerFailed(f"the dev server exited with status {code}; the end of "
+                               f"{self.log_path}:", self._log_tail())
 
     def check_running(self) -> None:
         """ConfigError when the server this started has exited (nothing to say ready about)."""
@@ -190,12 +201,12 @@ class DevServer:
             self.process = None
             raise self._failed(code)
 
-    def _log_tail(self, lines: int = 15) -> str:
+    def _log_tail(self, lines: int = 15) -> list[str]:
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+            return []
+        return text.splitlines()[-lines:]
 
     def stop(self, deadline: float = 10.0) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and reap it."""
@@ -222,11 +233,20 @@ def _key_works(url: str, key: str) -> bool:
     return True
 
 
-def bootstrap(url: str, project: str, state_dir: Path) -> tuple[DevAccount, bool]:
-    """The dev account, created on first use (True) or reused when its key still works."""
+class Bootstrapped(StrEnum):
+    """What bootstrap did for the dev account (each run says it its own way)."""
+
+    REUSED = "reused"  # the stored key still works
+    CREATED = "created"  # a new user: the first run, or a database started afresh
+    NEW_KEY = "new key"  # the stored user, a new key: the old one was revoked
+
+
+def bootstrap(url: str, project: str, state_dir: Path) -> tuple[DevAccount, Bootstrapped]:
+    """The dev account: reused while its key works, else a new key, else a new user."""
     stored = load_account(state_dir)
     if stored is not None and stored.project == project and _key_works(url, stored.key):
-        return stored, False
+        return stored, Bootstrapped.REUSED
+    outcome = Bootstrapped.CREATED
     email = stored.email if stored is not None else DEV_EMAIL
     password = stored.password if stored is not None else secrets.token_urlsafe(15)
     with ApiClient(url) as api:
@@ -235,6 +255,7 @@ def bootstrap(url: str, project: str, state_dir: Path) -> tuple[DevAccount, bool
         except ApiError as exc:
             if exc.status != 409:
                 raise
+            outcome = Bootstrapped.NEW_KEY  # the user is there: only its key is new
         try:
             api.login(email, password)
         except ApiError as exc:
@@ -253,7 +274,7 @@ def bootstrap(url: str, project: str, state_dir: Path) -> tuple[DevAccount, bool
             pass  # the key is what we keep
     account = DevAccount(email, password, project, str(key))
     save_account(state_dir, account)
-    return account, True
+    return account, outcome
 
 
 # --- the URL the database is served on ---------------------------------------------------

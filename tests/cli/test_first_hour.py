@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -115,3 +116,16 @@ def test_shell_completion_comes_from_click(tmp_path: Path) -> None:
                             "_PROMPTSYNC_COMPLETE": "bash_source"}, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert "complete -o nosort -F _promptsync_completion promptsync" in source.stdout
+
+
+def test_a_clone_folder_named_promptsync_does_not_shadow_the_package(tmp_path: Path) -> None:
+    # ~/src/promptsync/ (a clone: no __init__.py at its top) beside ~/src/use.py: Python takes
+    # the folder for a namespace package before setuptools' editable hook is asked, unless the
+    # checkout is on sys.path, as the Makefile's install puts it.
+    clone = tmp_path / "promptsync"
+    write_files(clone, {"README.md": "# promptsync\n", "pyproject.toml": ""})
+    (tmp_path / "use.py").write_text("from promptsync import Client\nprint(Client.__name__)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "use.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "Client\n"), done.stderr

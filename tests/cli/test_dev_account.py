@@ -1,0 +1,176 @@
+"""`promptsync dev` as a newcomer meets it (issue 16): where its account is and how to log in, a
+new key after the old one was revoked, one dev per repository, Ctrl-C under `make dev` ending in
+one line, and a crashed dev server's traceback printed as lines. Real processes on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from promptsync.cli.dev import _account_lines
+from promptsync.dev.lock import DevLock
+from promptsync.dev.stack import ACCOUNT_FILE, Bootstrapped, DevAccount
+from promptsync.errors import ConfigError
+from tests.support.command import Background, run_command
+from tests.support.environment import command_env
+from tests.support.live import REPO_ROOT, free_port, write_files
+
+# The dev server inherits the environment: bcrypt at its lowest cost, as every test server has.
+FAST_SERVER = {"PYTHONUNBUFFERED": "1", "BCRYPT_ROUNDS": "4"}
+GREETING = "variables:\n  name: {required: true}\ntemplate: |\n  Hello {{ name }}.\n"
+VENV = Path(sys.executable).parent.parent
+
+
+class MakeDev:
+    """`make dev` of this checkout's Makefile in ``root``, on a terminal (a pty) as a person runs
+    it, with this virtualenv (its install stamp taken as done); everything it printed."""
+
+    def __init__(self, root: Path, env: dict[str, str], port: int) -> None:
+        self.output = b""
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: make, in its own session, the terminal's foreground
+            os.chdir(root)
+            os.execvpe("make", ["make", "-s", "-f", str(REPO_ROOT / "Makefile"),
+                                f"VENV={VENV}", "-o", f"{VENV}/.installed", "dev"],
+                       {**env, "PROMPTSYNC_DEV_PORT": str(port)})
+
+    def read_until(self, text: bytes, timeout: float) -> bool:
+        """Read what it prints until ``text`` shows up (True) or it ends or time runs out."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.fd], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:  # the terminal closed: everything has exited
+                    return text in self.output
+                if not chunk:
+                    break
+                self.output += chunk
+        return text in self.output
+
+    def ctrl_c(self) -> int:
+        """Type Ctrl-C on its terminal (SIGINT to make, the shell and dev alike); its status."""
+        os.write(self.fd, b"\x03")
+        self.read_until(b"\0", 30)  # to the end
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        return os.waitstatus_to_exitcode(status)
+
+    def lines(self) -> list[str]:
+        return self.output.decode(errors="replace").replace("\r\n", "\n").split("\n")
+
+
+def _revoke(port: int, key: str) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=10,
+                      headers={"X-API-Key": key}) as web:
+        keys = web.get("/projects/demo/keys").json()["keys"]
+        (mine,) = [k for k in keys if key.startswith(k["prefix"])]
+        assert web.delete(f"/projects/demo/keys/{mine['id']}").status_code == 204
+
+
+@pytest.mark.slow
+def test_dev_says_where_its_account_is_makes_a_new_key_and_runs_once(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write_files(root / "prompts", {"support/greeting.yaml": GREETING})
+    env = command_env(tmp_path / "xdg", **FAST_SERVER)
+    port = free_port()
+    first = Background(root, env, "dev", "--port", str(port))
+    try:
+        lines = first.wait_for_line("watching", 30, or_exit=True)
+        assert lines[-1].startswith("watching"), lines
+        assert any(line.startswith("created a local account (shown once): ") for line in lines)
+        assert (f"  the key is stored for the CLI in {tmp_path}/xdg/promptsync/credentials.yaml;"
+                f" the account in .promptsync/{ACCOUNT_FILE}") in lines, lines
+        # A second dev in the same repository, on another port: told about the first, by pid.
+        second = run_command(root, env, "dev", "--port", str(free_port()))
+        assert second.returncode == 1
+        assert second.stderr == (
+            f"error: promptsync dev is already running in this repository (pid "
+            f"{first.process.pid} on http://127.0.0.1:{port}): use that one, or stop it "
+            f"(Ctrl-C in its terminal, or kill {first.process.pid})\n")
+        account = json.loads((root / ".promptsync" / ACCOUNT_FILE).read_text())
+        _revoke(port, account["key"])  # as from the admin's API keys page
+    finally:
+        assert first.end(signal.SIGINT) == 130
+    # Ctrl-C: one line, "stopped" (no "interrupted" after it).
+    assert [line for line in first.lines if line][-1] == "stopped", first.lines
+
+    # Again, as `make dev` in a terminal: the revoked key is replaced, and Ctrl-C ends it with
+    # dev's one line and nothing from make.
+    again = MakeDev(root, env, port)
+    try:
+        assert again.read_until(b"watching", 30), again.lines()
+    finally:
+        status = again.ctrl_c()
+    lines = again.lines()
+    new_key = json.loads((root / ".promptsync" / ACCOUNT_FILE).read_text())["key"]
+    assert new_key != account["key"]
+    assert f"created a new key (the stored one no longer worked): {new_key}" in lines, lines
+    assert not any("created a local account" in line for line in lines)
+    login = (f"log in to http://127.0.0.1:{port}/admin as {account['email']} with the password "
+             f"in .promptsync/{ACCOUNT_FILE}")
+    assert any(line.endswith(login) for line in lines), lines
+    after = lines[next(i for i, line in enumerate(lines) if line.startswith("watching")) + 1:]
+    assert [line for line in after if line.strip() not in ("", "^C")] == ["stopped"], after
+    assert not any(line.startswith("make") for line in lines), lines
+    assert status != 0  # make passes the Ctrl-C on (130 or killed by SIGINT), silently
+
+
+def test_a_later_run_says_where_the_account_is_and_how_to_log_in(tmp_path: Path) -> None:
+    account = DevAccount("dev@promptsync.localhost", "pw", "demo", "psk_x")
+    lines = _account_lines(account, Bootstrapped.REUSED, tmp_path / "credentials.json",
+                           "http://127.0.0.1:5000", Path(".promptsync"))
+    assert lines == ["local account: log in to http://127.0.0.1:5000/admin as "
+                     "dev@promptsync.localhost with the password in .promptsync/dev-account.json"]
+
+
+def test_a_crashed_dev_server_prints_its_traceback_as_lines(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write_files(root / "prompts", {"greeting.yaml": GREETING})
+    (root / ".promptsync").mkdir()
+    (root / ".promptsync" / "dev.db").write_bytes(b"not a database\x1b[2J" * 100)
+    env = command_env(tmp_path / "xdg", **FAST_SERVER)
+    done = run_command(root, env, "dev", "--port", str(free_port()))
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("error: the dev server exited with status 1; the end of "), lines
+    # The end of the log, a traceback, line by line (15 lines, each indented under the error).
+    assert len(lines) == 16 and all(line.startswith("  ") for line in lines[1:]), lines
+    assert any(line.startswith('    File "') for line in lines), lines
+    assert any("DatabaseError" in line for line in lines[-3:]), lines
+    assert not any("\\n" in line for line in lines), lines
+
+
+def test_the_lock_frees_itself_when_its_holder_dies(tmp_path: Path) -> None:
+    # flock(2) belongs to the open file: a holder killed outright (no clean-up ran) leaves no
+    # stale lock for the next dev to clear.
+    code = ("import sys, time; from pathlib import Path; from promptsync.dev.lock import DevLock; "
+            "DevLock(Path(sys.argv[1])).acquire('http://127.0.0.1:1'); print('held', flush=True); "
+            "time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(ConfigError, match=f"already running in this repository \\(pid "
+                                              f"{holder.pid} on http://127.0.0.1:1\\)"):
+            DevLock(tmp_path).acquire("http://127.0.0.1:2")
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        if holder.stdout is not None:
+            holder.stdout.close()
+    lock = DevLock(tmp_path)
+    lock.acquire("http://127.0.0.1:2")
+    assert json.loads((tmp_path / "dev.lock").read_text())["pid"] == os.getpid()
+    lock.release()
