@@ -223,10 +223,15 @@ def _live(state: SyncState, slug: str) -> bool:
     return entry is not None and not entry.archived
 
 
+WATCH_MESSAGE = "saved in {path} (promptsync watch)"
+
+
 def _item(pending: Pending, base: int, moved: int | None) -> dict[str, Any]:
     """A queued save as a batch item; a rename names the old slug and its synced version."""
+    # A save has no message of its own: `log` says at least that watch sent it, and from where.
+    message = pending.message or WATCH_MESSAGE.format(path=pending.path)
     item: dict[str, Any] = {"slug": pending.slug, "source": pending.source,
-                            "parent_version": base}
+                            "parent_version": base, "message": message}
     if pending.renamed_from is not None:
         item["renamed_from"] = pending.renamed_from
         item["renamed_from_version"] = moved
