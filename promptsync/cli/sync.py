@@ -13,6 +13,7 @@ from promptsync.cli.output import echo, echo_err, echo_json
 from promptsync.cli.scripting import status_document
 from promptsync.errors import ConfigError, Problem
 from promptsync.protocol import PushOutcome
+from promptsync.sync.advice import Disagreement, advice
 from promptsync.sync.state import ensure_state_dir, gitignore_state
 
 if TYPE_CHECKING:
@@ -141,14 +142,12 @@ def _rejected_line(result: PushResult, action: Action | None) -> str:
                 f"{result.detail.rstrip('.')}; promptsync status shows where both stand")
     if action is not None and action.local is None:
         return (f"rejected: {result.slug} was deleted here but is at {latest} on the server "
-                f"(you had {base}): run promptsync pull --force to get the file back, or "
-                "promptsync push --force to archive it anyway")
+                f"(you had {base}): {advice(Disagreement.DELETED_HERE)}")
     if action is not None and action.remote is not None and action.remote.archived:
         return (f"rejected: {result.slug} is archived on the server and your file changed "
-                f"since {base}: push --force restores it with your file, pull --force "
-                "removes the file")
+                f"since {base}: {advice(Disagreement.ARCHIVED_THERE)}")
     return (f"rejected: {result.slug} is at {latest} on the server, your file is based on "
-            f"{base}: run promptsync pull (or push --force to overwrite)")
+            f"{base}: {advice(Disagreement.BOTH_CHANGED)}")
 
 
 def _push_line(result: PushResult, action: Action | None, where: str) -> str | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from promptsync.errors import ApiError, PromptSyncError
 from promptsync.protocol import PushOutcome
+from promptsync.sync.advice import Disagreement, advice
 from promptsync.sync.plan import Action, Plan, Status
 from promptsync.sync.pull import PullOutcome, PullReport, PullResult
 from promptsync.sync.push import PushReport, PushResult
@@ -104,8 +105,7 @@ def removal_refused(action: Action) -> str | None:
     if action.status == Status.ARCHIVED:
         return None
     return (f"archived on the server, and the file has changes since v{action.base_version}: "
-            "promptsync push --force restores the prompt with your file, promptsync pull "
-            "--force removes the file")
+            f"{advice(Disagreement.ARCHIVED_THERE)}")
 
 
 def remove_archived(plan: Plan, state: SyncState, root: Path, *, force: bool = False

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptsync.errors import ApiError, PromptSyncError, ServerUnreachable
+from promptsync.sync.advice import Disagreement, advice
 from promptsync.sync.plan import Action, Plan, Status
 from promptsync.sync.state import Entry, SyncState
 from promptsync.sync.writes import (
@@ -73,12 +74,10 @@ def _wanted(action: Action, force: bool) -> str | None:
         return None
     if action.status == Status.CONFLICT and action.local is None:
         return (f"the file was deleted here and the server moved on to "
-                f"v{action.remote.version}: run promptsync pull --force to get the file back, "
-                "or promptsync push --force to archive the prompt anyway")
+                f"v{action.remote.version}: {advice(Disagreement.DELETED_HERE)}")
     if action.status == Status.CONFLICT:
         return (f"the file has local changes and the server has v{action.remote.version}: "
-                "run promptsync push --force to keep yours, or promptsync pull --force "
-                "to take the server's")
+                f"{advice(Disagreement.BOTH_CHANGED)}")
     return ""  # MODIFIED: the server has nothing newer; DELETED: push archives it
 
 

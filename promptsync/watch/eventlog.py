@@ -7,15 +7,15 @@ from collections.abc import Callable
 
 from promptsync.errors import Problem
 from promptsync.protocol import PushOutcome
+from promptsync.sync.advice import Disagreement, advice
 from promptsync.sync.lifecycle import PROTECTED_HINT
 from promptsync.sync.plan import Action
 from promptsync.sync.pull import PullOutcome, PullReport
 from promptsync.terminal import escape_line
 from promptsync.watch.outbox import FlushReport, Sent
 
-RESOLVE_HINT = "promptsync pull --force takes the server's, promptsync push --force keeps yours"
-DELETED_HINT = ("promptsync pull --force brings the file back, promptsync push --force archives "
-                "the prompt anyway")
+RESOLVE_HINT = advice(Disagreement.BOTH_CHANGED)
+DELETED_HINT = advice(Disagreement.DELETED_HERE)
 
 
 def first_problem(problems: tuple[Problem, ...]) -> str:
@@ -96,8 +96,7 @@ class EventLog:
             self._conflicts[slug] = (remote, sha256)
         if archived:
             self(f"{slug}: conflict: changed here, archived on the server; neither side "
-                 "touched (promptsync push --force restores it with your file, promptsync "
-                 "pull --force removes the file)")
+                 f"touched ({advice(Disagreement.ARCHIVED_THERE)})")
             return
         self(f"{slug}: conflict: changed here and on the server (v{remote}); neither side "
                  f"touched ({RESOLVE_HINT})")

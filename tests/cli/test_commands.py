@@ -165,7 +165,8 @@ def test_conflict_is_rejected_with_advice_and_force_overwrites(
     result = run("push")
     assert result.exit_code == 1
     assert ("rejected: support/greeting is at v5 on the server, your file is based on v1: "
-            "run promptsync pull") in result.stderr
+            "promptsync pull --force takes the server's, promptsync push --force keeps yours"
+            ) in result.stderr
     pulled = run("pull")
     assert pulled.exit_code == 1 and "refused: support/greeting" in pulled.stderr
     forced = run("push", "--force")

@@ -16,6 +16,7 @@ import pytest
 from click.testing import Result
 from flask import Flask
 
+from promptsync.watch.eventlog import EventLog
 from tests.support.app import GREETING, Account
 from tests.support.cli import run_cli
 from tests.support.live import tool, write_files
@@ -129,3 +130,29 @@ def test_a_clone_folder_named_promptsync_does_not_shadow_the_package(tmp_path: P
     done = subprocess.run([sys.executable, "use.py"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "Client\n"), done.stderr
+
+
+RESOLVE = "promptsync pull --force takes the server's, promptsync push --force keeps yours"
+
+
+def test_push_pull_and_watch_give_the_same_advice_on_a_conflict(
+        run: Run, prompts: Path, app: Flask, account: Account) -> None:
+    write_files(prompts, {"support/greeting.yaml": GREETING})
+    assert run("push").exit_code == 0
+    other = app.test_client().post("/api/v1/projects/demo/prompts/support/greeting",
+                                   json={"source": GREETING + "# theirs\n"},
+                                   headers=account.headers("editor"))
+    assert other.status_code == 201
+    write_files(prompts, {"support/greeting.yaml": GREETING + "# mine\n"})
+    pushed = run("push")
+    assert pushed.exit_code == 1
+    assert ("rejected: support/greeting is at v2 on the server, your file is based on v1: "
+            + RESOLVE) in pushed.stderr.splitlines()
+    pulled = run("pull")
+    assert pulled.exit_code == 1
+    assert ("refused: support/greeting: the file has local changes and the server has v2: "
+            + RESOLVE) in pulled.stderr.splitlines(), pulled.stderr
+    said: list[str] = []
+    EventLog(said.append).conflict("support/greeting", 2, "sha")
+    assert said == ["support/greeting: conflict: changed here and on the server (v2); neither "
+                    f"side touched ({RESOLVE})"]

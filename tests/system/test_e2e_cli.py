@@ -101,7 +101,8 @@ def test_the_whole_workflow(server: LiveServer, tmp_path: Path) -> None:
     refused = repo.run("push", ok=False)
     assert refused.returncode == 1
     assert ("rejected: support/greeting is at v4 on the server, your file is based on v3: "
-            "run promptsync pull") in refused.stderr
+            "promptsync pull --force takes the server's, promptsync push --force keeps yours"
+            ) in refused.stderr
     assert "pushed v5" in repo.run("push", "--force").stderr
     assert repo.run("status", "--exit-code").stdout == ""
     api.close()

@@ -157,8 +157,8 @@ def test_archives_under_a_protected_label_or_a_moved_server_are_refused(repo: Ch
     refused = repo.run("push", code=1)
     lines = refused.stderr.splitlines()
     assert lines[0] == ("rejected: support/keep was deleted here but is at v2 on the server "
-                        "(you had v1): run promptsync pull --force to get the file back, or "
-                        "promptsync push --force to archive it anyway")
+                        "(you had v1): promptsync pull --force brings the file back, "
+                        "promptsync push --force archives the prompt anyway")
     assert lines[1].startswith("refused: support/old: not archived: ")
     assert lines[1].endswith("a protected label points at it: an admin moves or removes that "
                              "label (or archives it with force in the admin), then push again; "
