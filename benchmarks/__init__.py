@@ -63,6 +63,8 @@ CASES: list[Case] = [
     Case("pre-ping", "a dead-connection check before use: none, poll(2), SELECT 1; per request",
          "pre_ping"),
     Case("contention", "8 concurrent pushers on one prompt and on 8 prompts", "contention"),
+    Case("webhook-delay", "a push answered -> its webhook delivery received, p50/p95",
+         "webhook_delay"),
     Case("live-stream", "a label move -> 500 subscribers on two servers told (bar: p95 < 100 ms)",
          "live_stream"),
     # The CLI cases: each runs only when the installed command has the subcommand it times.

@@ -23,6 +23,8 @@ class Received:
     event: dict[str, Any]
     signed: bool  # the signature matched the secret, timestamp and body
     answered: int
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+    body: bytes = field(default=b"", compare=False)
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Receiver:
                     receiver.received.append(Received(
                         self.headers.get(signing.DELIVERY_HEADER, ""),
                         self.headers.get(signing.EVENT_HEADER, ""), json.loads(body), signed,
-                        status))
+                        status, dict(self.headers.items()), body))
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

@@ -28,7 +28,7 @@ RETRY_FOR = dt.timedelta(hours=24)  # a delivery's retries, and a webhook's fail
 FIRST_RETRY = dt.timedelta(seconds=10)
 LONGEST_RETRY = dt.timedelta(hours=1)
 LEASE = dt.timedelta(seconds=60)  # well past a POST's connect and read timeouts
-IDLE_WAIT = 0.2  # seconds between looks at an empty outbox
+IDLE_WAIT = 0.1  # seconds between looks at an empty outbox (an indexed query, ~1 ms)
 ACTOR = "promptsync"
 
 Clock = Callable[[], dt.datetime]
