@@ -134,7 +134,8 @@ def run(opts: Options) -> list[Table]:
         if receiver.forged:
             table.failures.append(f"{backend}: {receiver.forged} deliveries failed to verify")
     table.notes.append("gunicorn -w 2 for the API, one `python -m webapi.webhooks` worker "
-                       "(it looks at an idle outbox every 0.1 s), pushes one at a time, 0-250 ms apart at random")
+                       "(it looks at an idle outbox every 0.1 s), pushes one at a time, "
+                       "0-250 ms apart at random")
     return [table]
 
 
