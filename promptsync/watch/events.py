@@ -11,13 +11,12 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
-    FileClosedNoWriteEvent,
-    FileOpenedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
 
 from promptsync.sync.tree import is_ignored, is_ignored_dir
+from promptsync.watch.saves import Signal, signals
 
 # watchdog reports an inotify queue overflow only through this logger.
 OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
@@ -29,7 +28,7 @@ class EventFilter(FileSystemEventHandler):
     def __init__(
         self,
         root: Path,
-        on_path: Callable[[Path], None],
+        on_path: Callable[[Path, Signal], None],
         on_subtree: Callable[[Path], None],
         on_rescan: Callable[[], None],
     ) -> None:
@@ -39,7 +38,8 @@ class EventFilter(FileSystemEventHandler):
         self._on_rescan = on_rescan
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        """Enqueue both paths of a file event, or flag a directory that appeared or vanished."""
+        """Enqueue each path of a file event with what it says (saves.signals), or flag a
+        directory that appeared or vanished."""
         src = Path(os.fsdecode(event.src_path)) if event.src_path else None
         dest = Path(os.fsdecode(event.dest_path)) if event.dest_path else None
         if event.is_directory:
@@ -54,12 +54,9 @@ class EventFilter(FileSystemEventHandler):
             elif isinstance(event, DirDeletedEvent) and src and not is_ignored_dir(src, self.root):
                 self._on_rescan()  # the files below it are gone, and may not each have an event
             return
-        # Reads (ours included) must not count as changes, or reading a file would re-trigger it.
-        if isinstance(event, FileOpenedEvent | FileClosedNoWriteEvent):
-            return
-        for path in (src, dest):
-            if path is not None and not is_ignored(path, self.root):
-                self._on_path(path)
+        for path, signal in signals(event):
+            if not is_ignored(path, self.root):
+                self._on_path(path, signal)
 
 
 class OverflowListener(logging.Handler):

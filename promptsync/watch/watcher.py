@@ -21,12 +21,15 @@ from watchdog.observers.polling import PollingObserver
 from promptsync.sync.tree import walk
 from promptsync.watch.debounce import DEFAULT_QUIET, Debouncer
 from promptsync.watch.events import OVERFLOW_LOGGER, EventFilter, OverflowListener
+from promptsync.watch.saves import Signal, holds_prompt
 
 # inotify_add_watch/inotify_init report exhausted limits with these; polling still works.
 _LIMIT_ERRNOS = frozenset({errno.ENOSPC, errno.EMFILE, errno.ENFILE})
 # Rename-on-save editors remove the file for a moment: how long a vanished path is held.
 DEFAULT_GRACE = 1.5
-BATCH_WINDOW = 0.03
+# How long the first due path waits for others (git checkout writes many files in a row): a
+# finished save is uploaded this long after its close or rename.
+BATCH_WINDOW = 0.01
 POLL_INTERVAL = 1.0
 
 
@@ -50,8 +53,11 @@ def _dispose(observer: BaseObserver) -> None:
 #   delivery but loses nothing. An exception goes to on_error (or the log) and watching goes on;
 #   a failed on_change is followed by a rescan ERROR_RESCAN_DELAY later.
 # - paths are absolute, below Path(root).absolute(), sorted, and pass is_ignored(); a batch holds
-#   every path whose events stopped `quiet` seconds ago (duplicates, touch and our own pull
-#   writes included: compare hashes).
+#   every path whose events stopped `quiet` seconds ago, and, `BATCH_WINDOW` after its event,
+#   every path whose save finished (closed after a write, renamed into place: saves.py) and
+#   whose bytes `settled(path)` accepts (by default: a valid prompt; an empty or half-written
+#   file waits out `quiet` instead). Duplicates, touch and our own pull writes are delivered
+#   too: compare hashes.
 # - Deletions: a delivered path either exists at delivery time, or has been absent for `grace`
 #   seconds (rename-on-save editors remove the file for a moment). So a consumer that finds it
 #   missing when it reads may treat it as deleted: should a save race that read, its events
@@ -77,6 +83,7 @@ class PromptWatcher:
         on_rescan: Callable[[], None] | None = None,
         rescan_on_start: bool = True,
         on_error: Callable[[BaseException], None] | None = None,
+        settled: Callable[[Path], bool] | None = None,
         force_polling: bool = False,
         log: Callable[[str], None] = _stderr,
         clock: Callable[[], float] = time.monotonic,
@@ -94,6 +101,8 @@ class PromptWatcher:
         self._clock = clock
         self._cond = threading.Condition()
         self._debouncer = Debouncer(quiet, grace=grace, batch_window=BATCH_WINDOW, clock=clock)
+        # Read on the worker thread only, for a path whose save the kernel says is finished.
+        self._settled = settled or (lambda path: holds_prompt(self.root, path))
         self._subtrees: list[Path] = []
         self._handler_errors: list[Exception] = []
         self._rescan_at = math.inf
@@ -189,9 +198,9 @@ class PromptWatcher:
 
     # -- called from the observer thread -----------------------------------------------------
 
-    def _enqueue(self, path: Path) -> None:
+    def _enqueue(self, path: Path, signal: Signal = Signal.WRITING) -> None:
         with self._cond:
-            self._debouncer.touch(path)
+            self._debouncer.touch(path, signal)
             self._cond.notify()
 
     def _enqueue_subtree(self, directory: Path) -> None:
@@ -243,7 +252,9 @@ class PromptWatcher:
                 for path in walk(directory):
                     self._enqueue(path)
             with self._cond:
-                batch = self._debouncer.due(os.path.lexists)
+                # Under the lock, as the existence checks: the observer's thread only queues
+                # events, and a finished save's read (one small file) is brief.
+                batch = self._debouncer.due(os.path.lexists, self._settled)
                 rescan = min(self._rescan_at, self._periodic_at) <= now
                 if rescan:
                     self._rescan_at = math.inf

@@ -46,3 +46,11 @@ def vim_rename(path: Path, text: str) -> None:
     os.rename(path, backup)
     path.write_text(text)
     backup.unlink()
+
+
+def truncate_close_then_write(path: Path, text: str) -> None:
+    """Truncate and close, then reopen and write: a close of the empty file precedes the save's."""
+    with path.open("w"):
+        pass
+    with path.open("a") as f:
+        f.write(text)

@@ -23,9 +23,11 @@ import pytest
 
 from promptsync.watch import watcher as watcher_mod
 from promptsync.watch.debounce import Debouncer
+from promptsync.watch.saves import Signal
 from tests.support.waiting import wait_until
 
 MARKER = "zz-held-clock-"  # a prompt file name no test uses
+MARKER_SOURCE = b"template: held clock marker\n"
 PAST_EVERYTHING = 60.0  # seconds: past any quiet period, batch window and grace a test uses
 DEADLINE = 10.0  # seconds a tick waits for the watcher to take or deliver its marker
 
@@ -50,14 +52,15 @@ class HeldClock:
         held = self
 
         class ObservedDebouncer(Debouncer):
-            def touch(self, path: Path) -> None:
-                super().touch(path)
+            def touch(self, path: Path, signal: Signal = Signal.WRITING) -> None:
+                super().touch(path, signal)
                 if is_marker(path):
                     with held._lock:
                         held._taken.add(path)
 
-            def due(self, exists: Callable[[Path], bool] | None = None) -> list[Path]:
-                ready = super().due(exists)
+            def due(self, exists: Callable[[Path], bool] | None = None,
+                    settled: Callable[[Path], bool] | None = None) -> list[Path]:
+                ready = super().due(exists, settled)
                 with held._lock:  # what this delivery leaves waiting (the watcher's lock is held)
                     held._left = [p for p in self.pending() if not is_marker(p)]
                 return ready
@@ -99,6 +102,9 @@ class HeldClock:
         """
         marker = directory / f"{MARKER}{next(self._names)}.yaml"
         fd, temp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")  # ignored name
+        # A valid prompt renamed into place: a finished save, due after the batch window, so
+        # that a tick shorter than the quiet period can show what is delivered at once.
+        os.write(fd, MARKER_SOURCE)
         os.close(fd)
         os.rename(temp, marker)
         wait_until(lambda: self._has(self._taken, marker), DEADLINE,

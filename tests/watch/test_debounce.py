@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from promptsync.watch.debounce import Debouncer
+from promptsync.watch.saves import Signal
 from tests.support.fakes import FakeClock
 
 A, B = Path("/r/a.yaml"), Path("/r/b.yaml")
@@ -106,3 +107,99 @@ def test_debouncer_without_grace_or_exists_delivers_missing_paths_at_once() -> N
     d2.touch(A)
     clock.advance(0.3)
     assert d2.due() == [A]  # no existence check given: nothing to wait for
+
+
+# -- a finished save (saves.Signal.FINISHED) is due at once, if its bytes agree ---------------
+
+
+def test_a_finished_save_is_due_after_the_batch_window_not_the_quiet_period() -> None:
+    clock = FakeClock(100.0)
+    d = Debouncer(0.3, grace=1.5, batch_window=0.01, clock=clock)
+    d.touch(A, Signal.WRITING)  # opened with O_TRUNC, written ...
+    d.touch(A, Signal.FINISHED)  # ... and closed
+    assert d.next_deadline() == pytest.approx(100.01)
+    clock.advance(0.01)
+    asked: list[Path] = []
+
+    def settled(path: Path) -> bool:
+        asked.append(path)
+        return True
+
+    assert d.due(lambda p: True, settled) == [A]
+    assert asked == [A] and d.pending() == [] and d.next_deadline() is None
+
+
+def test_bytes_that_are_no_finished_save_wait_for_the_quiet_period_and_are_asked_once() -> None:
+    clock = FakeClock(100.0)
+    d = Debouncer(0.3, batch_window=0.01, clock=clock)
+    asked: list[Path] = []
+
+    def refuse(path: Path) -> bool:  # e.g. a file truncated and closed before it is written
+        asked.append(path)
+        return False
+
+    d.touch(A, Signal.FINISHED)
+    clock.advance(0.01)
+    assert d.due(lambda p: True, refuse) == [] and asked == [A]
+    assert d.next_deadline() == pytest.approx(100.31)  # its quiet deadline + the window
+    clock.advance(0.28)
+    assert d.due(lambda p: True, refuse) == [] and asked == [A]
+    clock.advance(0.01)
+    assert d.due(lambda p: True, refuse) == [A]  # delivered as any quiet path: reported then
+    assert asked == [A]
+
+
+def test_the_rest_of_the_write_after_a_refused_close_is_due_at_once() -> None:
+    clock = FakeClock(100.0)
+    d = Debouncer(0.3, batch_window=0.01, clock=clock)
+    content = {A: b""}
+
+    def settled(path: Path) -> bool:
+        return bool(content[path])
+
+    d.touch(A, Signal.FINISHED)  # truncated, closed
+    clock.advance(0.01)
+    assert d.due(lambda p: True, settled) == []
+    d.touch(A, Signal.WRITING)  # reopened, written ...
+    content[A] = b"template: x\n"
+    d.touch(A, Signal.FINISHED)  # ... closed
+    clock.advance(0.01)
+    assert d.due(lambda p: True, settled) == [A]
+
+
+def test_a_write_after_the_close_takes_the_finish_back_and_an_attrib_does_not() -> None:
+    clock = FakeClock(100.0)
+    d = Debouncer(0.3, batch_window=0.01, clock=clock)
+    d.touch(A, Signal.FINISHED)
+    d.touch(A, Signal.WRITING)  # written again: wait for its quiet period
+    d.touch(B, Signal.FINISHED)
+    d.touch(B, Signal.TOUCHED)  # vim's and emacs' chmod after the close
+    clock.advance(0.01)
+    assert d.due(lambda p: True, lambda p: True) == [B]
+    d.touch(A, Signal.TOUCHED)  # an attrib alone is a change like any other
+    clock.advance(0.29)
+    assert d.due(lambda p: True, lambda p: True) == []
+    clock.advance(0.01)
+    assert d.due(lambda p: True, lambda p: True) == [A]
+
+
+def test_a_finished_save_gone_again_is_held_by_grace() -> None:
+    clock = FakeClock(100.0)
+    d = Debouncer(0.3, grace=1.5, batch_window=0.01, clock=clock)
+    d.touch(A, Signal.FINISHED)
+    clock.advance(0.01)
+    assert d.due(lambda p: False, lambda p: True) == []  # its deletion's event is on its way
+    clock.advance(0.3)
+    assert d.due(lambda p: False, lambda p: True) == []  # missing: grace, as before
+    assert d.pending() == [A]
+
+
+def test_saves_finished_together_share_one_batch() -> None:
+    clock = FakeClock(100.0)
+    d = Debouncer(0.3, batch_window=0.01, clock=clock)
+    d.touch(A, Signal.FINISHED)
+    clock.advance(0.004)
+    d.touch(B, Signal.FINISHED)  # git checkout: the next file a few ms later
+    assert d.next_deadline() == pytest.approx(100.01)
+    clock.advance(0.006)
+    assert d.due(lambda p: True, lambda p: True) == [A, B]

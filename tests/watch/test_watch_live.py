@@ -24,9 +24,17 @@ from promptsync.client.api import ApiClient
 from promptsync.config import read_repo_config
 from promptsync.sync.engine import SyncEngine
 from promptsync.watch.daemon import WatchDaemon
+from promptsync.watch.saves import holds_prompt
+from promptsync.watch.watcher import BATCH_WINDOW
 from tests.support.app import Account, make_account
 from tests.support.command import Background
-from tests.support.editors import in_place, jetbrains, os_replace, truncate_then_write
+from tests.support.editors import (
+    in_place,
+    jetbrains,
+    os_replace,
+    truncate_close_then_write,
+    truncate_then_write,
+)
 from tests.support.environment import command_env
 from tests.support.held_clock import HeldClock
 from tests.support.live import free_port, make_prompt_repo, prompt_source
@@ -201,8 +209,8 @@ def emacs_save(path: Path, text: str) -> None:
     )
 
 
-WRITERS = [in_place, truncate_then_write, os_replace, sed_i, jetbrains, vim_backupcopy_no,
-           emacs_save]
+WRITERS = [in_place, truncate_then_write, truncate_close_then_write, os_replace, sed_i, jetbrains,
+           vim_backupcopy_no, emacs_save]
 EDITED = prompt_source("Hi {{ name }}.")
 
 
@@ -230,6 +238,42 @@ def test_each_writer_makes_exactly_one_version_with_the_final_bytes(
     assert not [line for line in stack.lines if "deleted" in line or "invalid" in line]
     # Backups (vim's and emacs' a.yaml~) and temp files never reach the server.
     assert stack.slugs() == ["a"]
+
+
+def test_a_file_truncated_and_closed_before_it_is_written_is_never_reported_nor_a_version(
+    monkeypatch: pytest.MonkeyPatch, stack: Stack
+) -> None:
+    first = stack.path.read_text()
+    held = HeldClock(monkeypatch)
+    checked: list[tuple[Path, bool]] = []
+
+    def settled(path: Path) -> bool:  # the watcher's own check, watched
+        ok = holds_prompt(stack.prompts, path)
+        checked.append((path, ok))
+        return ok
+
+    # Held time moves one batch window per look, never near the quiet period: whatever is
+    # delivered is delivered by the close, not by waiting.
+    quiet = 30.0
+    stack.watch(watcher={"clock": held.clock, "settled": settled, "quiet": quiet})
+
+    def after_a_window(condition: Callable[[], bool]) -> Callable[[], bool]:
+        def step() -> bool:
+            held.advance(BATCH_WINDOW)
+            return condition()
+        return step
+
+    with stack.path.open("w"):
+        pass  # truncated and closed: the kernel's close comes with an empty file
+    wait_until(after_a_window(lambda: (stack.path, False) in checked), 5, "the empty file seen")
+    with stack.path.open("a") as f:
+        f.write(EDITED)
+    wait_until(after_a_window(lambda: stack.latest() == EDITED), 5, "the save as the latest")
+    assert held.now < quiet
+    held.advance(2 * quiet)  # past every quiet period: nothing is left to deliver
+    time.sleep(SETTLE)
+    assert stack.sources() == [first, EDITED]
+    assert not [line for line in stack.lines if "invalid" in line or "empty" in line]
 
 
 def test_touch_and_a_save_without_change_make_no_version(stack: Stack) -> None:

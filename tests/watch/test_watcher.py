@@ -34,7 +34,8 @@ from watchdog.events import (
 from promptsync.watch import events as events_mod
 from promptsync.watch import watcher as watcher_mod
 from promptsync.watch.events import EventFilter
-from promptsync.watch.watcher import PromptWatcher
+from promptsync.watch.saves import Signal
+from promptsync.watch.watcher import BATCH_WINDOW, PromptWatcher
 from tests.support.held_clock import HeldClock, is_marker
 from tests.support.waiting import no_thread_leaks, wait_until
 
@@ -163,14 +164,19 @@ class Recorder:
 
     def __init__(self) -> None:
         self.paths: list[Path] = []
+        self.signals: list[tuple[Path, Signal]] = []
         self.subtrees: list[Path] = []
         self.rescans = 0
 
     def rescan(self) -> None:
         self.rescans += 1
 
+    def path(self, path: Path, signal: Signal) -> None:
+        self.paths.append(path)
+        self.signals.append((path, signal))
+
     def feed(self, events: list[FileSystemEvent]) -> Recorder:
-        handler = EventFilter(Path(R), self.paths.append, self.subtrees.append, self.rescan)
+        handler = EventFilter(Path(R), self.path, self.subtrees.append, self.rescan)
         for event in events:
             handler.dispatch(event)
         return self
@@ -364,6 +370,59 @@ def test_each_writer_yields_one_batch_with_the_final_content(
     assert got.paths() == {target}  # never a temp, backup, lock or swap path
     assert got.deliveries(target) == [target.read_bytes()]  # never missing, never half-written
     assert b"edited" in target.read_bytes()
+
+
+@pytest.mark.parametrize("writer", WRITERS, ids=lambda w: w.__name__)
+def test_each_writer_is_delivered_within_the_batch_window_not_the_quiet_period(
+    writer: Callable[[Path], None], watch_dir: Path, held: HeldClock,
+    make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    target = watch_dir / "a.yaml"
+    target.write_text("template: x\n")
+    got = Collector()
+    make_watcher(watch_dir, held.wrap(got), clock=held.clock)
+    writer(target)
+    # Only the batch window passes (held), far less than `quiet`: the close or the rename that
+    # ended the save is what delivers it.
+    assert held.tick(watch_dir, BATCH_WINDOW) == []
+    assert got.deliveries(target) == [target.read_bytes()]
+    one_batch_after(held, watch_dir, got)
+
+
+def test_a_file_truncated_and_closed_before_it_is_written_is_delivered_once_written(
+    watch_dir: Path, held: HeldClock, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    target = watch_dir / "a.yaml"
+    target.write_text("template: x\n")
+    got = Collector()
+    make_watcher(watch_dir, held.wrap(got), clock=held.clock)
+    target.open("w").close()  # a close on an empty file: no finished save
+    assert held.tick(watch_dir, BATCH_WINDOW) == [target]  # waiting for the quiet period
+    assert got.batches == []
+    with target.open("a") as f:
+        f.write("template: edited\n")
+    assert held.tick(watch_dir, BATCH_WINDOW) == []  # written and closed: delivered at once
+    assert got.deliveries(target) == [b"template: edited\n"]
+    one_batch_after(held, watch_dir, got)
+
+
+def test_a_file_still_open_for_writing_waits_for_the_quiet_period(
+    watch_dir: Path, held: HeldClock, make_watcher: Callable[..., PromptWatcher]
+) -> None:
+    target = watch_dir / "a.yaml"
+    target.write_text("template: x\n")
+    got = Collector()
+    make_watcher(watch_dir, held.wrap(got), clock=held.clock)
+    with target.open("w") as f:
+        f.write("template: edited\n")  # already a valid prompt, but the writer goes on
+        f.flush()
+        for _ in range(3):  # three batch windows pass: never read while still open
+            assert held.tick(watch_dir, BATCH_WINDOW) == [target]
+        assert got.batches == []
+        f.write("# and more\n")
+    assert held.tick(watch_dir, BATCH_WINDOW) == []
+    assert got.deliveries(target) == [b"template: edited\n# and more\n"]
+    one_batch_after(held, watch_dir, got)
 
 
 def test_a_burst_of_writes_to_several_files_yields_one_batch(
