@@ -23,7 +23,8 @@ PG_ADMIN_URL = os.environ.get("PROMPTSYNC_TEST_PG", "postgresql://postgres@127.0
 # No request log: tests/server/test_ops.py tests it; elsewhere it would only fill the captured
 # stderr of every failure report (and app.wsgi_app stays the fast fetch path, as tests expect).
 # LIVE_STREAM_SECONDS: an event stream (or long poll) served in-process ends after 50 ms, so
-# the test client, which reads a body whole, is not held (tests/server/test_live_hub.py drives the body itself).
+# the test client, which reads a body whole, is not held (tests/server/test_live_hub.py
+# drives the body itself).
 TEST_CONFIG = {"TESTING": True, "BCRYPT_ROUNDS": 4, "SECRET_KEY": "test-secret-not-for-production",
                "LOG_FORMAT": "off", "LIVE_STREAM_SECONDS": 0.05}
 BACKENDS = ["sqlite", "postgres"]
