@@ -74,7 +74,7 @@ CASES: list[Case] = [
          needs="promptsync status", available=_has_command("status")),
     Case("pull5000", "pull of 5,000 prompts into an empty tree", "pull5000",
          needs="promptsync pull", available=_has_command("pull")),
-    Case("save-visible", "editor save -> new version fetchable (bar: p50 < 300 ms, p95 < 600 ms)",
+    Case("save-visible", "editor save -> new version fetchable (bar: p50 < 50 ms, p95 < 100 ms)",
          "save_visible", needs="promptsync watch", available=_has_command("watch")),
     Case("watch-idle", "watch idle on 5,000 files: CPU and memory (bar: ~0 CPU, < 100 MB)",
          "watch_idle", needs="promptsync watch", available=_has_command("watch")),

@@ -33,10 +33,13 @@ def make_repo(root: Path, account: Account) -> Path:
 class WatchProcess:
     """`promptsync watch` in ``root`` with the account's editor key; stderr kept as lines."""
 
-    def __init__(self, root: Path, account: Account, deadline: float = 120.0) -> None:
+    def __init__(self, root: Path, account: Account, deadline: float = 120.0,
+                 pythonpath: str = "") -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTSYNC_")}
         env.update(PROMPTSYNC_API_KEY=account.keys["editor"], PYTHONUNBUFFERED="1",
                    XDG_CONFIG_HOME=str(root / ".xdg"))
+        if pythonpath:  # another checkout's promptsync package, ahead of the installed one
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [promptsync_exe(), "watch"], cwd=root, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
