@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 
 from promptsync.format.templates import segments
 from webapi.auth.caller import current_principal
@@ -92,7 +93,18 @@ def no_store(response: Response) -> Response:
 def template_helpers() -> dict[str, Any]:
     """Helpers every admin template (and the error page) can use."""
     return {"csrf_token": session_csrf_token, "when": when, "role_at_least": role_at_least,
-            "template_pieces": template_pieces}
+            "template_pieces": template_pieces, "who": who}
+
+
+def who(text: str | None) -> Markup:
+    """An email (or an actor, "ann@example.com (key psk_…)") that wraps only at its spaces and
+    after its "@": table cells that wrap anywhere broke emails mid-word (and at hyphens)."""
+    words = []
+    for word in (text or "").split(" "):
+        # Each piece unbreakable (.who-text span: nowrap); <wbr> allows a wrap after the @.
+        pieces = word.replace("@", "@\0").split("\0")
+        words.append(Markup("<wbr>").join(Markup("<span>%s</span>") % piece for piece in pieces))
+    return Markup('<span class="who-text">%s</span>') % Markup(" ").join(words)
 
 
 def template_pieces(text: str | None) -> list[tuple[str, str | None]]:

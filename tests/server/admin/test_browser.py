@@ -292,3 +292,75 @@ def test_an_editor_manages_their_own_keys_without_javascript(server: str, browse
     gone = httpx.get(f"{server}/api/v1/me", headers={"X-API-Key": key}, timeout=10)
     assert gone.status_code == 401
     context.close()
+
+
+# Where a line box starts inside an element: the characters after which the next one moves
+# down (a wrap). An email is never broken mid-word.
+WRAPS = """el => {
+  const breaks = []; let top = null, before = "";
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.data.length; i++) {
+      const range = document.createRange(); range.setStart(node, i); range.setEnd(node, i + 1);
+      const y = range.getBoundingClientRect().top;
+      if (top !== null && y > top + 2) { breaks.push(before); }
+      top = y; before = node.data[i];
+    }
+  }
+  return breaks;
+}"""
+
+
+def test_first_hour_admin_details(server: str, browser: Any) -> None:
+    email = "maximilian.longname@subsidiary.example-company.com"
+    key = api_account(server, email, "firsthour")
+    push(server, key, "welcome", "template: Welcome aboard!\n", "Plain welcome")
+    second = httpx.post(f"{server}/api/v1/prompts/welcome", headers={"X-API-Key": key},
+                        json={"source": "template: Welcome, friend!\n", "parent_version": 1},
+                        timeout=10)
+    assert second.status_code == 201, second.text
+    label = httpx.put(f"{server}/api/v1/prompts/welcome/-/labels/production",
+                      json={"version": 1}, headers={"X-API-Key": key}, timeout=10)
+    assert label.status_code == 200, label.text
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.route("**/*", lambda route: route.continue_()
+                  if urlsplit(route.request.url).hostname in LOCAL_HOSTS else route.abort())
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    posts: list[str] = []
+    tab.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    tab.goto(f"{server}/admin/login")
+    tab.fill("#email", email)
+    tab.fill("#password", "correct horse battery")
+    tab.click("button:has-text('Log in')")
+
+    # A refused save shows the text and the errors; a reload fetches the page, not the POST.
+    page_url = f"{server}/admin/p/firsthour/prompts/welcome"
+    tab.goto(page_url)
+    assert tab.input_value("#label-name") == ""  # no label is proposed, production least
+    tab.fill("#source-editor", "template: Hi {{ who }}\nbogus: 1\n")
+    tab.click("button:has-text('Save as v3')")
+    tab.wait_for_selector("text=Not saved.")
+    assert tab.input_value("#source-editor") == "template: Hi {{ who }}\nbogus: 1\n"
+    assert tab.url == page_url, tab.url
+    posts.clear()
+    tab.reload()
+    tab.wait_for_selector("#source-editor")
+    assert posts == [] and "Not saved." not in tab.content()
+
+    # The diff selects of the side column show their longest option whole.
+    fits = tab.eval_on_selector_all(".col-side .diff-form select", """els => els.map(s => {
+      const c = document.createElement("canvas").getContext("2d");
+      c.font = getComputedStyle(s).font;
+      const text = Math.max(...[...s.options].map(o => c.measureText(o.text).width));
+      return s.clientWidth - 30 >= text;  // 30 px: padding and the arrow
+    })""")
+    assert fits and all(fits), fits
+
+    # Emails in the tables that wrap anywhere stay whole (cut with an ellipsis if need be).
+    for path in ("activity", ""):
+        tab.goto(f"{server}/admin/p/firsthour/{path}")
+        shown = tab.locator("td .who-text").first
+        assert shown.evaluate(WRAPS) == [] and shown.get_attribute("title") == email
+    assert tab.get_attribute("link[rel=icon]", "href").endswith("/favicon.svg")
+    context.close()

@@ -44,6 +44,14 @@
     if (message && !window.confirm(message)) { event.preventDefault(); }
   });
 
+  // A refused save is answered on the page of its POST (the text kept, the errors shown): its
+  // address becomes the form's own page, so a reload fetches that page instead of posting the
+  // form again (POST-redirect-GET, without losing the draft a redirect would drop).
+  var refused = document.querySelector("[data-replace-url]");
+  if (refused && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", refused.getAttribute("data-replace-url"));
+  }
+
   // Tab inserts two spaces in the YAML editor (Esc then Tab leaves it, for keyboard users).
   var editor = document.getElementById("source-editor");
   if (editor) {
