@@ -97,14 +97,11 @@ def template_helpers() -> dict[str, Any]:
 
 
 def who(text: str | None) -> Markup:
-    """An email (or an actor, "ann@example.com (key psk_…)") that wraps only at its spaces and
-    after its "@": table cells that wrap anywhere broke emails mid-word (and at hyphens)."""
-    words = []
-    for word in (text or "").split(" "):
-        # Each piece unbreakable (.who-text span: nowrap); <wbr> allows a wrap after the @.
-        pieces = word.replace("@", "@\0").split("\0")
-        words.append(Markup("<wbr>").join(Markup("<span>%s</span>") % piece for piece in pieces))
-    return Markup('<span class="who-text">%s</span>') % Markup(" ").join(words)
+    """An actor ("ann@example.com (key psk_…)") for a table cell that wraps anywhere: the email
+    on one line, cut with an ellipsis if the cell is narrower (whole in its title), never
+    broken mid-word; the rest wraps as text does."""
+    email, space, rest = (text or "").partition(" ")
+    return Markup('<span class="who-text" title="%s">%s</span>%s%s') % (email, email, space, rest)
 
 
 def template_pieces(text: str | None) -> list[tuple[str, str | None]]:
