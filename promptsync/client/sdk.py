@@ -6,6 +6,10 @@ A pinned version is cached for good (versions never change); a label or the late
 PROMPTSYNC_BUNDLE); a 404 or 403 is an answer and is never hidden. A 410 (the prompt was archived)
 raises PromptArchived and drops the cached copies of its latest and labels, so an archived prompt
 is never served from the cache.
+
+With ``live=True`` (SPEC §12) one background stream (client/live.py) tells the client of every
+change: a cached latest or label is refetched when an event names its slug, and is served from
+memory with no request while the stream is up; while it is down the TTL rule above applies.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,10 @@ import httpx
 
 from promptsync.client.api import ApiClient
 from promptsync.client.bundle import load_bundle
+from promptsync.client.live import LiveStream, changed_slugs
+from promptsync.client.sse import SseEvent
+from promptsync.client.transport import API_PREFIX, USER_AGENT, segment
+from promptsync.client.version import PromptVersion
 from promptsync.config import resolve_settings
 from promptsync.errors import (
     ApiError,
@@ -31,7 +39,6 @@ from promptsync.errors import (
     PromptArchived,
     ServerUnreachable,
 )
-from promptsync.format.prompt import Prompt, parse_prompt
 
 __all__ = ["Client", "PromptArchived", "PromptVersion"]
 
@@ -41,42 +48,10 @@ ENV_BUNDLE = "PROMPTSYNC_BUNDLE"
 
 
 @dataclass(frozen=True)
-class PromptVersion:
-    """One immutable prompt version as the SDK hands it out."""
-
-    slug: str
-    version: int
-    sha256: str
-    labels: tuple[str, ...]
-    source: str
-    prompt: Prompt = field(repr=False, compare=False)
-
-    @classmethod
-    def from_source(
-        cls, slug: str, version: int, sha256: str, labels: Any, source: str
-    ) -> PromptVersion:
-        """Build from a stored source; parsing it gives the exact render rules of the files."""
-        names = tuple(labels) if isinstance(labels, list | tuple) else ()
-        prompt = parse_prompt(source, f"{slug} v{version}")
-        return cls(slug, version, sha256, names, source, prompt)
-
-    def render(
-        self, variables: Mapping[str, object] | None = None, /, **kw: object
-    ) -> str | list[dict[str, str]]:
-        """Fill the placeholders strictly (one RenderError naming every missing, unknown or
-        mistyped variable)."""
-        return self.prompt.render(variables, **kw)
-
-    def validate_output(self, value: object) -> object:
-        """A model's answer checked against the prompt's output_schema (text is read as JSON):
-        the value when it fits, OutputInvalid naming every problem otherwise."""
-        return self.prompt.validate_output(value)
-
-
-@dataclass(frozen=True)
 class _Entry:
     value: PromptVersion
     checked_at: float
+    stamp: tuple[int, int] = (-1, -1)  # (stream generation, slug's event count) when asked
 
 
 def _is_outage(exc: Exception) -> bool:
@@ -100,6 +75,7 @@ class Client:
         ttl: float = 30.0,
         bundle: str | Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        live: bool = False,
     ) -> None:
         settings = resolve_settings(server, project, api_key)
         if settings.server is None:
@@ -120,6 +96,12 @@ class Client:
         self._pinned: dict[tuple[str, int], PromptVersion] = {}
         self._moving: dict[tuple[str, str | None], _Entry] = {}
         self._bundle: dict[str, Any] | None = None
+        self._live: LiveStream | None = None
+        self._live_up = False
+        self._generation = 0  # grows when the stream comes up without a replay of what it missed
+        self._seen: dict[str, int] = {}  # events naming each slug, counted
+        if live:
+            self._live = self._open_stream(settings.api_key, timeout)
 
     def get(self, slug: str, version: int | None = None, label: str | None = None) -> PromptVersion:
         """A version by number, by label, or the latest; served from cache when allowed."""
@@ -153,8 +135,18 @@ class Client:
         now = self._clock()
         with self._lock:
             entry = self._moving.get(key)
-        if entry is not None and now - entry.checked_at < self.ttl:
+            fresh = entry is not None and (
+                now - entry.checked_at < self.ttl or self._live_fresh(slug, entry))
+        if entry is not None and fresh:
             return entry.value
+        return self._fetch_moving(key, entry, now)
+
+    def _fetch_moving(self, key: tuple[str, str | None], entry: _Entry | None,
+                      now: float) -> PromptVersion:
+        """Ask the server (with the cached copy's ETag) and cache the answer."""
+        slug, label = key
+        with self._lock:
+            stamp = self._stamp(slug)  # before asking: an event during the request outdates it
         etag = entry.value.sha256 if entry is not None else None
         try:
             data = self._api.get_version(self.project, slug, label=label, etag=etag)
@@ -181,9 +173,70 @@ class Client:
         else:
             value = self._build(data)
         with self._lock:
-            self._moving[key] = _Entry(value, now)
+            current = self._stamp(slug)
+            held = self._moving.get(key)
+            if stamp != current and held is not None and held.stamp == current:
+                return held.value  # the stream's refetch after that event landed first
+            # Asked before an event about it arrived: kept, but revalidated on the next get().
+            checked = now if stamp == current else float("-inf")
+            self._moving[key] = _Entry(value, checked, stamp)
             self._pinned.setdefault((slug, value.version), value)
         return value
+
+    # --- live (SPEC §12): called with self._lock held, or from the stream's thread ---------
+
+    def _stamp(self, slug: str) -> tuple[int, int]:
+        return self._generation, self._seen.get(slug, 0)
+
+    def _live_fresh(self, slug: str, entry: _Entry) -> bool:
+        """Up to date by the stream: up, and no event about slug since it was asked."""
+        return self._live_up and entry.stamp == self._stamp(slug)
+
+    def _open_stream(self, api_key: str | None, timeout: float) -> LiveStream:
+        base = self._api.server.removesuffix(API_PREFIX) + API_PREFIX
+        path = f"/projects/{segment(self.project)}/events/stream" if self.project else \
+            "/events/stream"  # the key's own project
+        headers = {"User-Agent": USER_AGENT, **({"X-API-Key": api_key} if api_key else {})}
+        return LiveStream(base + path, headers, self._on_event, self._on_up, self._on_down,
+                          connect_timeout=timeout)
+
+    def _on_up(self, resumed: bool) -> None:
+        if not resumed:  # else the server replays what we missed, and those events refetch
+            with self._lock:
+                self._generation += 1  # events may have been missed: check every entry once
+                slugs = {slug for slug, _ in self._moving}
+            self._refresh(slugs)
+        with self._lock:
+            self._live_up = True
+
+    def _on_down(self) -> None:
+        with self._lock:
+            self._live_up = False
+
+    def _on_event(self, event: SseEvent) -> None:
+        named = changed_slugs(event)
+        with self._lock:
+            if named is None:  # the whole project changed
+                self._generation += 1
+                named = {slug for slug, _ in self._moving}
+            for slug in named:
+                self._seen[slug] = self._seen.get(slug, 0) + 1
+        self._refresh(named)
+
+    def _refresh(self, slugs: set[str]) -> None:
+        """Refetch the cached latest and labels of these slugs (on the stream's thread)."""
+        with self._lock:
+            keys = [(key, entry) for key, entry in self._moving.items() if key[0] in slugs]
+        for key, entry in keys:
+            try:
+                self._fetch_moving(key, entry, self._clock())
+            except PromptArchived:
+                pass  # its copies are dropped: the next get() raises it
+            except (ServerUnreachable, ApiError, BundleError) as exc:
+                if isinstance(exc, ApiError) and exc.status == 404:
+                    with self._lock:
+                        self._moving.pop(key, None)
+                log.info("promptsync: refreshing %s after an event: %s", key[0], exc)
 
     def _forget_moving(self, slug: str) -> None:
         """Drop the cached latest and labels of slug (versions by number stay: they answer)."""
@@ -251,8 +304,16 @@ class Client:
             self._moving.clear()
             self._bundle = None
 
+    @property
+    def live(self) -> bool:
+        """Whether the event stream is up now (always False without live=True)."""
+        return self._live_up
+
     def close(self) -> None:
-        """Close the HTTP connections."""
+        """End the event stream's thread, if any, and close the HTTP connections."""
+        if self._live is not None:
+            self._live.close()
+            self._on_down()
         self._api.close()
 
     def __enter__(self) -> Client:

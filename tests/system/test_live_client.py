@@ -1,0 +1,226 @@
+"""Client(live=True) against a real gunicorn gthread server (SPEC §12): it learns of changes made
+by another key from the event stream, get() sends nothing in steady state, it resumes by
+Last-Event-ID after a dropped connection, falls back to ETag/TTL while the stream is down, and a
+program that never closes it still exits at once. Requests are counted in the server's access
+log, which names each request's user agent and Last-Event-ID."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from promptsync import Client
+from promptsync.client.live import LiveStream
+from tests.support.gunicorn import Gunicorn
+from tests.support.live import create_account, create_key, free_port
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_until
+
+PASSWORD = "correct horse battery"
+SDK_AGENT = "promptsync-python/"
+STREAM_ENV = {"GUNICORN_CMD_ARGS": "-k gthread --threads 16", "LIVE_KEEPALIVE_SECONDS": "1",
+              "LIVE_POLL_SECONDS": "0.2"}
+# pid, status, method, path, Last-Event-ID (- when none), user agent
+ACCESS_FORMAT = '%(p)s %(s)s %(m)s %(U)s %({last-event-id}i)s "%(a)s"'
+
+
+class LoggedGunicorn(Gunicorn):
+    """A gunicorn whose access log also names the user agent and the Last-Event-ID."""
+
+    def command(self) -> list[str]:
+        argv = super().command()
+        argv[argv.index("--access-logformat") + 1] = ACCESS_FORMAT
+        return argv
+
+    def requests(self) -> list[tuple[str, str, str, str]]:
+        """(method, path, Last-Event-ID, user agent) of every request answered so far."""
+        rows = []
+        if self.access_log.exists():
+            for line in self.access_log.read_text().splitlines():
+                head, _, agent = line.partition(' "')
+                _pid, _status, method, path, last_id = head.split(" ")
+                rows.append((method, path, last_id, agent.rstrip('"')))
+        return rows
+
+    def sdk_gets(self, slug: str) -> int:
+        """GETs of one prompt sent by the SDK (the live client; the editor uses plain httpx)."""
+        path = f"/api/v1/projects/demo/prompts/{slug}"
+        return sum(1 for method, p, _, agent in self.requests()
+                   if method == "GET" and p == path and agent.startswith(SDK_AGENT))
+
+
+@dataclass
+class Site:
+    server: LoggedGunicorn
+    reader: str  # the live client's key (viewer)
+    editor: httpx.Client  # another key, pushing and moving labels
+
+    def push(self, slug: str, text: str) -> int:
+        response = self.editor.post(f"/projects/demo/prompts/{slug}",
+                                    json={"source": f"template: {text}\n"})
+        assert response.status_code == 201, response.text
+        return int(response.json()["version"])
+
+    def move(self, slug: str, label: str, version: int) -> None:
+        response = self.editor.put(f"/projects/demo/prompts/{slug}/-/labels/{label}",
+                                   json={"version": version})
+        assert response.status_code == 200, response.text
+
+    def newest_event(self) -> int:
+        response = self.editor.get("/projects/demo/events", params={"limit": 1})
+        assert response.status_code == 200, response.text
+        return int(response.json()["events"][0]["id"])
+
+    def client(self, url: str | None = None, **kw: object) -> Client:
+        return Client(url or self.server.url, self.reader, "demo", live=True, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    work = tmp_path_factory.mktemp("live-client")
+    server = LoggedGunicorn(work / "server", f"sqlite:///{work / 'db.sqlite'}", workers=1,
+                            env=STREAM_ENV)
+    server.start()
+    try:
+        create_account(server.url, "ann@example.com", PASSWORD, "demo")
+        reader = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="viewer")
+        editor_key = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="admin")
+        with httpx.Client(base_url=server.url + "/api/v1", timeout=10,
+                          headers={"X-API-Key": editor_key}) as editor:
+            yield Site(server, reader, editor)
+    finally:
+        server.stop()
+
+
+def test_sees_a_label_move_by_another_key_without_a_get_request(site: Site) -> None:
+    site.push("greet", "one")
+    two = site.push("greet", "two")
+    site.move("greet", "production", 1)
+    with site.client() as client:
+        wait_until(lambda: client.live, 10, "the event stream is up")
+        assert client.get("greet", label="production").version == 1
+        wait_until(lambda: site.server.sdk_gets("greet") == 1, 5, "the first GET of greet")
+        for _ in range(50):  # steady state: answered from memory
+            assert client.get("greet", label="production").version == 1
+        site.move("greet", "production", two)
+        # The stream's thread refetches once; get() itself sends nothing, before or after.
+        wait_until(lambda: client.get("greet", label="production").version == two, 10,
+                   "the client sees the move")
+        for _ in range(50):
+            assert client.get("greet", label="production").version == two
+        wait_until(lambda: site.server.sdk_gets("greet") == 2, 5,
+                   lambda: f"one refetch, no GET from get(): {site.server.sdk_gets('greet')}")
+
+
+def test_resumes_by_last_event_id_after_a_drop_and_catches_up(site: Site) -> None:
+    site.push("farewell", "one")
+    site.push("other", "one")
+    proxy = TcpProxy("127.0.0.1", site.server.port)
+    client = site.client(f"http://127.0.0.1:{proxy.port}")
+    try:
+        wait_until(lambda: client.live, 10, "the event stream is up")
+        assert client.get("farewell").version == 1
+        assert client.get("other").version == 1
+        site.push("other", "two")  # an event the stream sees: its id is where it resumes
+        wait_until(lambda: client.get("other").version == 2, 10, "the push reached the client")
+        seen = site.newest_event()
+        # Each fetched once; other again after the push.
+        wait_until(lambda: (site.server.sdk_gets("farewell"), site.server.sdk_gets("other"))
+                   == (1, 2), 5, "the GETs before the drop")
+
+        proxy.down()  # the connection is cut, and new ones refused
+        wait_until(lambda: not client.live, 10, "the client saw the stream drop")
+        site.push("farewell", "three")  # while the client cannot hear
+        four = site.push("farewell", "four")
+        proxy.up()
+
+        wait_until(lambda: client.get("farewell").version == four, 15,
+                   "the replayed events refetched farewell")
+        assert client.live
+        # Resumed, not started afresh: only the prompt the missed events name is asked again.
+        wait_until(lambda: site.server.sdk_gets("farewell") >= 2, 5, "farewell refetched")
+        assert site.server.sdk_gets("other") == 2
+    finally:
+        client.close()
+        proxy.down()
+    # The reconnect said where it had stopped (logged when the stream ends).
+    wait_until(lambda: any(p.endswith("/events/stream") and last == str(seen)
+                           for _, p, last, _ in site.server.requests()), 10,
+               lambda: f"a stream resumed from {seen}: {site.server.requests()[-6:]}")
+
+
+def test_falls_back_to_etag_revalidation_while_the_stream_is_down(site: Site) -> None:
+    site.push("fallback", "one")
+    proxy = TcpProxy("127.0.0.1", site.server.port)
+    client = site.client(f"http://127.0.0.1:{proxy.port}", ttl=0)
+    try:
+        wait_until(lambda: client.live, 10, "the event stream is up")
+        assert client.get("fallback").version == 1
+        assert client.get("fallback").version == 1  # ttl=0, but the stream is up: no request
+        wait_until(lambda: site.server.sdk_gets("fallback") == 1, 5, "fetched once")
+        # The next stream request reaches the server, but its answer never reaches the client.
+        hold = proxy.hold_next(b"GET /api/v1/projects/demo/events/stream", answer=True)
+        proxy.down()
+        proxy.up()
+        hold.holding.wait(15)
+        assert hold.holding.is_set() and not client.live
+        assert client.get("fallback").version == 1  # ttl=0: revalidated (a 304)
+        # (the access log line is written just after the answer is sent)
+        wait_until(lambda: site.server.sdk_gets("fallback") == 2, 5, "one revalidation")
+        site.push("fallback", "two")
+        assert client.get("fallback").version == 2  # seen by asking, with the stream gone
+    finally:
+        client.close()
+        proxy.down()
+
+
+def test_backoff_doubles_while_the_server_refuses() -> None:
+    waits: list[float] = []
+    streams: list[LiveStream] = []
+    made = threading.Event()
+
+    def sleep(seconds: float) -> None:  # the seam: no real waiting, stop after six
+        waits.append(seconds)
+        if len(waits) == 6:
+            made.wait(10)  # the thread may get here before the constructor has returned
+            streams[0].close()
+
+    port = free_port()  # nothing listens there: every connection is refused
+    streams.append(LiveStream(f"http://127.0.0.1:{port}/api/v1/events/stream", {},
+                              lambda e: None, lambda r: None, lambda: None, sleep=sleep,
+                              base_delay=0.5, max_delay=4.0))
+    made.set()
+    wait_until(lambda: not streams[0].alive, 10, "the stream thread ends after close()")
+    assert waits == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_a_program_that_never_closes_its_live_client_exits_at_once(site: Site,
+                                                                   tmp_path: Path) -> None:
+    site.push("exit", "one")
+    script = textwrap.dedent(f"""
+        from promptsync import Client
+        import time
+        client = Client({site.server.url!r}, {site.reader!r}, "demo", live=True)
+        assert client.get("exit").version == 1
+        deadline = time.monotonic() + 10
+        while not client.live and time.monotonic() < deadline:
+            time.sleep(0.01)
+        print("live" if client.live else "not live", flush=True)
+    """)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=30, cwd=tmp_path)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "live"
+    assert "Traceback" not in done.stderr and "Fatal" not in done.stderr, done.stderr
+    assert took < 8, f"the interpreter took {took:.1f} s to exit"
