@@ -271,9 +271,20 @@ def lint(obj: Obj, paths: tuple[str, ...]) -> None:
                 items.append(load_file(base, file))
     else:
         raise ConfigError("not in a promptsync repository: pass the files or folders to lint")
+    from promptsync.sync.partials import check_includes, parsed_tree
+
+    # Includes resolve against the whole tree, not only the paths asked about.
+    whole = scan(repo.dir)[0].files.values() if repo is not None and paths else items
+    tree = parsed_tree(i for i in whole if isinstance(i, LocalFile))
     failed = 0
     for item in sorted(items, key=lambda i: str(i.path)):
         problems = item.problems if isinstance(item, BadFile) else check_file(item)
+        if not problems and isinstance(item, LocalFile):
+            report = check_includes(item.slug, tree)
+            problems = tuple(Problem(text) for text in report.problems)
+            for written in report.unjudged:
+                echo_err(f"{item.relpath}: not judged offline: {{{{> {written} }}}} (labels "
+                         "and versions live on the server)")
         for problem in problems:
             echo(_where(item.path, problem))
         failed += bool(problems)

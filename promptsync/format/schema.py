@@ -11,7 +11,7 @@ from promptsync.errors import Problem
 from promptsync.format.outschema import OutputSchemaReader
 from promptsync.format.safeyaml import INVALID, NULL, STR, kind
 from promptsync.format.source import MAX_PROBLEMS, position
-from promptsync.format.templates import placeholder, template_syntax
+from promptsync.format.templates import INCLUDE_INNER_RE, placeholder, template_syntax
 from promptsync.format.variables import NAME_RE, Variables, VariablesReader
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -205,6 +205,8 @@ class PromptChecker(VariablesReader, OutputSchemaReader):
                     # Located only if it turns out to be a problem: locating costs a scan.
                     found.setdefault(inner.strip(" \t"), (node, text, offset, snippet))
                     continue
+                elif INCLUDE_INNER_RE.fullmatch(inner):
+                    continue  # a partial: partials.py resolves it, lint where it can
                 else:
                     message = (f"malformed placeholder '{snippet}'; a placeholder is "
                                f"{placeholder('name')} with a name of letters, digits and _ "

@@ -17,6 +17,12 @@ ESCAPE = "\\{{"
 # same in render, in the placeholder list and in the admin's view.
 _TEMPLATE_RE = re.compile(r"\\\{\{|\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}")
 _SYNTAX_TOKEN_RE = re.compile(r"(?=(\\\{\{|\{\{|\{%|\}\}|%\}|\n))")
+# A partial, {{> slug }}, {{> slug@label }} or {{> slug@3 }} (partials.py resolves them), or
+# an escaped "{{" (group 1 empty); INCLUDE_INNER_RE is what lies between the braces.
+_SLUG = r"[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*"
+_SELECTOR = r"[a-z0-9][a-z0-9._-]*"
+INCLUDE_INNER_RE = re.compile(r">[ \t]*(" + _SLUG + r")(?:@(" + _SELECTOR + r"))?[ \t]*")
+INCLUDE_RE = re.compile(r"\\\{\{|\{\{" + INCLUDE_INNER_RE.pattern + r"\}\}")
 
 
 def placeholder(name: str) -> str:
