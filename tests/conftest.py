@@ -4,7 +4,6 @@ project and keys, a prompt repository on disk, and none of the machine user's pr
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +20,20 @@ from tests.support.app import (
     make_account,
     migrate,
     require_postgres,
-    running_app,
-    truncate_postgres,
 )
 from tests.support.environment import CLIENT_VARIABLES
 from tests.support.live import make_prompt_repo
+from tests.support.shared_apps import FAILED, SharedApps, restore_sqlite
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    """Mark a test that failed in any phase, so the app it was lent is not lent again."""
+    report = yield
+    if report.failed:  # type: ignore[attr-defined]
+        item.stash[FAILED] = True
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +53,9 @@ def postgres_url() -> Iterator[str]:
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
+        # A commit need not wait for its WAL flush in a database dropped at the end of the run
+        # (the answers are the same; only a crash of the server could lose a commit).
+        cur.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     try:
         migrate(url)
@@ -55,38 +66,54 @@ def postgres_url() -> Iterator[str]:
         admin.close()
 
 
+@pytest.fixture(scope="session")
+def shared_apps() -> Iterator[SharedApps]:
+    """The apps this test process keeps and lends to test after test (tests/support/
+    shared_apps.py says why and when one is thrown away)."""
+    apps = SharedApps()
+    yield apps
+    apps.close()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this test process keeps its SQLite test database (one place: its app is kept)."""
+    return tmp_path_factory.mktemp("sqlite") / "test.db"
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, _sqlite_path: Path, shared_apps: SharedApps) -> str:
+    """An empty, migrated SQLite database only (for tests that need one backend): a fresh copy of
+    the template, at the same path for every test of this process."""
+    url = f"sqlite:///{_sqlite_path}"
+    shared_apps.release(url)  # no kept app holds a connection to the file being replaced
+    restore_sqlite(sqlite_template, _sqlite_path)
+    return url
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest) -> str:
     """The URL of an empty, migrated database: SQLite and Postgres in turn."""
     if request.param == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "test.db"
-        shutil.copyfile(template, path)
-        return f"sqlite:///{path}"
-    url = request.getfixturevalue("postgres_url")
-    truncate_postgres(url)
-    return str(url)
+        return str(request.getfixturevalue("sqlite_url"))
+    url = str(request.getfixturevalue("postgres_url"))
+    request.getfixturevalue("shared_apps").empty_postgres(url)
+    return url
 
 
 @pytest.fixture
-def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
-    """An empty, migrated SQLite database only (for tests that need one backend)."""
-    path = tmp_path / "test.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    """The real app on each backend in turn."""
-    with running_app(database_url) as application:
+def app(database_url: str, shared_apps: SharedApps, request: pytest.FixtureRequest
+        ) -> Iterator[Flask]:
+    """The real app on each backend in turn (a kept one, over the emptied database)."""
+    with shared_apps.lend(database_url, request.node) as application:
         yield application
 
 
 @pytest.fixture
-def sqlite_app(sqlite_url: str) -> Iterator[Flask]:
+def sqlite_app(sqlite_url: str, shared_apps: SharedApps, request: pytest.FixtureRequest
+               ) -> Iterator[Flask]:
     """The real app on one SQLite database (for tests that need one backend)."""
-    with running_app(sqlite_url) as application:
+    with shared_apps.lend(sqlite_url, request.node) as application:
         yield application
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.support.app import running_app
+from tests.support.shared_apps import SharedApps
 
 
 @pytest.fixture(autouse=True)
@@ -18,8 +18,9 @@ def _no_user_settings(isolated_env: Path) -> None:
 
 
 @pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
+def app(sqlite_url: str, shared_apps: SharedApps, request: pytest.FixtureRequest
+        ) -> Iterator[Flask]:
     """The app on one SQLite database, replacing the root `app` (so `account` uses it too); its
     session cookie is not Secure-only, since `promptsync login` talks to http://testserver."""
-    with running_app(sqlite_url, SESSION_COOKIE_SECURE=False) as application:
+    with shared_apps.lend(sqlite_url, request.node, SESSION_COOKIE_SECURE=False) as application:
         yield application
