@@ -35,6 +35,8 @@ REFUSAL_CODES = {
     "stale": 409,  # a promotion request whose label moved since it was opened
     # a protected label's move would break the prompt's contract (SPEC §13): the changes listed
     "contract_break": 409,
+    # other prompts include the one to archive (SPEC §13): they are named in ``dependents``
+    "included": 409,
 }
 
 # Prompts in one batch push request: the server answers 413 above it, the client splits below it.

@@ -74,6 +74,7 @@ label.delete        401   401   401   401   403   403   204   204   404   204   
 production.put      401   401   401   401   403   403   403   200   404   200   csrf    403    403
 production.delete   401   401   401   401   403   403   403   204   404   204   csrf    403    403
 render              401   401   401   401   403   200   200   200   404   200   csrf    200    200
+dependents          401   401   401   401   403   200   200   200   404   200   200    200    200
 events              401   401   401   401   403   200   200   200   404   200   200    200    200
 events.stream       401   401   401   401   403   200   200   200   404   200   200    200    200
 events.poll         401   401   401   401   403   200   200   200   404   200   200    200    200
@@ -335,6 +336,7 @@ ROUTES: dict[str, Callable[[World, int], Request]] = {
     "production.put": lambda w, n: ("PUT", f"{PROMPT}/-/labels/production", {"version": 1}),
     "production.delete": _remove_label("production"),
     "render": lambda w, n: ("POST", f"{PROMPT}/-/render", {"variables": {"topic": "billing"}}),
+    "dependents": lambda w, n: ("GET", f"{PROMPT}/-/dependents", None),
     "events": lambda w, n: ("GET", "/api/v1/projects/demo/events", None),
     "events.stream": lambda w, n: ("GET", "/api/v1/projects/demo/events/stream", None),
     "events.poll": lambda w, n: ("GET", "/api/v1/projects/demo/events?after=0&wait=1", None),

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from promptsync.errors import RenderError
+from promptsync.format.partials import has_includes
 from promptsync.format.prompt import parse_prompt
 from promptsync.protocol import BATCH_LIMIT
 from webapi.api.inputs import field, json_body, one_line
@@ -28,6 +29,7 @@ from webapi.models import Label, PromptVersion, iso
 from webapi.paging import cursor_arg, encode_cursor, int_arg, int_cursor_arg, limit_arg
 from webapi.services.catalog import Listed, list_prompts
 from webapi.services.labels import delete_label, set_label
+from webapi.services.partials import dependents, expand_stored
 from webapi.services.pushes import PushItem, PushOutcome
 from webapi.services.renames import push_items, push_one
 from webapi.services.versions import (
@@ -167,6 +169,8 @@ def _render(project: ProjectRef, slug: str) -> Any:
         raise HttpError(400, "Pass either 'version' or 'label', not both.")
     found = get_version(project, slug, version, label)
     prompt = parse_prompt(found.source.encode("utf-8"), path=slug)
+    if has_includes(found.source):  # partials, resolved now (SPEC §13): latest, label, version
+        prompt = expand_stored(project, slug, prompt.to_dict(), label).prompt
     try:
         rendered = prompt.render(variables)
     except RenderError as exc:
@@ -175,6 +179,11 @@ def _render(project: ProjectRef, slug: str) -> Any:
                         missing=exc.missing, unknown=exc.unknown, invalid=exc.invalid) from None
     key = "text" if isinstance(rendered, str) else "messages"
     return jsonify({key: rendered, "version": found.version})
+
+
+def _dependents(project: ProjectRef, slug: str) -> Any:
+    find_prompt_id(project, slug)  # a 404 for a prompt that does not exist
+    return jsonify(dependents=[{"slug": s} for s in dependents(project, slug)])
 
 
 def _label(project: ProjectRef, slug: str, label: str) -> Any:
@@ -209,6 +218,7 @@ SUB_RESOURCES: dict[str, dict[str, Callable[..., Any]]] = {
     "versions": {"GET": _versions},
     "diff": {"GET": _diff},
     "render": {"POST": _render},
+    "dependents": {"GET": _dependents},
     "labels/{}": {"PUT": _label, "DELETE": _label},
     "labels/{}/history": {"GET": label_history},
 }

@@ -92,7 +92,8 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
                        in_p, "Push"),
             "delete": op(f"{prefix}archive_prompt", f"Archive a prompt {where} (editor): its "
                          "labels removed, gone from the list, 410 by latest or label; 409 "
-                         "`protected_label` while a protected label points at it",
+                         "`protected_label` while a protected label points at it, `included` "
+                         "while other prompts include it",
                          "prompts", security, {204: None}, nf + (409,), in_p + (
                              param("expected_version", "query", {"type": "integer", "minimum": 0},
                                    "Refuse (409) unless the latest version is this one."),
@@ -111,6 +112,10 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
             security, {200: "Diff"}, nf,
             in_p + (param("from", "query", STR, REF_DOC, example="staging"),
                     param("to", "query", STR, REF_DOC, example="2")))},
+        f"{item}/-/dependents": {"get": op(
+            f"{prefix}list_dependents", f"The prompts whose latest version includes this one "
+            f"(`{{{{> slug }}}}`) {where} (viewer)", "prompts", security,
+            {200: "Dependents"}, nf, in_p)},
         f"{item}/-/render": {"post": op(
             f"{prefix}render_prompt", f"Fill the template {where}", "prompts", security,
             {200: "Rendered"}, nf + (410, 422), in_p, "Render")},

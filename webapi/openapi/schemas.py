@@ -98,6 +98,7 @@ SCHEMAS: dict[str, Any] = {
          "error": STR, "detail": STR, "renamed_from": NULL_STR, "labels": array(STR)},
     ),
     "Diff": obj({"from": INT, "to": INT, "diff": STR}),
+    "Dependents": obj({"dependents": array(obj({"slug": STR}))}),
     "LabelMoved": obj({"slug": STR, "label": STR, "version": INT, "previous": NULL_INT}),
     "Rendered": obj({"version": INT}, {"text": STR, "messages": array(ref("Message"))}),
     "Imported": obj({"imported": obj({"prompts": INT, "versions": INT, "labels": INT,

@@ -13,6 +13,7 @@ from webapi.extensions import db
 from webapi.models import ROLE_RANK, Label, Prompt, utcnow
 from webapi.services.events import log_event
 from webapi.services.moves import remove_labels
+from webapi.services.partials import dependents
 from webapi.services.protection import protected_labels
 from webapi.services.versions import check_slug, get_version, labels_of, version_dict
 
@@ -91,6 +92,11 @@ def archive_prompt(
     try:
         if prompt.archived_at is not None:
             raise gone(project, slug)
+        including = dependents(project, slug)
+        if including:
+            raise HttpError(
+                409, f"'{slug}' is included by {', '.join(repr(s) for s in including)}: remove "
+                "the includes first ({{> " + slug + " }}).", "included", dependents=including)
         archive_locked(project, prompt, principal, expected_version, force, utcnow())
     except HttpError:
         db.session.rollback()

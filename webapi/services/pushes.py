@@ -11,11 +11,13 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
+from promptsync.format.partials import has_includes
 from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Prompt, PromptVersion, utcnow
 from webapi.services.events import log_events
+from webapi.services.partials import check_push
 from webapi.services.provenance import check_git
 from webapi.services.versions import check_slug, labels_of, validate_source, version_dict
 
@@ -61,6 +63,7 @@ def push_versions(
         outcomes[index] = refused = validate_item(item)
         if refused is None:
             valid.append((index, item))
+    valid = _refuse_bad_includes(project, valid, outcomes)
     for group in _rounds(valid):
         for index, outcome in retry_deadlocks(partial(_store, project, principal, group)):
             outcomes[index] = outcome
@@ -77,6 +80,19 @@ def validate_item(item: PushItem) -> PushOutcome | None:
     except HttpError as exc:
         return refusal(item.slug, exc)
     return None
+
+
+def _refuse_bad_includes(project: ProjectRef, valid: list[tuple[int, PushItem]],
+                         outcomes: list[PushOutcome | None]) -> list[tuple[int, PushItem]]:
+    """The items left after refusing those whose partials make a cycle or name a missing
+    prompt (SPEC §13); a push without any "{{>" pays one substring test per item."""
+    if not any(isinstance(item.source, str) and has_includes(item.source) for _, item in valid):
+        return valid
+    errors = check_push(project, {item.slug: item.data for _, item in valid})
+    for index, item in valid:
+        if item.slug in errors:
+            outcomes[index] = refusal(item.slug, errors[item.slug])
+    return [(index, item) for index, item in valid if item.slug not in errors]
 
 
 def refusal(slug: str, exc: HttpError) -> PushOutcome:
