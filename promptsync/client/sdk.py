@@ -29,7 +29,7 @@ from promptsync.client.api import ApiClient
 from promptsync.client.bundle import load_bundle
 from promptsync.client.live import LiveStream, changed_slugs
 from promptsync.client.sse import SseEvent
-from promptsync.client.transport import API_PREFIX, USER_AGENT, segment
+from promptsync.client.transport import segment
 from promptsync.client.version import PromptVersion
 from promptsync.config import resolve_settings
 from promptsync.errors import (
@@ -101,7 +101,7 @@ class Client:
         self._generation = 0  # grows when the stream comes up without a replay of what it missed
         self._seen: dict[str, int] = {}  # events naming each slug, counted
         if live:
-            self._live = self._open_stream(settings.api_key, timeout)
+            self._live = self._open_stream(timeout)
 
     def get(self, slug: str, version: int | None = None, label: str | None = None) -> PromptVersion:
         """A version by number, by label, or the latest; served from cache when allowed."""
@@ -192,12 +192,11 @@ class Client:
         """Up to date by the stream: up, and no event about slug since it was asked."""
         return self._live_up and entry.stamp == self._stamp(slug)
 
-    def _open_stream(self, api_key: str | None, timeout: float) -> LiveStream:
-        base = self._api.server.removesuffix(API_PREFIX) + API_PREFIX
+    def _open_stream(self, timeout: float) -> LiveStream:
         path = f"/projects/{segment(self.project)}/events/stream" if self.project else \
             "/events/stream"  # the key's own project
-        headers = {"User-Agent": USER_AGENT, **({"X-API-Key": api_key} if api_key else {})}
-        return LiveStream(base + path, headers, self._on_event, self._on_up, self._on_down,
+        url, headers = self._api.url_and_headers(path)
+        return LiveStream(url, headers, self._on_event, self._on_up, self._on_down,
                           connect_timeout=timeout)
 
     def _on_up(self, resumed: bool) -> None:

@@ -186,6 +186,13 @@ class ApiBase:
             policy.on_retry(Retrying(method, path, reason, attempt, policy.attempts, wait))
             policy.sleep(wait)
 
+    def url_and_headers(self, path: str) -> tuple[str, dict[str, str]]:
+        """An API path's absolute URL and the headers that authenticate it, for a request sent
+        by other means (the event stream's reader, client/live.py)."""
+        skip = ("accept", "accept-encoding", "connection")  # the reader sets its own
+        headers = {k: v for k, v in self._http.headers.items() if k.lower() not in skip}
+        return str(self._http.base_url.join(path.lstrip("/"))), headers
+
     def _get_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return json_object(self._send("GET", path, params=params))
 

@@ -20,42 +20,12 @@ import pytest
 
 from promptsync import Client
 from promptsync.client.live import LiveStream
-from tests.support.gunicorn import Gunicorn
 from tests.support.live import create_account, create_key, free_port
+from tests.support.logged_gunicorn import STREAM_ENV, LoggedGunicorn
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
 
 PASSWORD = "correct horse battery"
-SDK_AGENT = "promptsync-python/"
-STREAM_ENV = {"GUNICORN_CMD_ARGS": "-k gthread --threads 16", "LIVE_KEEPALIVE_SECONDS": "1",
-              "LIVE_POLL_SECONDS": "0.2"}
-# pid, status, method, path, Last-Event-ID (- when none), user agent
-ACCESS_FORMAT = '%(p)s %(s)s %(m)s %(U)s %({last-event-id}i)s "%(a)s"'
-
-
-class LoggedGunicorn(Gunicorn):
-    """A gunicorn whose access log also names the user agent and the Last-Event-ID."""
-
-    def command(self) -> list[str]:
-        argv = super().command()
-        argv[argv.index("--access-logformat") + 1] = ACCESS_FORMAT
-        return argv
-
-    def requests(self) -> list[tuple[str, str, str, str]]:
-        """(method, path, Last-Event-ID, user agent) of every request answered so far."""
-        rows = []
-        if self.access_log.exists():
-            for line in self.access_log.read_text().splitlines():
-                head, _, agent = line.partition(' "')
-                _pid, _status, method, path, last_id = head.split(" ")
-                rows.append((method, path, last_id, agent.rstrip('"')))
-        return rows
-
-    def sdk_gets(self, slug: str) -> int:
-        """GETs of one prompt sent by the SDK (the live client; the editor uses plain httpx)."""
-        path = f"/api/v1/projects/demo/prompts/{slug}"
-        return sum(1 for method, p, _, agent in self.requests()
-                   if method == "GET" and p == path and agent.startswith(SDK_AGENT))
 
 
 @dataclass
