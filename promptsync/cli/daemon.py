@@ -64,7 +64,8 @@ def watch_daemon(obj: Obj, engine: SyncEngine, **options: Any) -> WatchDaemon:
     def say(exc: PromptSyncError) -> str:
         return describe(exc, obj)
 
-    return WatchDaemon(engine, log=echo_err, describe=say, **options)
+    # Told of server-side changes by the event stream; it polls only while that is down.
+    return WatchDaemon(engine, log=echo_err, describe=say, listen=True, **options)
 
 
 def finish(daemon: WatchDaemon, interrupted: bool) -> None:

@@ -11,7 +11,8 @@ from promptsync.cli.output import echo_err
 
 @click.command()
 @click.option("--poll-interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
-              help="Seconds between checks for server-side changes.")
+              help="Seconds between checks for server-side changes while the event stream "
+                   "is down (or the server has none).")
 @click.option("--polling", is_flag=True, help="Watch by polling the files (network drives).")
 @pass_obj
 def watch(obj: Obj, poll_interval: float, polling: bool) -> None:

@@ -4,7 +4,8 @@ Two threads meet in the journal of `.promptsync/state.json`, never in memory:
 - the watcher's worker (`on_change`, `on_rescan`) reads changed files, reports bad ones and
   queues good ones in the journal with their text (`Outbox.enqueue`); it never touches the net;
 - the sync thread (`step`) reconciles once, sends queued saves in order (`Outbox.flush`) and
-  polls the server; when it cannot reach it, it retries with capped exponential backoff.
+  pulls server-side changes: told by the event stream (watch/feed.py, with ``listen``), else by
+  polling; when it cannot reach the server, it retries with capped exponential backoff.
 Everything it has to say is one line per event through ``log``.
 """
 
@@ -27,11 +28,12 @@ from promptsync.sync.pull import PullReport
 from promptsync.sync.scan import BadFile, LocalFile, load_file
 from promptsync.sync.tree import walk
 from promptsync.watch.eventlog import EventLog, plural
+from promptsync.watch.feed import RemoteFeed
 from promptsync.watch.outbox import FlushReport, Outbox, last_hashes
 from promptsync.watch.watcher import PromptWatcher
 
-# One small request (the newest audit event) every POLL_INTERVAL; the manifest only when it
-# moved, and every FULL_POLL_INTERVAL in case an event was missed.
+# Without the event stream: one small request (the newest audit event) every POLL_INTERVAL; the
+# manifest only when it moved, and every FULL_POLL_INTERVAL in case an event was missed.
 POLL_INTERVAL = 2.0
 FULL_POLL_INTERVAL = 60.0
 BACKOFF_FIRST = 0.5
@@ -57,6 +59,7 @@ class WatchDaemon:
         full_poll_interval: float = FULL_POLL_INTERVAL,
         backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
         watcher_options: dict[str, Any] | None = None,
+        listen: bool = False,
     ) -> None:
         self.engine = engine
         self.outbox = Outbox(engine)
@@ -80,6 +83,8 @@ class WatchDaemon:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listen = listen
+        self.feed: RemoteFeed | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -90,6 +95,8 @@ class WatchDaemon:
                                      on_error=self._on_error, log=self.say,
                                      **self._watcher_options)
         self.watcher.start()
+        if self._listen and self.engine.api is not None and self.engine.project is not None:
+            self.feed = RemoteFeed(self.engine.api, self.engine.project, self._wake.set)
         self._thread = threading.Thread(target=self._run, name="promptsync-sync", daemon=True)
         self._thread.start()
 
@@ -99,6 +106,8 @@ class WatchDaemon:
         self._wake.set()
         if self.watcher is not None:
             self.watcher.stop()
+        if self.feed is not None:
+            self.feed.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self._thread = None
@@ -106,12 +115,16 @@ class WatchDaemon:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self.step()
-            self._wake.wait(max(0.0, self.next_wake() - self._clock()))
+            wake = self.next_wake()
+            self._wake.wait(None if wake == math.inf else max(0.0, wake - self._clock()))
             self._wake.clear()
 
     def next_wake(self) -> float:
-        """The clock time of the next step: the poll, or the retry while the server is down."""
-        return self._retry_at if self._down else self._poll_at
+        """The clock time of the next step: the poll, or the retry while the server is down;
+        none while the stream is up (an event, a save or stop() wakes the thread)."""
+        if self._down:
+            return self._retry_at
+        return math.inf if self.feed is not None and self.feed.up else self._poll_at
 
     # -- the sync thread ---------------------------------------------------------------------
 
@@ -124,7 +137,9 @@ class WatchDaemon:
             if not self._reconciled:
                 self._reconcile()
             self._sent(self.outbox.flush())
-            if now >= self._poll_at:
+            if self.feed is not None and self.feed.up:
+                self._listened(now, self.feed)
+            elif now >= self._poll_at:
                 self._poll_at = now + self.poll_interval
                 self._poll(now)
         except PromptSyncError as exc:
@@ -180,11 +195,25 @@ class WatchDaemon:
         self._pull(plan)
         self._reconciled = True
 
+    def _listened(self, now: float, feed: RemoteFeed) -> None:
+        """Pull what the stream said changed; no request when it said nothing."""
+        if not feed.take_change():
+            return
+        try:
+            self._pull_remote(now, _UNKNOWN)  # if the stream drops, the first poll reads all
+        except PromptSyncError:
+            feed.mark_changed()
+            raise
+
     def _poll(self, now: float) -> None:
         """Pull server-side changes into unmodified files; one small request when none."""
         newest = self._newest_event()
         if newest is not _UNKNOWN and newest == self._last_event and now < self._full_poll_at:
             return
+        self._pull_remote(now, newest)
+
+    def _pull_remote(self, now: float, newest: object) -> None:
+        """Compare the manifest with the synced state; pull what is newer into unmodified files."""
         remote = self.engine.remote()
         self._last_event, self._full_poll_at = newest, now + self.full_poll_interval
         state = self.engine.reload()

@@ -24,9 +24,10 @@ PG_ADMIN_URL = os.environ.get("PROMPTSYNC_TEST_PG", "postgresql://postgres@127.0
 # stderr of every failure report (and app.wsgi_app stays the fast fetch path, as tests expect).
 # LIVE_STREAM_SECONDS: an event stream (or long poll) served in-process ends after 50 ms, so
 # the test client, which reads a body whole, is not held (tests/server/test_live_hub.py
-# drives the body itself).
+# drives the body itself). LIVE_LINGER_SECONDS: the hub thread a stream started (`promptsync
+# watch` listens) ends soon after its last subscriber, within the thread-leak guards' grace.
 TEST_CONFIG = {"TESTING": True, "BCRYPT_ROUNDS": 4, "SECRET_KEY": "test-secret-not-for-production",
-               "LOG_FORMAT": "off", "LIVE_STREAM_SECONDS": 0.05}
+               "LOG_FORMAT": "off", "LIVE_STREAM_SECONDS": 0.05, "LIVE_LINGER_SECONDS": 0.5}
 BACKENDS = ["sqlite", "postgres"]
 # The base URL of the app served in-process: httpx's WSGI transport answers for any host.
 IN_PROCESS = "http://testserver"

@@ -1,0 +1,159 @@
+"""`promptsync watch` on the event stream (SPEC §12), the real command against a real gunicorn
+gthread server: idle, it sends no request at all (the app's request log shows none); a change
+pushed by another key reaches the unmodified file at once; after its connection is cut it
+resumes from the last event id (the access log shows the Last-Event-ID it sent) and what was
+pushed meanwhile reaches the file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.command import Background
+from tests.support.environment import command_env
+from tests.support.live import create_account, create_key, make_prompt_repo, prompt_source
+from tests.support.logged_gunicorn import STREAM_ENV, LoggedGunicorn
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_until
+
+PASSWORD = "correct horse battery"
+POLL = 0.3  # the watch's --poll-interval: what it would poll at without the stream
+IDLE = 2.0  # an idle window of several poll intervals: any polling would show in it
+STREAM = "/api/v1/projects/demo/events/stream"
+
+
+@dataclass
+class Site:
+    server: LoggedGunicorn
+    watch_key: str
+    other: httpx.Client  # another pusher (an admin key)
+
+    def push(self, slug: str, text: str) -> int:
+        response = self.other.post(f"/projects/demo/prompts/{slug}",
+                                   json={"source": source(text)})
+        assert response.status_code == 201, response.text
+        return int(response.json()["version"])
+
+    def latest(self, slug: str) -> int:
+        response = self.other.get(f"/projects/demo/prompts/{slug}")
+        return int(response.json()["version"]) if response.status_code == 200 else 0
+
+    def streams_opened(self) -> int:
+        return sum(1 for _, path in self.server.started() if path == STREAM)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    work = tmp_path_factory.mktemp("watch-stream")
+    server = LoggedGunicorn(work / "server", f"sqlite:///{work / 'db.sqlite'}", workers=1,
+                            env=STREAM_ENV)
+    server.start()
+    try:
+        create_account(server.url, "ann@example.com", PASSWORD, "demo")
+        watch_key = create_key(server.url, "ann@example.com", PASSWORD, "demo")
+        other_key = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="admin")
+        with httpx.Client(base_url=server.url + "/api/v1", timeout=10,
+                          headers={"X-API-Key": other_key}) as other:
+            yield Site(server, watch_key, other)
+    finally:
+        server.stop()
+
+
+class Watch(Background):
+    """`promptsync watch` in ``root``, started: it said "watching"."""
+
+    def __init__(self, root: Path, key: str) -> None:
+        env = command_env(root / ".xdg", PROMPTSYNC_API_KEY=key, PYTHONUNBUFFERED="1")
+        super().__init__(root, env, "watch", "--poll-interval", str(POLL))
+        self.wait_for_line("watching", 20)
+
+
+def test_idle_watch_sends_nothing_and_a_change_reaches_the_file_at_once(site: Site,
+                                                                        tmp_path: Path) -> None:
+    prompts = make_prompt_repo(tmp_path, site.server.url, "demo",
+                               {"greet.yaml": source("one")})
+    opened = site.streams_opened()
+    watch = Watch(tmp_path, site.watch_key)
+    try:
+        wait_until(lambda: site.latest("greet") == 1, 10,
+                   lambda: f"the watch pushed greet: {watch.lines}")
+        wait_until(lambda: site.streams_opened() == opened + 1, 10, "the watch's stream opened")
+        # What connecting costs (one manifest read, for what the stream cannot replay) is done
+        # when the log stays still for a poll interval; then a window of several.
+        before = settled(site)
+        time.sleep(IDLE)  # a negative check: polling every 0.3 s would show 6 requests here
+        assert site.server.started()[before:] == []
+
+        started = time.monotonic()
+        site.push("greet", "two")
+        wait_until(lambda: "two" in (prompts / "greet.yaml").read_text(), 5,
+                   lambda: f"the pushed change in the file: {watch.lines}")
+        took = time.monotonic() - started
+        assert took < POLL, f"{took * 1000:.0f} ms: told by the stream, not by a poll"
+        since = [path for _, path in site.server.started()]
+        since = since[len(since) - since[::-1].index(STREAM):]  # after the stream opened
+        assert not any("/events?" in path for path in since), f"a poll after the stream: {since}"
+    finally:
+        assert watch.end() == 130
+    print(f"server change -> file in {took * 1000:.0f} ms")
+
+
+def test_resumes_by_last_event_id_after_a_cut_and_misses_nothing(site: Site,
+                                                                 tmp_path: Path) -> None:
+    proxy = TcpProxy("127.0.0.1", site.server.port)
+    url = f"http://127.0.0.1:{proxy.port}"
+    prompts = make_prompt_repo(tmp_path, url, "demo", {"cut.yaml": source("one")})
+    opened = site.streams_opened()
+    watch = Watch(tmp_path, site.watch_key)
+    try:
+        wait_until(lambda: site.latest("cut") == 1, 10, "the watch pushed cut")
+        wait_until(lambda: site.streams_opened() == opened + 1, 10, "the watch's stream opened")
+        site.push("cut", "two")  # told by the stream: its event id is where a resume starts
+        wait_until(lambda: "two" in (prompts / "cut.yaml").read_text(), 5, "v2 in the file")
+        seen = newest_event(site)
+
+        proxy.down()  # the stream and every connection cut, new ones refused
+        site.push("cut", "three")  # while the watch cannot hear
+        proxy.up()
+        wait_until(lambda: "three" in (prompts / "cut.yaml").read_text(), 15,
+                   lambda: f"v3 in the file after the cut: {watch.lines}")
+        wait_until(lambda: site.streams_opened() >= opened + 2, 10, "the stream reopened")
+    finally:
+        assert watch.end() == 130
+        proxy.down()
+    # The reconnect said where it had stopped (the access log writes a stream when it ends).
+    wait_until(lambda: any(path == STREAM and last == str(seen)
+                           for _, path, last, _ in site.server.requests()), 10,
+               lambda: f"a stream resumed from {seen}: {site.server.requests()[-6:]}")
+
+
+def source(word: str) -> str:
+    """A valid prompt file whose template holds ``word``."""
+    return prompt_source(f"Hello {{{{ name }}}}, {word}.")
+
+
+def settled(site: Site) -> int:
+    """The number of requests begun once none has begun for a poll interval."""
+    count = len(site.server.started())
+    quiet_since = time.monotonic()
+
+    def still() -> bool:
+        nonlocal count, quiet_since
+        now = len(site.server.started())
+        if now != count:
+            count, quiet_since = now, time.monotonic()
+        return time.monotonic() - quiet_since >= POLL * 2
+
+    wait_until(still, 10, "the server log to stay still")
+    return count
+
+
+def newest_event(site: Site) -> int:
+    response = site.other.get("/projects/demo/events", params={"limit": 1})
+    assert response.status_code == 200, response.text
+    return int(response.json()["events"][0]["id"])
