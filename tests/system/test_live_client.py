@@ -153,6 +153,19 @@ def test_falls_back_to_etag_revalidation_while_the_stream_is_down(site: Site) ->
         proxy.down()
 
 
+def test_a_404_ends_the_reader_for_good(site: Site) -> None:
+    """A server without streams (here: a project the key cannot see) is not asked again."""
+    ups: list[bool] = []
+    stream = LiveStream(f"{site.server.url}/api/v1/projects/nope/events/stream",
+                        {"X-API-Key": site.reader}, lambda e: None, ups.append, lambda: None)
+    try:
+        wait_until(lambda: not stream.alive, 10, "the reader gave up")
+        assert "404" in (stream.ended or "")
+        assert ups == [] and stream.delays == []  # never up, no reconnect
+    finally:
+        stream.close()
+
+
 def test_backoff_doubles_while_the_server_refuses() -> None:
     waits: list[float] = []
     streams: list[LiveStream] = []

@@ -2,7 +2,7 @@
 gthread server: idle, it sends no request at all (the app's request log shows none); a change
 pushed by another key reaches the unmodified file at once; after its connection is cut it
 resumes from the last event id (the access log shows the Last-Event-ID it sent) and what was
-pushed meanwhile reaches the file."""
+pushed meanwhile reaches the file; while the stream does not answer, it polls."""
 
 from __future__ import annotations
 
@@ -130,6 +130,31 @@ def test_resumes_by_last_event_id_after_a_cut_and_misses_nothing(site: Site,
     wait_until(lambda: any(path == STREAM and last == str(seen)
                            for _, path, last, _ in site.server.requests()), 10,
                lambda: f"a stream resumed from {seen}: {site.server.requests()[-6:]}")
+
+
+def test_polls_while_the_stream_never_answers(site: Site, tmp_path: Path) -> None:
+    proxy = TcpProxy("127.0.0.1", site.server.port)
+    # The stream request reaches the server; its answer never reaches the watch.
+    hold = proxy.hold_next(f"GET {STREAM}".encode(), answer=True)
+    url = f"http://127.0.0.1:{proxy.port}"
+    prompts = make_prompt_repo(tmp_path, url, "demo", {"held.yaml": source("one")})
+    watch = Watch(tmp_path, site.watch_key)
+    try:
+        wait_until(lambda: site.latest("held") == 1, 10, "the watch pushed held")
+        assert hold.holding.wait(10), "the watch asked for the stream"
+        polls = polled(site)
+        site.push("held", "two")
+        wait_until(lambda: "two" in (prompts / "held.yaml").read_text(), 10,
+                   lambda: f"v2 in the file by polling: {watch.lines}")
+        wait_until(lambda: polled(site) > polls, 5, "polling requests")
+    finally:
+        assert watch.end() == 130
+        proxy.down()
+
+
+def polled(site: Site) -> int:
+    """Polling requests (the newest event) begun so far."""
+    return sum(1 for _, path in site.server.started() if path.endswith("/events?limit=1"))
 
 
 def source(word: str) -> str:
