@@ -1,9 +1,10 @@
 """The project's event stream for `promptsync watch`: tells the sync thread when the server changed.
 
 While the stream is up the sync thread sends no polling request: it sleeps until an event that
-may change a prompt (client/live.changed_slugs) or a stream that came up without a replay (the
-first, or one with no id to resume from) marks the server changed and wakes it. While it is down,
-or on a server without streams (404/405 end the reader for good), the daemon polls as before.
+may change a prompt file (client/live.changed_slugs, label moves aside) or a stream that came up
+without a replay (the first, or one with no id to resume from) marks the server changed and
+wakes it. While it is down, or on a server without streams (404/405 end the reader for good),
+the daemon polls as before.
 The reader (client/live.LiveStream) resumes by Last-Event-ID and reconnects with backoff.
 """
 
@@ -48,7 +49,8 @@ class RemoteFeed:
         self.up = False
 
     def _on_event(self, event: SseEvent) -> None:
-        if changed_slugs(event) != set():
+        # A label move changes no file: only versions, archives, restores, renames, imports.
+        if not event.type.startswith("label.") and changed_slugs(event) != set():
             self._changed_now()
 
     def _on_up(self, resumed: bool) -> None:

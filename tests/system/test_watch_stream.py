@@ -86,8 +86,13 @@ def test_idle_watch_sends_nothing_and_a_change_reaches_the_file_at_once(site: Si
         # What connecting costs (one manifest read, for what the stream cannot replay) is done
         # when the log stays still for a poll interval; then a window of several.
         before = settled(site)
+        # A label move changes no file: the watch does not even look.
+        response = site.other.put("/projects/demo/prompts/greet/-/labels/staging",
+                                  json={"version": 1})
+        assert response.status_code == 200, response.text
         time.sleep(IDLE)  # a negative check: polling every 0.3 s would show 6 requests here
-        assert site.server.started()[before:] == []
+        assert [path for _, path in site.server.started()[before:]] == [
+            "/api/v1/projects/demo/prompts/greet/-/labels/staging"]
 
         started = time.monotonic()
         site.push("greet", "two")
