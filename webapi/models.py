@@ -165,6 +165,9 @@ class PromptVersion(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # "<old slug>@v<N>" on the version a rename created; None otherwise.
     renamed_from: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The partials it includes as written, [{slug, version, label}], or None when it includes
+    # none: the fetch reads it beside the hash, so a prompt without includes costs nothing more.
+    partials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
 
 class Label(db.Model):  # type: ignore[name-defined]

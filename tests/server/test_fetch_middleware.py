@@ -3,6 +3,7 @@ Flask view answers, and everything else left to Flask."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -210,3 +211,55 @@ def test_fetch_connections_are_reused_and_closed_with_the_engine(
     assert idle[0].closed and idle_connections(engine).stack == []
     assert call(app.wsgi_app, BASE, seeded.headers("viewer"))[0] == "200 OK"  # a fresh one
 
+
+
+def test_includes_and_an_etag_that_follows_them_on_both_paths(
+    app: Flask, seeded: Account, flask_side: Counting
+) -> None:
+    web, editor = app.test_client(), seeded.headers("editor")
+    prompts = "/api/v1/projects/demo/prompts"
+    for slug, source in (("shared/tone", "template: 'Be brief.'\n"),
+                         ("support/outer", "template: 'Hi. {{> shared/tone }}'\n")):
+        assert web.post(f"{prompts}/{slug}", json={"source": source},
+                        headers=editor).status_code == 201
+    for slug in ("shared/tone", "support/outer"):
+        assert web.put(f"{prompts}/{slug}/-/labels/production", json={"version": 1},
+                       headers=seeded.headers("admin")).status_code == 200
+    key = {"X-API-Key": seeded.keys["viewer"]}
+    outer = f"{prompts}/support/outer"
+    paths = [outer, f"{outer}?label=production", "/api/v1/prompts/support/outer"]
+
+    def both(path: str, headers: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
+        calls = flask_side.calls
+        fast = call(app.wsgi_app, path, headers)
+        assert flask_side.calls == calls, f"the fast path left {path} to Flask"
+        assert fast == call(flask_side.general, path, headers), path
+        return fast[0], dict(fast[1]), fast[2]
+
+    before = {}
+    for path in paths:
+        status, headers, body = both(path, key)
+        assert status == "200 OK"
+        shown = json.loads(body)
+        assert shown["includes"] == [{"slug": "shared/tone", "ref": (
+            "production" if "label" in path else "latest"), "version": 1}]
+        assert headers["ETag"] != f'"{shown["sha256"]}"'  # covers the partial too
+        before[path] = headers["ETag"]
+        assert both(path, {**key, "If-None-Match": headers["ETag"]})[0] == "304 NOT MODIFIED"
+        # The version's own hash (what a client may hold) no longer stands for the answer.
+        assert both(path, {**key, "If-None-Match": f'"{shown["sha256"]}"'})[0] == "200 OK"
+    # A new version of the partial: the latest's ETag changes on both paths, the production
+    # one (whose include follows the production label) does not.
+    assert web.post(f"{prompts}/shared/tone", json={"source": "template: 'Be kind.'\n"},
+                    headers=editor).status_code == 201
+    for path in paths:
+        status, headers, body = both(path, {**key, "If-None-Match": before[path]})
+        if "label" in path:
+            assert status == "304 NOT MODIFIED"
+        else:
+            assert status == "200 OK" and headers["ETag"] != before[path]
+            assert json.loads(body)["includes"][0]["version"] == 2
+    # Prompts without includes keep the plain hash as their ETag and an empty list.
+    status, headers, body = both(BASE, key)
+    assert headers["ETag"] == f'"{json.loads(body)["sha256"]}"'
+    assert json.loads(body)["includes"] == []

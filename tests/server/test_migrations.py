@@ -216,3 +216,56 @@ def test_a_database_with_events_upgrades_to_webhooks(empty_url: str) -> None:
                       headers=admin).get_json()["deliveries"]
         assert [(d["action"], d["slug"], d["status"]) for d in log] == [
             ("version.created", "a/b", "pending")]
+
+
+BEFORE_PARTIALS = "0006"
+
+
+def test_a_database_with_versions_upgrades_to_partials(empty_url: str) -> None:
+    """From 0006 with prompts, versions, labels and a key: every version kept, none with
+    partials; the old versions fetch as before (their ETag the hash, no includes), and a new
+    version including a new partial is fetched with it."""
+    sources = [GREETING, GREETING + "# 2\n", GREETING + "# old\n"]
+    key, prefix, secret_hash = new_api_key()
+    params = {"hash": HASH, "prefix": prefix, "secret_hash": secret_hash,
+              "data": json.dumps(parse_prompt(GREETING.encode(), "x").to_dict())}
+    for n, source in enumerate(sources, start=1):
+        params[f"source{n}"] = source
+        params[f"sha{n}"] = source_sha256(source.encode())
+    old = make_app(empty_url)
+    with old.app_context():
+        upgrade(revision=BEFORE_PARTIALS)
+        for statement in SEED + PROMPTS_SEED:
+            db.session.execute(text(statement), params)
+        db.session.commit()
+        if empty_url.startswith("postgresql"):  # explicit ids: move the sequences past them
+            for table in ("users", "projects", "memberships", "prompts", "prompt_versions",
+                          "labels", "api_keys"):
+                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                        f"(SELECT max(id) FROM {table}))"))
+            db.session.commit()
+        upgrade()
+        rows = db.session.execute(text(
+            "SELECT prompt_id, version, sha256, partials FROM prompt_versions ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [(1, 1, params["sha1"], None),
+                                            (1, 2, params["sha2"], None),
+                                            (2, 1, params["sha3"], None)]
+        db.session.remove()
+        db.engine.dispose()
+    with running_app(empty_url) as app:
+        web = app.test_client()
+        admin = {"X-API-Key": key}
+        base = "/api/v1/projects/legacy/prompts"
+        fetched = web.get(f"{base}/support/greeting?label=production", headers=admin)
+        assert fetched.status_code == 200
+        assert fetched.headers["ETag"] == f'"{params["sha1"]}"'
+        assert fetched.get_json()["includes"] == []
+        assert web.post(f"{base}/shared/tone", headers=admin,
+                        json={"source": "template: 'Be brief.'\n"}).status_code == 201
+        changed = web.post(f"{base}/support/old", headers=admin, json={
+            "source": "template: 'Old, {{> shared/tone }}'\n"})
+        assert changed.status_code == 201, changed.get_json()
+        now = web.get(f"{base}/support/old", headers=admin).get_json()
+        assert now["includes"] == [{"slug": "shared/tone", "ref": "latest", "version": 1}]
+        assert web.get(f"{base}/shared/tone/-/dependents", headers=admin).get_json() == {
+            "dependents": [{"slug": "support/old"}]}

@@ -120,7 +120,7 @@ def _fetch(project: ProjectRef, slug: str) -> Response:
     if_none_match = request.headers.get("If-None-Match")
     found = fetch_version(project, slug, version, label, full=if_none_match is None)
     pinned = version is not None
-    if if_none_match is not None and etag_matches(if_none_match, found.sha256):
+    if if_none_match is not None and etag_matches(if_none_match, found.tag):
         return fetch_response(project.slug, slug, found, pinned, not_modified=True)
     if not found.full:
         found = fetch_version(project, slug, version, label)

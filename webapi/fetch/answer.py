@@ -15,23 +15,24 @@ MOVING_CACHE = "private, no-cache"  # the latest or a label: revalidate every ti
 VARY = "X-API-Key, Authorization, Cookie"
 
 
-def fetch_headers(sha256: str, pinned: bool) -> list[tuple[str, str]]:
+def fetch_headers(tag: str, pinned: bool) -> list[tuple[str, str]]:
     """ETag and cache headers of every fetch answer, 200 or 304."""
-    return [("ETag", f'"{sha256}"'), ("Cache-Control", PINNED_CACHE if pinned else MOVING_CACHE),
+    return [("ETag", f'"{tag}"'), ("Cache-Control", PINNED_CACHE if pinned else MOVING_CACHE),
             ("Vary", VARY)]
 
 
 def fetch_body(json: JSONProvider, project_slug: str, slug: str, found: FetchedVersion) -> str:
     """The version as JSON, as jsonify writes it (the app's JSON provider, newline-terminated)."""
-    body = json.dumps(version_dict(project_slug, slug, found, found.labels),
-                      separators=(",", ":"))
+    shown = version_dict(project_slug, slug, found, found.labels)
+    shown["includes"] = found.includes  # resolved at fetch time (SPEC §13); [] for none
+    body = json.dumps(shown, separators=(",", ":"))
     return f"{body}\n"
 
 
 def fetch_response(project_slug: str, slug: str, found: FetchedVersion, pinned: bool,
                    not_modified: bool = False) -> Response:
     """The fetch's answer as a Flask Response."""
-    headers = fetch_headers(found.sha256, pinned)
+    headers = fetch_headers(found.tag, pinned)
     if not_modified:
         return Response(status=304, headers=headers)
     return Response(fetch_body(current_app.json, project_slug, slug, found), headers=headers,

@@ -24,7 +24,8 @@ from webapi.auth.keys import INVALID_KEY, check_key, key_prefix, touch_due
 from webapi.auth.principal import ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
-from webapi.fetch.readers import reader
+from webapi.fetch.includes import Read, with_includes
+from webapi.fetch.readers import Reader, reader
 from webapi.fetch.request import FetchRequest, etag_matches, parse_fetch
 from webapi.fetch.statements import (
     KEY_WIDTH,
@@ -75,13 +76,36 @@ def lookup(engine: Engine, request: FetchRequest, touch_seconds: float) -> Found
         now = touch_due(key.last_used_at, touch_seconds)
         if now is not None:
             db_reader.touch(key.id, now)
+        if found.partials is not None:
+            found = with_includes(found, request.slug, request.label,
+                                  _key_read(db_reader, params["prefix"]))
         if request.if_none_match is not None:
-            if etag_matches(request.if_none_match, found.sha256):
+            if etag_matches(request.if_none_match, found.tag):
                 return Found(request, key.project_slug, found, not_modified=True)
-            found = read_version(db_reader.rows(ref, True, params), True, KEY_WIDTH)
-            if found is None:
+            fuller = read_version(db_reader.rows(ref, True, params), True, KEY_WIDTH)
+            if fuller is None or fuller.version != found.version:
                 return None  # changed in between: the general path answers afresh
+            found = fuller._replace(includes=found.includes, etag=found.etag)
     return Found(request, key.project_slug, found, not_modified=False)
+
+
+def _key_read(db_reader: Reader, prefix: str) -> Read:
+    """How the fast path reads an included version: the key-scoped hash-only statement."""
+    def read(slug: str, version: int | None, label: str | None) -> FetchedVersion | None:
+        ref, params = reference(version, label)
+        params["prefix"], params["slug"] = prefix, slug
+        return read_version(db_reader.rows(ref, False, params), False, KEY_WIDTH)
+    return read
+
+
+def _project_read(project_id: int) -> Read:
+    """How the general path reads an included version: the project-scoped hash-only one."""
+    def read(slug: str, version: int | None, label: str | None) -> FetchedVersion | None:
+        ref, params = reference(version, label)
+        params["project_id"], params["slug"] = project_id, slug
+        rows = db.session.execute(STATEMENTS[Scope.PROJECT, ref, False], params).all()
+        return read_version(rows, False)
+    return read
 
 
 def lookup_once(environ: MutableMapping[str, Any], engine: Engine, touch_seconds: float
@@ -122,4 +146,6 @@ def fetch_version(project: ProjectRef, slug: str, version: int | None = None,
     found = read_version(rows, full)
     if found is None:
         not_found(project, slug, version, label)
+    if found.partials is not None:
+        found = with_includes(found, slug, label, _project_read(project.id))
     return found

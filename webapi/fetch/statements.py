@@ -95,7 +95,7 @@ def fetch_statement(scope: Scope, ref: Ref, full: bool) -> Select[Any]:
     if ref is not Ref.VERSION:
         on_version &= _P.c.archived_at.is_(None)
     joined = joined.outerjoin(_V, on_version)
-    columns += [_V.c.version, _V.c.sha256]
+    columns += [_V.c.version, _V.c.sha256, _V.c.partials]
     if full:
         columns += [_V.c.data, _V.c.message, _V.c.author, _V.c.created_at, _V.c.git,
                     _V.c.source, _V.c.renamed_from, _ON_VERSION.c.name]
@@ -122,11 +122,12 @@ def read_version(rows: Sequence[Sequence[Any]], full: bool, start: int = 0
         return None
     first = rows[0]
     if not full:
-        return FetchedVersion(first[start], first[start + 1])
-    label = start + 9
+        return FetchedVersion(first[start], first[start + 1], partials=first[start + 2])
+    label = start + 10
     return FetchedVersion(
-        version=first[start], sha256=first[start + 1], data=first[start + 2],
-        message=first[start + 3], author=first[start + 4], created_at=first[start + 5],
-        git=first[start + 6], source=first[start + 7], renamed_from=first[start + 8], full=True,
+        version=first[start], sha256=first[start + 1], data=first[start + 3],
+        message=first[start + 4], author=first[start + 5], created_at=first[start + 6],
+        git=first[start + 7], source=first[start + 8], renamed_from=first[start + 9], full=True,
         labels=sorted(row[label] for row in rows if row[label] is not None),
+        partials=first[start + 2],
     )

@@ -84,6 +84,8 @@ SCHEMAS: dict[str, Any] = {
     }, {
         # The JSON Schema of the answer the prompt asks for (Draft 2020-12), or null.
         "output_schema": {"type": ["object", "boolean", "null"]},
+        # On a fetch: the partials it includes, resolved now ({{> slug@ref }}, SPEC §13).
+        "includes": array(obj({"slug": STR, "ref": STR, "version": NULL_INT})),
     }),
     "PromptSummary": obj(
         {"slug": STR, "version": INT, "sha256": STR,

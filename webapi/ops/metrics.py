@@ -23,7 +23,7 @@ UNMATCHED = "<unmatched>"
 # sub-resource, kept as a label only when it is one of these (tests/server/test_ops.py checks
 # them against webapi.api.prompts.SUB_RESOURCES).
 ITEM_RULES = frozenset({"/api/v1/projects/<p>/prompts/<path:rest>", "/api/v1/prompts/<path:rest>"})
-SUB_RESOURCES = frozenset({"versions", "diff", "render", "restore", "labels"})
+SUB_RESOURCES = frozenset({"versions", "diff", "render", "restore", "labels", "dependents"})
 PUSH_RULES = frozenset({"/api/v1/projects/<p>/prompts", "/api/v1/prompts"})
 # The fast fetch path answers before Flask routes: its requests get the rule Flask would match.
 FAST_PROJECT_RULE = "/api/v1/projects/<p>/prompts/<slug>"

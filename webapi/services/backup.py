@@ -15,6 +15,7 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Event, Label, Project, Prompt, PromptVersion, iso, utcnow
 from webapi.services.events import log_event
+from webapi.services.partials import partials_column
 from webapi.services.provenance import check_git
 from webapi.services.versions import LABEL_RE, validate_source
 
@@ -220,7 +221,9 @@ def import_project(project: ProjectRef, principal: Principal, document: dict[str
             db.session.add(prompt)
             db.session.flush()
             db.session.execute(insert(PromptVersion.__table__),
-                               [{**row, "prompt_id": prompt.id} for row in rows])
+                               [{**row, "prompt_id": prompt.id,
+                                 "partials": partials_column(row["source"], row["data"])}
+                                for row in rows])
             db.session.add_all(Label(prompt_id=prompt.id, name=name, version=version,
                                      updated_at=now) for name, version in labels.items())
             counts["prompts"] += 1

@@ -15,6 +15,7 @@ from promptsync.format.partials import (
     Lookup,
     PartialError,
     expand,
+    has_includes,
     prompt_includes,
 )
 from promptsync.format.prompt import Prompt as FormatPrompt
@@ -27,6 +28,15 @@ from webapi.models import Label, Prompt, PromptVersion
 def as_prompt(data: Mapping[str, Any]) -> FormatPrompt:
     """A stored version's parsed fields as the format's Prompt."""
     return FormatPrompt(**data)
+
+
+def partials_column(source: object, data: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """What a version row keeps of its includes ([{slug, version, label}] as written), None
+    when it has none; a source without "{{>" costs one substring test."""
+    if not isinstance(source, str) or not has_includes(source):
+        return None
+    written = prompt_includes(as_prompt(data))
+    return [{"slug": i.slug, "version": i.version, "label": i.label} for i in written] or None
 
 
 def db_lookup(project: ProjectRef) -> Lookup:

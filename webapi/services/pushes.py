@@ -17,7 +17,7 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Prompt, PromptVersion, utcnow
 from webapi.services.events import log_events
-from webapi.services.partials import check_push
+from webapi.services.partials import check_push, partials_column
 from webapi.services.provenance import check_git
 from webapi.services.versions import check_slug, labels_of, validate_source, version_dict
 
@@ -191,6 +191,7 @@ def _store(
                 "prompt_id": prompt_id, "version": current + 1, "sha256": item.sha256,
                 "source": item.source, "data": item.data, "message": item.message,
                 "author": principal.email, "git": item.git, "created_at": now,
+                "partials": partials_column(item.source, item.data),
             }
             created.append(row)
             created_slugs.append(item.slug)

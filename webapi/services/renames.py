@@ -15,6 +15,7 @@ from webapi.extensions import db
 from webapi.models import Prompt, PromptVersion, utcnow
 from webapi.services.events import log_event
 from webapi.services.lifecycle import LockedPrompt, archive_locked, gone
+from webapi.services.partials import partials_column
 from webapi.services.pushes import (
     PushItem,
     PushOutcome,
@@ -112,7 +113,8 @@ def _rename(
     version = PromptVersion(
         prompt_id=new.id, version=number, sha256=item.sha256, source=item.source,
         data=item.data, message=item.message, author=principal.email, git=item.git,
-        created_at=now, renamed_from=renamed_from)
+        created_at=now, renamed_from=renamed_from,
+        partials=partials_column(item.source, item.data))
     db.session.add(version)
     db.session.execute(update(Prompt).where(Prompt.id == new.id).values(
         latest_version=number, updated_at=now, archived_at=None))

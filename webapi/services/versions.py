@@ -157,6 +157,16 @@ class FetchedVersion(NamedTuple):
     renamed_from: str | None = None
     labels: list[str] = []
     full: bool = False  # False: only version and sha256 were read (enough for a 304)
+    # Partials (SPEC §13): as written on the version ([{slug, version, label}], None for none),
+    # then as resolved by the fetch ([{slug, ref, version}]) with the ETag that covers them.
+    partials: list[dict[str, Any]] | None = None
+    includes: list[dict[str, Any]] = []
+    etag: str = ""  # "": the version's sha256
+
+    @property
+    def tag(self) -> str:
+        """The ETag's value: the sha256, or with includes one that changes when they do."""
+        return self.etag or self.sha256
 
 
 def labels_of(prompt_id: int, version: int) -> list[str]:
