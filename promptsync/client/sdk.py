@@ -125,9 +125,10 @@ class Client:
             if fallback is None:
                 raise
             return fallback
-        value = self._build(data)
-        with self._lock:
-            self._pinned[(slug, value.version)] = value
+        value = self._resolved(self._build(data), data, None)
+        if not value.includes:  # an includer's partials may move: fetched again each time
+            with self._lock:
+                self._pinned[(slug, value.version)] = value
         return value
 
     def _get_moving(self, slug: str, label: str | None) -> PromptVersion:
@@ -171,7 +172,7 @@ class Client:
                 raise ApiError(304, "bad_response", f"unexpected 304 for {slug}")
             value = entry.value
         else:
-            value = self._build(data)
+            value = self._resolved(self._build(data), data, label)
         with self._lock:
             current = self._stamp(slug)
             held = self._moving.get(key)
@@ -180,8 +181,17 @@ class Client:
             # Asked before an event about it arrived: kept, but revalidated on the next get().
             checked = now if stamp == current else float("-inf")
             self._moving[key] = _Entry(value, checked, stamp)
-            self._pinned.setdefault((slug, value.version), value)
+            if not value.includes:
+                self._pinned.setdefault((slug, value.version), value)
         return value
+
+    def _resolved(self, value: PromptVersion, data: dict[str, Any] | None, label: str | None
+                  ) -> PromptVersion:
+        """value with its partials expanded as the fetch resolved them (SPEC §13)."""
+        includes = (data or {}).get("includes")
+        if not includes:
+            return value
+        return value.with_includes(includes, label, self._get_pinned)
 
     # --- live (SPEC §12): called with self._lock held, or from the stream's thread ---------
 

@@ -259,6 +259,8 @@ def test_includes_and_an_etag_that_follows_them_on_both_paths(
         else:
             assert status == "200 OK" and headers["ETag"] != before[path]
             assert json.loads(body)["includes"][0]["version"] == 2
+    # By number it is no longer immutable: what it includes may move.
+    assert both(f"{outer}?version=1", key)[1]["Cache-Control"] == "private, no-cache"
     # Prompts without includes keep the plain hash as their ETag and an empty list.
     status, headers, body = both(BASE, key)
     assert headers["ETag"] == f'"{json.loads(body)["sha256"]}"'

@@ -32,7 +32,8 @@ def fetch_body(json: JSONProvider, project_slug: str, slug: str, found: FetchedV
 def fetch_response(project_slug: str, slug: str, found: FetchedVersion, pinned: bool,
                    not_modified: bool = False) -> Response:
     """The fetch's answer as a Flask Response."""
-    headers = fetch_headers(found.tag, pinned)
+    # A version that includes partials is not immutable: what it includes may move.
+    headers = fetch_headers(found.tag, pinned and not found.includes)
     if not_modified:
         return Response(status=304, headers=headers)
     return Response(fetch_body(current_app.json, project_slug, slug, found), headers=headers,

@@ -68,7 +68,8 @@ class FetchFastPath:
             return None
         if found is None:
             return None
-        headers = fetch_headers(found.version.tag, found.request.pinned)
+        headers = fetch_headers(found.version.tag,
+                                found.request.pinned and not found.version.includes)
         if found.not_modified:
             return "304 NOT MODIFIED", headers + self.security_headers, b""
         body = fetch_body(self.app.json, found.project_slug, found.request.slug,
