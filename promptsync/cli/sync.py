@@ -111,18 +111,24 @@ def _conflict_detail(action: Action, where: str) -> str:
 def status(obj: Obj, exit_code: bool, as_json: bool, paths: tuple[str, ...]) -> None:
     """List prompts that are new, modified, behind, in conflict, deleted, archived, renamed
     or invalid."""
+    from promptsync.sync.partials import affected_by
     from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
     plan = obj.engine().plan(paths)
     if as_json:
         echo_json(status_document(plan))
     else:
+        # A change to a partial changes what the prompts including it render: name them.
+        affected = affected_by(a.local for a in plan.actions if a.local is not None)
         for action in plan.out_of_sync:
             if action.status == Status.INVALID:
                 for problem in action.problems:
                     echo(f"{'invalid':<9} {_where(action.path, problem)}")
             else:
-                echo(_status_line(action))
+                line = _status_line(action)
+                if affected.get(action.slug) and action.status != Status.BEHIND:
+                    line += f" (affects {', '.join(sorted(affected[action.slug]))})"
+                echo(line)
     counts = plan.counts()
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     echo_err(summary or "no prompts yet")

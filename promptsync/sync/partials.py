@@ -78,3 +78,9 @@ def dependents(tree: Mapping[str, Prompt]) -> dict[str, set[str]]:
                     todo.append(includer)
         out[target] = seen
     return out
+
+
+def affected_by(files: Iterable[LocalFile]) -> dict[str, set[str]]:
+    """slug -> the prompts of the tree a change to it affects (they include it, maybe through
+    others); only files holding "{{>" are parsed, so a tree without partials costs a scan."""
+    return dependents(parsed_tree(f for f in files if b"{{>" in f.data))

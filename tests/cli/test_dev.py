@@ -192,7 +192,7 @@ def test_other_commands_follow_dev_to_its_port_and_back(clone: tuple[Path, dict[
         assert yaml.safe_load(config.read_text())["server"] == f"http://127.0.0.1:{first}"
         assert config.read_text().splitlines()[1] == comment  # the file's comments are kept
         status = _status(root, env)  # "another terminal"
-        assert status.returncode == 0 and status.stderr == "8 in sync\n", status.stderr
+        assert status.returncode == 0 and status.stderr == "9 in sync\n", status.stderr
     finally:
         assert dev.stop() == 130
 
@@ -216,7 +216,7 @@ def test_other_commands_follow_dev_to_its_port_and_back(clone: tuple[Path, dict[
         # not a conflict with a version this checkout "never synced".
         assert "support/greeting: pushed v3" in lines, lines
         status = _status(root, env)
-        assert status.returncode == 0 and status.stderr == "8 in sync\n", status.stderr
+        assert status.returncode == 0 and status.stderr == "9 in sync\n", status.stderr
     finally:
         assert dev.stop() == 130
     assert yaml.safe_load(config.read_text())["server"] == f"http://127.0.0.1:{second}"
@@ -253,7 +253,7 @@ def test_a_remote_server_in_the_config_is_left_alone(clone: tuple[Path, dict[str
                 ) in lines
         assert config.read_text() == "server: https://prompts.example.com\nproject: demo\n"
         status = _status(root, {**env, "PROMPTSYNC_SERVER": url})
-        assert status.returncode == 0 and status.stderr == "8 in sync\n", status.stderr
+        assert status.returncode == 0 and status.stderr == "9 in sync\n", status.stderr
     finally:
         assert dev.stop() == 130
 
