@@ -78,6 +78,8 @@ CASES: list[Case] = [
          "save_visible", needs="promptsync watch", available=_has_command("watch")),
     Case("watch-idle", "watch idle on 5,000 files: CPU and memory (bar: ~0 CPU, < 100 MB)",
          "watch_idle", needs="promptsync watch", available=_has_command("watch")),
+    Case("watch-stream-idle", "watch idle on the event stream vs polling: requests/min, CPU",
+         "watch_stream_idle", needs="promptsync watch", available=_has_command("watch")),
 ]
 
 
