@@ -21,6 +21,7 @@ import select
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,9 +57,11 @@ def wake_all() -> None:
 class Hub:
     """Subscribers per project, the watermark, and the thread that feeds them."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings,
+                 counted: Callable[[int], None] | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        self._counted = counted  # told +1 / -1 as subscribers come and go (ops/metrics.py)
         self.postgres = engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
         self._subscribers: dict[int, set[Subscriber]] = {}
@@ -84,16 +87,23 @@ class Hub:
                                                 daemon=True)
                 self._thread.start()
             self._subscribers.setdefault(project_id, set()).add(subscriber)
-            return subscriber, self._mark
+            mark = self._mark
+        if self._counted is not None:
+            self._counted(1)
+        return subscriber, mark
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Stop feeding a subscriber."""
+        removed = False
         with self._lock:
             group = self._subscribers.get(subscriber.project_id)
-            if group is not None:
+            if group is not None and subscriber in group:
                 group.discard(subscriber)
+                removed = True
                 if not group:
                     del self._subscribers[subscriber.project_id]
+        if removed and self._counted is not None:
+            self._counted(-1)
         if not self._subscribers:
             self.wake()  # the thread starts its linger
 

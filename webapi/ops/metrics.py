@@ -1,5 +1,7 @@
 """Prometheus metrics (METRICS_ENABLED=true): requests by route and status, latency, fetches,
-pushes; summed over gunicorn's workers when PROMETHEUS_MULTIPROC_DIR is set.
+pushes, open live subscribers, webhook deliveries by outcome; summed over gunicorn's workers
+when PROMETHEUS_MULTIPROC_DIR is set (give the webhook worker the same directory for its
+deliveries to show).
 
 Labels are closed sets: a route is the URL rule Flask matched (`/api/v1/projects/<p>/prompts`),
 never the path, so no slug, email or key ever becomes a label and the series stay few.
@@ -11,8 +13,11 @@ import os
 from typing import Any
 
 from flask import Flask, Response, request, request_started
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from webapi.live import registry as live
+from webapi.webhooks import outbox
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # In the environ of every request Flask dispatches: the rule it matched ("" for none). Its
@@ -80,6 +85,12 @@ class Metrics:
                                ["answered_by", "status"], registry=self.registry)
         self.pushes = Counter("promptsync_pushes", "Push requests (one prompt, or a batch)",
                               ["kind", "status"], registry=self.registry)
+        # Streams and long polls open now; 'livesum': the sum over the workers still running.
+        self.subscribers = Gauge("promptsync_live_subscribers", "Open live subscribers",
+                                 registry=self.registry, multiprocess_mode="livesum")
+        self.deliveries = Counter("promptsync_webhook_deliveries",
+                                  "Webhook delivery attempts by outcome", ["outcome"],
+                                  registry=self.registry)
         # labels() takes a lock and builds a key on every call: the fast path's few children
         # (method, which of its two rules, status) are kept here instead.
         self._fast: dict[tuple[str, bool, str], tuple[Any, Any, Any]] = {}
@@ -131,6 +142,8 @@ def _note_route(sender: Flask, **_: Any) -> None:
 def register(app: Flask) -> Metrics:
     """GET /metrics, and the signal that tells the counters which rule a request matched."""
     metrics = Metrics()
+    live.count_subscribers(app, metrics.subscribers.inc)
+    outbox.count_outcomes(app, lambda outcome: metrics.deliveries.labels(outcome).inc())
     app.add_url_rule("/metrics", "metrics", metrics.exposition, methods=["GET"])
     # A signal, not a before_request hook: it observes and changes nothing a request does.
     request_started.connect(_note_route, app)

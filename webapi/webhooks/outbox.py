@@ -8,8 +8,10 @@ import datetime as dt
 import enum
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask import Flask
 from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
@@ -18,6 +20,7 @@ from webapi.models import Event, Webhook, WebhookDelivery, utcnow
 
 WILDCARD = "*"
 _TARGETS = "webhook_targets"  # the session.info key of the per-transaction cache
+_OUTCOMES = "promptsync.webhook_outcomes"  # the app.extensions key of the outcome callback
 
 
 class Status(enum.StrEnum):
@@ -26,6 +29,18 @@ class Status(enum.StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+def count_outcomes(app: Flask, counted: Callable[[str], None]) -> None:
+    """Tell `counted` of each attempt the app's workers record: 'delivered', 'failed', or
+    'disabled' (it failed and disabled its webhook). ops/metrics.py counts them."""
+    app.extensions[_OUTCOMES] = counted
+
+
+def outcome_counter(app: Flask) -> Callable[[str], None] | None:
+    """The callback count_outcomes gave this app, if any."""
+    counted = app.extensions.get(_OUTCOMES)
+    return counted if callable(counted) else None
 
 
 def _targets(project_id: int) -> list[tuple[int, list[str]]]:

@@ -106,12 +106,18 @@ class Worker:
                 db.session.rollback()  # deleted, or its lease ran out and another took it
                 return
             webhook = db.session.get(Webhook, claim.webhook_id)
+            disabled = False
             if webhook is not None:
+                was_enabled = webhook.enabled
                 self._follow(webhook, claim, outcome, now)
+                disabled = was_enabled and not webhook.enabled
             db.session.commit()
         except BaseException:
             db.session.rollback()
             raise
+        counted = outbox.outcome_counter(self.app)
+        if counted is not None:  # counted once committed: a rolled-back record is not an outcome
+            counted("delivered" if outcome.ok else "disabled" if disabled else "failed")
         if outcome.ok:
             log.info("webhook %s: delivered %s (%s) in %.0f ms", claim.webhook_id,
                      claim.delivery_id, outcome.status, outcome.seconds * 1000)
