@@ -38,6 +38,7 @@ from .common import (
 BAR = 0.5
 CONNECTIONS = 4
 SLUG = "support/greeting"
+PARTIAL, INCLUDER = "shared/tone", "support/with-partial"
 FILLER_PROMPTS = 300  # other prompts in the project, so indexes are exercised, not bypassed
 
 
@@ -63,7 +64,7 @@ class Variant:
                 if a.cpu_ms]
 
 
-def _seed(base: str) -> tuple[Account, str]:
+def _seed(base: str) -> tuple[Account, str, bool]:
     account = seed_account(base)
     with httpx.Client(base_url=base, timeout=60) as client:
         push_batch(client, account, [
@@ -74,16 +75,29 @@ def _seed(base: str) -> tuple[Account, str]:
             latest = push(client, account, SLUG, GREETING + f"# revision {n}\n", f"revision {n}")
         set_label(client, account, SLUG, "production", 2)
         set_label(client, account, SLUG, "staging", 3)
-    return account, str(latest["sha256"])
+        # A prompt including a partial (SPEC §13); a server from before partials refuses it
+        # (--source of an older checkout), and that run measures the others only.
+        includes = False
+        if client.post(f"/api/v1/projects/{account.project}/prompts/{PARTIAL}",
+                       json={"source": "template: 'Be brief.'\n"},
+                       headers=account.headers("editor")).status_code == 201:
+            includes = client.post(
+                f"/api/v1/projects/{account.project}/prompts/{INCLUDER}",
+                json={"source": GREETING.replace("template: |\n", "template: |\n  {{> "
+                                                 + PARTIAL + " }}\n")},
+                headers=account.headers("editor")).status_code == 201
+    return account, str(latest["sha256"]), includes
 
 
-def _variants(account: Account, sha: str) -> list[Variant]:
+def _variants(account: Account, sha: str, includes: bool) -> list[Variant]:
     key = account.headers("viewer")
     path = f"/api/v1/projects/{account.project}/prompts/{SLUG}"
+    with_partial = f"/api/v1/projects/{account.project}/prompts/{INCLUDER}"
     return [
         Variant("latest", path, key, 200, 3),
         Variant("?version=2", path + "?version=2", key, 200, 2),
         Variant("?label=production", path + "?label=production", key, 200, 2),
+        *([Variant("latest, 1 partial", with_partial, key, 200, 1)] if includes else []),
         Variant("304 If-None-Match", path, {**key, "If-None-Match": f'"{sha}"'}, 304, None),
     ]
 
@@ -109,8 +123,8 @@ def _one_backend(backend: str, opts: Options, rounds: int, duration: float) -> T
         app.start()
         bare.start()
         log(f"fetch/{backend}: servers up ({app.settings}); seeding")
-        account, sha = _seed(app.base)
-        variants = _variants(account, sha)
+        account, sha, includes = _seed(app.base)
+        variants = _variants(account, sha, includes)
         bare_url = bare.base + "/bare"
         for variant in variants:
             _verify(app.base, variant)
