@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 from flask import Flask
 
+from tests.support import ordering
 from tests.support.app import (
     BACKENDS,
     IN_PROCESS,
@@ -24,6 +25,11 @@ from tests.support.app import (
 from tests.support.environment import CLIENT_VARIABLES
 from tests.support.live import make_prompt_repo
 from tests.support.shared_apps import FAILED, SharedApps, restore_sqlite
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """How xdist hands the tests out (tests/support/ordering.py)."""
+    ordering.register(config)
 
 
 @pytest.hookimpl(wrapper=True)
