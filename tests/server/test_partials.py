@@ -119,3 +119,14 @@ def test_dependents_and_archive_refused(lab: Lab) -> None:
     lab.push(two, text("2 alone"))
     assert lab.client().delete(f"{API}/{tone}",
                                headers=lab.account.headers("editor")).status_code == 204
+
+
+def test_a_rename_is_held_to_the_same_include_rules(lab: Lab) -> None:
+    old, new = lab.slug(), lab.slug()
+    lab.push(old, text("old"))
+    refused = lab.client().post(f"{API}/{new}", json={
+        "source": text("{{> nowhere/at-all }}"), "renamed_from": old, "renamed_from_version": 1,
+    }, headers=lab.account.headers("editor"))
+    assert refused.status_code == 422, refused.get_json()
+    assert f"{new} -> nowhere/at-all" in refused.get_json()["detail"]
+    assert old in lab.manifest()  # nothing archived

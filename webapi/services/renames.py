@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from promptsync.format.partials import has_includes
 from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Prompt, PromptVersion, utcnow
 from webapi.services.events import log_event
 from webapi.services.lifecycle import LockedPrompt, archive_locked, gone
-from webapi.services.partials import partials_column
+from webapi.services.partials import check_push, partials_column
 from webapi.services.pushes import (
     PushItem,
     PushOutcome,
@@ -63,6 +64,11 @@ def rename(project: ProjectRef, principal: Principal, item: PushItem) -> PushOut
     refused = validate_item(item)
     if refused is not None:
         return refused
+    if isinstance(item.source, str) and has_includes(item.source):
+        # The same rule as a plain push: no include cycle, no missing target (SPEC §13).
+        bad = check_push(project, {item.slug: item.data}).get(item.slug)
+        if bad is not None:
+            return refusal(item.slug, bad)
     try:
         old = item.renamed_from
         assert old is not None
