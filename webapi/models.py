@@ -167,7 +167,8 @@ class PromptVersion(db.Model):  # type: ignore[name-defined]
     renamed_from: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The partials it includes as written, [{slug, version, label}], or None when it includes
     # none: the fetch reads it beside the hash, so a prompt without includes costs nothing more.
-    partials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    partials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True),
+                                                                   nullable=True)
 
 
 class Label(db.Model):  # type: ignore[name-defined]

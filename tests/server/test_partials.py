@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text as sql_text
+
 from promptsync.protocol import REFUSAL_CODES
 from tests.support.lifecycle import API, Lab
+from webapi.extensions import db
 
 
 def text(template: str) -> str:
@@ -107,6 +110,14 @@ def test_dependents_and_archive_refused(lab: Lab) -> None:
         assert listed.get_json() == {"dependents": [{"slug": s} for s in sorted([one, two])]}
     assert lab.client().get(f"{API}/{other}/-/dependents", headers=viewer).get_json() == {
         "dependents": []}
+    # A version that includes nothing keeps SQL NULL (not JSON null): the dependents' filter.
+    with lab.app.app_context():
+        stored = db.session.execute(sql_text(
+            "SELECT p.slug, v.partials IS NULL FROM prompt_versions v JOIN prompts p "
+            "ON p.id = v.prompt_id WHERE p.slug IN (:one, :other)"),
+            {"one": one, "other": other}).all()
+        db.session.remove()
+    assert sorted(tuple(r) for r in stored) == sorted([(one, False), (other, True)])
     assert lab.client().get(f"{API}/life/none/-/dependents", headers=viewer).status_code == 404
     refused = lab.client().delete(f"{API}/{tone}", headers=lab.account.headers("editor"))
     assert refused.status_code == 409

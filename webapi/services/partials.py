@@ -110,13 +110,13 @@ def check_push(project: ProjectRef, pushed: Mapping[str, Mapping[str, Any]]
 
 def dependents(project: ProjectRef, slug: str) -> list[str]:
     """The live prompts whose latest version includes ``slug`` (directly), sorted."""
+    # The partials column (SQL NULL for a version that includes nothing) narrows it down.
     rows = db.session.execute(
-        select(Prompt.slug, PromptVersion.data)
+        select(Prompt.slug, PromptVersion.partials)
         .join(PromptVersion, and_(PromptVersion.prompt_id == Prompt.id,
                                   PromptVersion.version == Prompt.latest_version))
         .where(Prompt.project_id == project.id, Prompt.archived_at.is_(None),
-               Prompt.slug != slug, PromptVersion.source.contains("{{>"))
+               Prompt.slug != slug, PromptVersion.partials.is_not(None))
     ).all()
-    # The source holds the include as written (YAML quoting aside): the parsed fields decide.
-    return sorted(includer for includer, data in rows
-                  if any(i.slug == slug for i in prompt_includes(as_prompt(data))))
+    return sorted(includer for includer, partials in rows
+                  if any(written["slug"] == slug for written in partials or ()))
