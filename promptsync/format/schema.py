@@ -11,7 +11,12 @@ from promptsync.errors import Problem
 from promptsync.format.outschema import OutputSchemaReader
 from promptsync.format.safeyaml import INVALID, NULL, STR, kind
 from promptsync.format.source import MAX_PROBLEMS, position
-from promptsync.format.templates import INCLUDE_INNER_RE, placeholder, template_syntax
+from promptsync.format.templates import (
+    INCLUDE_INNER_RE,
+    INCLUDE_RE,
+    placeholder,
+    template_syntax,
+)
 from promptsync.format.variables import NAME_RE, Variables, VariablesReader
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -94,8 +99,12 @@ class PromptChecker(VariablesReader, OutputSchemaReader):
         variables = self.variables(value("variables"))
         output_schema = self.output_schema(value("output_schema"))
         placeholders = self.placeholders(texts)
+        # A variable the prompt declares may be used only by a partial it includes (to give it
+        # a default of its own): "declared but not used" cannot be judged from this file alone.
+        includes = any(m.group(1) for _, text in texts if "{{>" in text
+                       for m in INCLUDE_RE.finditer(text))
         if "variables" in fields and variables is not None:
-            self.match_variables(variables, placeholders, texts_complete,
+            self.match_variables(variables, placeholders, texts_complete and not includes,
                                  "template" if "template" in fields else "messages")
         if self.problems:
             return None

@@ -105,6 +105,14 @@ def test_included_variables_join_the_contract() -> None:
         mood="hot") == "Stay hot."
 
 
+def test_an_includer_may_declare_a_variable_only_its_partial_uses() -> None:
+    prompt = text("variables:\n  mood: {default: hot}\ntemplate: '{{> shared/tone@3 }}'\n")
+    assert expand("p", prompt, lookup).prompt.render() == "Stay hot."
+    # Without an include it is still an unused variable.
+    with pytest.raises(PromptFileError, match="declared but not used"):
+        text("variables:\n  mood: {default: hot}\ntemplate: 'x \\{{> shared/tone }}'\n")
+
+
 def test_nested_includes_and_chat_messages() -> None:
     prompt = text("messages:\n  - {role: system, content: 'S {{> shared/outer }}'}\n")
     out = expand("p", prompt, lookup)
