@@ -4,6 +4,7 @@ the chain; /-/dependents; archiving an included prompt is refused naming its inc
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import text as sql_text
@@ -141,3 +142,36 @@ def test_a_rename_is_held_to_the_same_include_rules(lab: Lab) -> None:
     assert refused.status_code == 422, refused.get_json()
     assert f"{new} -> nowhere/at-all" in refused.get_json()["detail"]
     assert old in lab.manifest()  # nothing archived
+
+
+def test_two_pushes_racing_to_close_a_cycle(lab: Lab) -> None:
+    """a -> b and b -> a pushed at the same moment: at most one is stored, whichever lands
+    first, so no cycle is ever stored (the check runs under a project lock)."""
+    for _ in range(RACE_ROUNDS):
+        a, b = lab.slug(), lab.slug()
+        lab.push(a, text("A"))
+        lab.push(b, text("B"))
+        first, second = _race(lambda a=a, b=b: post(lab, a, text(f"{{{{> {b} }}}}")).status_code,
+                              lambda a=a, b=b: post(lab, b, text(f"{{{{> {a} }}}}")).status_code)
+        assert sorted([first, second]) == [201, 422], (first, second)
+
+
+RACE_ROUNDS = 8
+
+
+def _race(first: Any, second: Any) -> tuple[Any, Any]:
+    """Two calls at the same moment on two threads; their results."""
+    barrier = threading.Barrier(2)
+    results: list[Any] = [None, None]
+
+    def run(index: int, call: Any) -> None:
+        barrier.wait(timeout=30)
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate((first, second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a racing push hung"
+    return results[0], results[1]

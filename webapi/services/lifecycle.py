@@ -13,7 +13,7 @@ from webapi.extensions import db
 from webapi.models import ROLE_RANK, Label, Prompt, utcnow
 from webapi.services.events import log_event
 from webapi.services.moves import remove_labels
-from webapi.services.partials import dependents
+from webapi.services.partials import dependents, lock_includes
 from webapi.services.protection import protected_labels
 from webapi.services.versions import check_slug, get_version, labels_of, version_dict
 
@@ -92,6 +92,7 @@ def archive_prompt(
     try:
         if prompt.archived_at is not None:
             raise gone(project, slug)
+        lock_includes(project)  # no push may include it between this check and the commit
         including = dependents(project, slug)
         if including:
             raise HttpError(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, select, text
 
 from promptsync.format.partials import (
     Expanded,
@@ -83,6 +83,19 @@ def expand_stored(project: ProjectRef, slug: str, data: Mapping[str, Any],
         return expand(slug, prompt, db_lookup(project), label)
     except PartialError as exc:
         raise refused(exc) from None
+
+
+# pg_advisory_xact_lock key space of this module: INCLUDES_LOCK + the project's id.
+INCLUDES_LOCK = 0x15_0000_0000
+
+
+def lock_includes(project: ProjectRef) -> None:
+    """Serialize, until the transaction ends, the pushes and archives of a project that could
+    make a cycle or a missing target between them (two pushes closing a -> b -> a at once).
+    SQLite's write lock, taken by the transaction's first write, does it already."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": INCLUDES_LOCK + project.id})
 
 
 def check_push(project: ProjectRef, pushed: Mapping[str, Mapping[str, Any]]

@@ -17,7 +17,7 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Prompt, PromptVersion, utcnow
 from webapi.services.events import log_events
-from webapi.services.partials import check_push, partials_column
+from webapi.services.partials import check_push, lock_includes, partials_column
 from webapi.services.provenance import check_git
 from webapi.services.versions import check_slug, labels_of, validate_source, version_dict
 
@@ -93,6 +93,16 @@ def _refuse_bad_includes(project: ProjectRef, valid: list[tuple[int, PushItem]],
         if item.slug in errors:
             outcomes[index] = refusal(item.slug, errors[item.slug])
     return [(index, item) for index, item in valid if item.slug not in errors]
+
+
+def _includes_locked(project: ProjectRef, group: list[tuple[int, PushItem]]
+                     ) -> dict[str, HttpError]:
+    """The include check again, in the storing transaction under the project's includes lock,
+    so two pushes racing to close a cycle cannot both pass it."""
+    if not any(isinstance(item.source, str) and has_includes(item.source) for _, item in group):
+        return {}
+    lock_includes(project)
+    return check_push(project, {item.slug: item.data for _, item in group})
 
 
 def refusal(slug: str, exc: HttpError) -> PushOutcome:
@@ -171,7 +181,11 @@ def _store(
     created: list[dict[str, Any]] = []
     created_slugs: list[str] = []
     unchanged: list[tuple[int, PushItem, int, int]] = []
+    bad_includes = _includes_locked(project, group)
     for index, item in group:
+        if item.slug in bad_includes:  # what another push stored since the first check
+            results.append((index, refusal(item.slug, bad_includes[item.slug])))
+            continue
         prompt_id, current = by_slug[item.slug]
         # A push to an archived prompt restores it with a new version, even of the same bytes.
         if current > 0 and latest_sha.get(prompt_id) == item.sha256 and prompt_id not in archived:
