@@ -4,6 +4,8 @@ project and keys, a prompt repository on disk, and none of the machine user's pr
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,14 @@ from tests.support.app import (
 from tests.support.environment import CLIENT_VARIABLES
 from tests.support.live import make_prompt_repo
 from tests.support.shared_apps import FAILED, SharedApps, restore_sqlite
+
+# Where the environment forbids bytecode files (PYTHONDONTWRITEBYTECODE=1), every test process
+# would rewrite the asserts of every test module and compile them and the project again (~3 s of
+# CPU per xdist worker), and every `promptsync` or server subprocess would compile the project
+# again: allowed for this run and its subprocesses (in __pycache__/ folders, which git ignores).
+if sys.dont_write_bytecode:
+    sys.dont_write_bytecode = False
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
