@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import httpx
+
+from tests.support.app import migrate as migrate_in_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -67,7 +72,13 @@ class LiveServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def migrate(self) -> None:
-        """Create or upgrade the schema with the packaged migrations."""
+        """Create or upgrade the schema with the packaged migrations: `flask db upgrade`, or, for
+        a SQLite file not made yet, a copy of one this process migrated (same migrations, no
+        ~0.6 s CPU subprocess per server)."""
+        path = self.database_url.removeprefix("sqlite:///")
+        if path != self.database_url and path.startswith("/") and not Path(path).exists():
+            shutil.copyfile(_migrated_sqlite(), path)
+            return
         subprocess.run(
             [tool("flask"), "--app", "webapi", "db", "upgrade"],
             cwd=self.workdir, env=self.env, check=True, capture_output=True, timeout=120,
@@ -131,6 +142,16 @@ class LiveServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+@cache
+def _migrated_sqlite() -> Path:
+    """A SQLite database migrated to the head, made once per process and removed at its exit."""
+    folder = tempfile.mkdtemp(prefix="promptsync-migrated-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "migrated.db"
+    migrate_in_process(f"sqlite:///{path}")
+    return path
 
 
 def create_account(url: str, email: str, password: str, project: str) -> None:
