@@ -26,6 +26,7 @@ from tests.support.app import (
 )
 from tests.support.environment import CLIENT_VARIABLES
 from tests.support.live import make_prompt_repo
+from tests.support.saved_states import SavedStates
 from tests.support.shared_apps import FAILED, SharedApps, restore_sqlite
 
 # Where the environment forbids bytecode files (PYTHONDONTWRITEBYTECODE=1), every test process
@@ -133,10 +134,18 @@ def sqlite_app(sqlite_url: str, shared_apps: SharedApps, request: pytest.Fixture
         yield application
 
 
+@pytest.fixture(scope="session")
+def saved_states(shared_apps: SharedApps, tmp_path_factory: pytest.TempPathFactory
+                 ) -> SavedStates:
+    """Database states made once through the API and put back for later tests (tests/support/
+    saved_states.py)."""
+    return SavedStates(shared_apps, tmp_path_factory.mktemp("saved-states"))
+
+
 @pytest.fixture
-def account(app: Flask) -> Account:
+def account(app: Flask, saved_states: SavedStates) -> Account:
     """ann@example.com, admin of project 'demo', with keys of every role."""
-    return make_account(app)
+    return saved_states.get(app, "account", make_account)
 
 
 @pytest.fixture

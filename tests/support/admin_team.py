@@ -68,8 +68,9 @@ def user(app: Flask, email: str) -> User:
     return User(client, login(client, email))
 
 
-def make_team(app: Flask) -> Team:
-    """A Team on ``app`` (the `team` fixture of tests/server/admin/conftest.py)."""
+def team_members(app: Flask) -> Account:
+    """What make_team puts in the database: the account, its editor and viewer members, and the
+    prompt at v1; returns the account (the admin)."""
     account = make_account(app)
     web = app.test_client()
     for email, role in (("ed@example.com", "editor"), ("vi@example.com", "viewer")):
@@ -78,6 +79,13 @@ def make_team(app: Flask) -> Team:
     response = web.post(f"/api/v1/projects/demo/prompts/{SLUG}", json={"source": GREETING},
                         headers=account.headers())
     assert response.status_code == 201, response.get_json()
+    return account
+
+
+def make_team(app: Flask, account: Account | None = None) -> Team:
+    """A Team on ``app`` (the `team` fixture of tests/server/admin/conftest.py): its members
+    (``account`` when team_members made them already), each signed in."""
+    account = account or team_members(app)
     return Team(app, account, user(app, account.email), user(app, "ed@example.com"),
                 user(app, "vi@example.com"))
 

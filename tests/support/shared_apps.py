@@ -15,10 +15,10 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg2
 import pytest
@@ -30,6 +30,7 @@ from webapi.extensions import db
 
 # Set on a test's item by the root conftest when any phase of it failed.
 FAILED = pytest.StashKey[bool]()
+T = TypeVar("T")
 
 # Every table but alembic's emptied, every sequence restarted (ids from 1, as a new database
 # gives): one round trip, and always the current schema. DELETE, not TRUNCATE: on tables of a
@@ -124,18 +125,22 @@ class SharedApps:
 
     def empty_postgres(self, url: str) -> None:
         """Empty every table of the migrated Postgres database at ``url``."""
+        self.on_postgres(url, lambda cur: cur.execute(_EMPTY_POSTGRES))
+
+    def on_postgres(self, url: str, work: Callable[[Any], T]) -> T:
+        """``work(cursor)`` on this process's own connection to ``url`` (autocommit), connected
+        again if a test ended its backend (``work`` must be safe to run again then)."""
         conn = self._resets.get(url)
         if conn is not None:
             try:
                 with conn.cursor() as cur:
-                    cur.execute(_EMPTY_POSTGRES)
-                return
+                    return work(cur)
             except psycopg2.OperationalError:  # a test ended this connection's backend
                 conn.close()
         conn = self._resets[url] = psycopg2.connect(url)
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute(_EMPTY_POSTGRES)
+            return work(cur)
 
     def close(self) -> None:
         """Dispose of every kept app and close the connections of the resets."""
