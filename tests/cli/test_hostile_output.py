@@ -20,6 +20,7 @@ from tests.support.app import IN_PROCESS, Account, make_account
 from tests.support.cli import run_cli
 from tests.support.hostile import HOSTILE, HOSTILE_IDS, MARKER, Hostile, dangerous
 from tests.support.live import prompt_source, write_files
+from tests.support.saved_states import SavedStates
 
 CHAT = f"""\
 messages:
@@ -35,9 +36,10 @@ def hostile(request: pytest.FixtureRequest) -> tuple[str, str, str]:
 
 
 @pytest.fixture
-def account(app: Flask) -> Account:
-    """The author's email holds the marker too."""
-    return make_account(app, email=f"{MARKER}@example.com")
+def account(app: Flask, saved_states: SavedStates) -> Account:
+    """The author's email holds the marker too (made once per process, then put back)."""
+    return saved_states.get(app, "marker account",
+                            lambda app: make_account(app, email=f"{MARKER}@example.com"))
 
 
 @pytest.fixture
