@@ -43,6 +43,11 @@ def pytest_configure(config: pytest.Config) -> None:
     ordering.register(config)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many workers `-n auto` starts (tests/support/ordering.py)."""
+    return ordering.auto_workers()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Iterator[None]:
