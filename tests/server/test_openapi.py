@@ -314,5 +314,6 @@ def test_fuzz_every_operation(sqlite_app: Flask) -> None:
             try:
                 _fuzz(operation, mode, seeded["project"], roles)
             except (Exception, BaseExceptionGroup) as exc:  # collect all, then fail once
-                failures.append(f"{operation.label} [{mode}]: {exc}")
+                notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", []))
+                failures.append(f"{operation.label} [{mode}]: {exc}{notes}")
     assert not failures, "\n\n".join(failures)
