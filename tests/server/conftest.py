@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg2
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.app import BACKENDS, GREETING, GREETING_URL, Account, truncate_postgres
+from tests.support.app import (
+    BACKENDS,
+    GREETING,
+    GREETING_URL,
+    PG_ADMIN_URL,
+    Account,
+    require_postgres,
+    truncate_postgres,
+)
 from tests.support.lifecycle import Lab, lifecycle_lab
 from tests.support.releases import Team, release_team
 
@@ -65,3 +76,23 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         truncate_postgres(url)
     with lifecycle_lab(url) as found:
         yield found
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, on each backend (for the migration upgrade tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    require_postgres()
+    name = f"promptsync_migrate_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(PG_ADMIN_URL)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

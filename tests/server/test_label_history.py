@@ -5,13 +5,9 @@ database that already has labels."""
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg2
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
@@ -19,7 +15,7 @@ from sqlalchemy import text
 from promptsync.client.api import ApiClient
 from promptsync.client.releases import rollback_label
 from promptsync.errors import ApiError, PromptSyncError
-from tests.support.app import BACKENDS, IN_PROCESS, PG_ADMIN_URL, make_app, require_postgres
+from tests.support.app import IN_PROCESS, make_app
 from tests.support.releases import Team, release_team
 from webapi.extensions import db
 
@@ -194,26 +190,6 @@ SEED = [
     "INSERT INTO labels (id, prompt_id, name, version, updated_at) VALUES "
     "(1, 1, 'production', 2, '2026-01-03 00:00:00'), (2, 1, 'staging', 1, '2026-01-04 00:00:00')",
 ]
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no schema at all, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    require_postgres()
-    name = f"promptsync_releases_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(PG_ADMIN_URL)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_an_upgrade_starts_the_history_where_the_labels_are(empty_url: str) -> None:

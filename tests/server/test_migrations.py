@@ -5,24 +5,16 @@ schema."""
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg2
-import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
 from promptsync.format.prompt import parse_prompt, source_sha256
 from tests.support.app import (
-    BACKENDS,
     GREETING,
-    PG_ADMIN_URL,
     add_member,
     login,
     make_app,
-    require_postgres,
     running_app,
 )
 from webapi.auth.keys import new_api_key
@@ -38,26 +30,6 @@ SEED = [
     "INSERT INTO memberships (id, project_id, user_id, role, created_at) VALUES "
     "(1, 1, 1, 'admin', '2026-01-01 00:00:00')",
 ]
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no schema at all, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    require_postgres()
-    name = f"promptsync_migrate_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(PG_ADMIN_URL)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_an_old_database_with_data_upgrades_to_invitations(empty_url: str) -> None:
