@@ -4,7 +4,6 @@ database that already has labels."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import httpx
@@ -16,6 +15,7 @@ from promptsync.client.api import ApiClient
 from promptsync.client.releases import rollback_label
 from promptsync.errors import ApiError, PromptSyncError
 from tests.support.app import IN_PROCESS, make_app
+from tests.support.racing import race
 from tests.support.releases import Team, release_team
 from webapi.extensions import db
 
@@ -153,24 +153,15 @@ def test_two_compare_and_swaps_at_once_exactly_one_wins(team: Team) -> None:
     team.put_label(slug, "staging", 1, who="editor")
     for _ in range(3):  # a real race, on separate connections: one wins, one gets 409
         current = team.label_of(slug, "staging")
-        barrier = threading.Barrier(2)
-        statuses: list[int] = []
 
-        def move(target: int, expected: int | None, barrier: threading.Barrier,
-                 statuses: list[int]) -> None:
-            web = team.app.test_client()
-            barrier.wait(timeout=10)
-            answer = web.put(team.url(f"/prompts/{slug}/-/labels/staging"), json={
-                "version": target, "expected_version": expected}, headers=team.headers("editor"))
-            statuses.append(answer.status_code)
+        def move(target: int, expected: int | None = current) -> int:
+            return team.app.test_client().put(
+                team.url(f"/prompts/{slug}/-/labels/staging"),
+                json={"version": target, "expected_version": expected},
+                headers=team.headers("editor")).status_code
 
         targets = [v for v in (1, 2, 3) if v != current]
-        threads = [threading.Thread(target=move, args=(t, current, barrier, statuses))
-                   for t in targets]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        statuses = race(*(lambda t=t: move(t) for t in targets), timeout=30)
         assert sorted(statuses) == [200, 409]
         assert team.label_of(slug, "staging") in targets
         assert steps(team, slug)[0][0] == current  # one move recorded, from where it was

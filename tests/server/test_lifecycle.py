@@ -4,13 +4,13 @@ protected labels, compare-and-swap, roles, events, and an archive racing a push.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 
 from tests.support.app import GREETING, login
 from tests.support.lifecycle import API, Lab
+from tests.support.racing import race
 
 
 def assert_archived(response: Any) -> None:
@@ -156,24 +156,6 @@ def test_a_push_to_an_archived_prompt_restores_it_with_the_next_version(lab: Lab
     ]
 
 
-def _race(first: Any, second: Any) -> tuple[Any, Any]:
-    """Run two calls at the same moment on two threads; their results."""
-    barrier = threading.Barrier(2)
-    results: list[Any] = [None, None]
-
-    def run(index: int, call: Any) -> None:
-        barrier.wait(timeout=30)
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate((first, second))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a racing request hung"
-    return results[0], results[1]
-
-
 ROUNDS = 6
 
 
@@ -186,7 +168,7 @@ def test_an_archive_racing_a_push(lab: Lab) -> None:
     for n in range(1, ROUNDS + 1):
         cas = n % 2 == 1
         query = f"?expected_version={n}" if cas else ""
-        archive, push = _race(
+        archive, push = race(
             lambda q=query: lab.client().delete(f"{API}/{slug}{q}", headers=editor).status_code,
             lambda n=n: lab.client().post(f"{API}/{slug}", headers=editor, json={
                 "source": GREETING + f"# race {n}\n", "parent_version": n}).status_code)

@@ -4,13 +4,13 @@ the chain; /-/dependents; archiving an included prompt is refused naming its inc
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import text as sql_text
 
 from promptsync.protocol import REFUSAL_CODES
 from tests.support.lifecycle import API, Lab
+from tests.support.racing import race
 from webapi.extensions import db
 
 
@@ -151,27 +151,11 @@ def test_two_pushes_racing_to_close_a_cycle(lab: Lab) -> None:
         a, b = lab.slug(), lab.slug()
         lab.push(a, text("A"))
         lab.push(b, text("B"))
-        first, second = _race(lambda a=a, b=b: post(lab, a, text(f"{{{{> {b} }}}}")).status_code,
-                              lambda a=a, b=b: post(lab, b, text(f"{{{{> {a} }}}}")).status_code)
+        first, second = race(lambda a=a, b=b: post(lab, a, text(f"{{{{> {b} }}}}")).status_code,
+                             lambda a=a, b=b: post(lab, b, text(f"{{{{> {a} }}}}")).status_code)
         assert sorted([first, second]) == [201, 422], (first, second)
 
 
 RACE_ROUNDS = 8
 
 
-def _race(first: Any, second: Any) -> tuple[Any, Any]:
-    """Two calls at the same moment on two threads; their results."""
-    barrier = threading.Barrier(2)
-    results: list[Any] = [None, None]
-
-    def run(index: int, call: Any) -> None:
-        barrier.wait(timeout=30)
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate((first, second))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a racing push hung"
-    return results[0], results[1]

@@ -3,13 +3,13 @@ approves, exactly to the sha256 the request named, and only from where it was wh
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 
 from promptsync.protocol import REFUSAL_CODES
 from tests.support.app import login
+from tests.support.racing import race
 from tests.support.releases import Team
 
 
@@ -101,22 +101,12 @@ def test_two_approvals_at_once_decide_once(team: Team) -> None:
     slug = team.prompt(2)
     for _ in range(2):  # a real race on separate connections: one approval moves, one is late
         request = team.put_label(slug, "production", 2 if _ == 0 else 1).get_json()["request"]
-        barrier = threading.Barrier(2)
-        answers: list[Any] = []
 
-        def approve(who: str, barrier: threading.Barrier, answers: list[Any],
-                    request_id: int) -> None:
-            web = team.app.test_client()
-            barrier.wait(timeout=10)
-            answers.append(web.post(team.url(f"/promotions/{request_id}/approve"),
-                                    headers=team.headers(who)))
+        def approve(who: str, request_id: int = request["id"]) -> Any:
+            return team.app.test_client().post(team.url(f"/promotions/{request_id}/approve"),
+                                               headers=team.headers(who))
 
-        threads = [threading.Thread(target=approve, args=(who, barrier, answers, request["id"]))
-                   for who in ("bob", "carl")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        answers = race(lambda: approve("bob"), lambda: approve("carl"), timeout=30)
         assert sorted(a.status_code for a in answers) == [200, 409]
         late = next(a for a in answers if a.status_code == 409).get_json()
         assert late["error"] == "conflict" and late["state"] == "approved"
