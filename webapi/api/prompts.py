@@ -29,6 +29,7 @@ from webapi.models import Label, PromptVersion, iso
 from webapi.paging import cursor_arg, encode_cursor, int_arg, int_cursor_arg, limit_arg
 from webapi.services.catalog import Listed, list_prompts
 from webapi.services.labels import delete_label, set_label
+from webapi.services.pages import newest_page
 from webapi.services.partials import dependents, expand_stored
 from webapi.services.pushes import PushItem, PushOutcome
 from webapi.services.renames import push_items, push_one
@@ -143,11 +144,7 @@ def _versions(project: ProjectRef, slug: str) -> Any:
     limit = limit_arg()
     before = int_cursor_arg()
     query = select(PromptVersion).where(PromptVersion.prompt_id == prompt_id)
-    if before is not None:
-        query = query.where(PromptVersion.version < before)
-    rows = list(db.session.scalars(query.order_by(PromptVersion.version.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = newest_page(query, PromptVersion.version, limit, before)
     labels: dict[int, list[str]] = defaultdict(list)
     for name, number in db.session.execute(
         select(Label.name, Label.version).where(Label.prompt_id == prompt_id).order_by(Label.name)

@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 from webapi.auth.principal import ProjectRef
 from webapi.extensions import db
 from webapi.models import Event
+from webapi.services.pages import newest_page
 from webapi.webhooks import outbox
 
 # In the session's info while its transaction holds a new event: webapi/live/notify.py's commit
@@ -47,9 +48,5 @@ def event_page(
     """The audit log, newest first, older than the event id `before`; (page, next cursor id).
     The one query behind the API's /events and the admin's activity page."""
     query = select(Event).where(Event.project_id == project.id)
-    if before is not None:
-        query = query.where(Event.id < before)
-    rows = list(db.session.scalars(query.order_by(Event.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = newest_page(query, Event.id, limit, before)
     return rows, (rows[-1].id if more else None)

@@ -11,6 +11,7 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Label, LabelMove, Prompt, PromptVersion, utcnow
 from webapi.services.events import log_event
+from webapi.services.pages import newest_page
 from webapi.services.versions import archived, check_label_name, find_prompt_id, no_version
 
 
@@ -106,10 +107,6 @@ def label_history(project: ProjectRef, slug: str, label: str, limit: int,
     check_label_name(label)
     prompt_id = find_prompt_id(project, slug)
     query = select(LabelMove).where(LabelMove.prompt_id == prompt_id, LabelMove.label == label)
-    if before is not None:
-        query = query.where(LabelMove.id < before)
-    rows = list(db.session.scalars(query.order_by(LabelMove.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = newest_page(query, LabelMove.id, limit, before)
     return rows, (rows[-1].id if more else None)
 

@@ -13,6 +13,7 @@ from webapi.extensions import db
 from webapi.models import Promotion, Prompt, PromptVersion, iso, utcnow
 from webapi.services.events import log_event
 from webapi.services.moves import apply_move, current_version, lock_prompt
+from webapi.services.pages import newest_page
 from webapi.services.protection import ReleaseSettings, check_provenance, release_settings
 
 PENDING, APPROVED, REJECTED, STALE = "pending", "approved", "rejected", "stale"
@@ -171,11 +172,8 @@ def list_requests(project: ProjectRef, state: str | None, limit: int, before: in
              .where(Promotion.project_id == project.id))
     if state is not None:
         query = query.where(Promotion.state == state)
-    if before is not None:
-        query = query.where(Promotion.id < before)
-    rows = db.session.execute(query.order_by(Promotion.id.desc()).limit(limit + 1)).all()
-    more = len(rows) > limit
-    page = [request_dict(row, slug) for row, slug in rows[:limit]]
+    rows, more = newest_page(query, Promotion.id, limit, before, scalars=False)
+    page = [request_dict(row, slug) for row, slug in rows]
     return page, (page[-1]["id"] if more else None)
 
 

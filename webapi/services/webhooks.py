@@ -14,6 +14,7 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Event, Webhook, WebhookDelivery, iso, utcnow
 from webapi.services.events import log_event
+from webapi.services.pages import newest_page
 from webapi.webhooks import guard, outbox, signing
 
 EVENT_NAME = re.compile(r"^[a-z][a-z_]{0,30}\.[a-z][a-z_]{0,30}$")
@@ -164,11 +165,7 @@ def list_deliveries(project: ProjectRef, webhook_id: int, limit: int,
     """A webhook's deliveries, newest first, older than the row id `before`; (page, next)."""
     _find(project, webhook_id)
     query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
-    if before is not None:
-        query = query.where(WebhookDelivery.id < before)
-    rows = list(db.session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = newest_page(query, WebhookDelivery.id, limit, before)
     return [delivery_dict(r) for r in rows], (rows[-1].id if more else None)
 
 
