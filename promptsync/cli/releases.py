@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from promptsync.cli.context import Obj, pass_obj
-from promptsync.cli.output import echo, echo_err
+from promptsync.cli.output import echo, echo_err, echo_json
+from promptsync.cli.scripting import labels_document
 
 DEFAULT_LABEL = "production"
 STATES = ("pending", "approved", "rejected", "stale", "all")
@@ -73,10 +74,15 @@ def label(obj: Obj, slug: str, label_name: str, version: int | None, delete: boo
 @click.command()
 @click.argument("slug")
 @click.argument("label_name", metavar="[LABEL]", default=DEFAULT_LABEL)
+@click.option("--json", "as_json", is_flag=True, help="The moves as JSON on stdout.")
 @pass_obj
-def labels(obj: Obj, slug: str, label_name: str) -> None:
+def labels(obj: Obj, slug: str, label_name: str, as_json: bool) -> None:
     """A label's history, newest first (LABEL defaults to production)."""
-    moves = obj.client().label_history(obj.require_project(), slug, label_name)
+    project = obj.require_project()
+    moves = obj.client().label_history(project, slug, label_name)
+    if as_json:
+        echo_json(labels_document(project, slug, label_name, moves))
+        return
     if not moves:
         echo_err(f"{slug}: '{label_name}' has never been set")
     for move in moves:

@@ -37,3 +37,9 @@ def log_document(project: str, slug: str | None, versions: list[dict[str, Any]]
                  ) -> dict[str, Any]:
     """A prompt's versions as the API gives them, or the project's newest versions."""
     return {"project": project, "slug": slug, "versions": versions}
+
+
+def labels_document(project: str, slug: str, label: str, moves: list[dict[str, Any]]
+                    ) -> dict[str, Any]:
+    """A label's moves as the API gives them, newest first (none: it was never set)."""
+    return {"project": project, "slug": slug, "label": label, "moves": moves}

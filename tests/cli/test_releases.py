@@ -3,6 +3,8 @@ rollback, promotions, approve and reject, with what they print and their exit co
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from click.testing import Result
@@ -91,3 +93,25 @@ def test_requests_approvals_and_rejections(run, app: Flask, account: Account) ->
     assert run("labels", SLUG).stdout.splitlines()[0].split()[2:5] == ["v2", "->", "-"]
     assert run("approve", "99", key=bob).exit_code == 1
     assert run("promotions", "--state", "nope").exit_code == 2
+
+
+def test_labels_json_for_scripts(run, app: Flask, account: Account) -> None:
+    push(app, account, 2)
+    assert run("label", SLUG, "staging", "1").exit_code == 0
+    assert run("label", SLUG, "staging", "2").exit_code == 0
+    result = run("labels", SLUG, "staging", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert {k: document[k] for k in ("project", "slug", "label")} == {
+        "project": account.project, "slug": SLUG, "label": "staging"}
+    moves = document["moves"]
+    assert [(m["from_version"], m["to_version"]) for m in moves] == [(1, 2), (None, 1)]
+    assert moves[0]["actor"].startswith("ann@example.com") and moves[0]["at"]
+    assert set(moves[0]) >= {"id", "from_version", "to_version", "actor", "at", "reason"}
+    # Never set: an empty list a script can read, as `log --json` of an empty project.
+    never = run("labels", SLUG, "canary", "--json")
+    assert never.exit_code == 0 and json.loads(never.stdout)["moves"] == []
+    # An error stays one line on stderr and exit 1, stdout empty, as for `log --json`.
+    missing = run("labels", "no/such", "--json")
+    assert (missing.exit_code, missing.stdout) == (1, "")
+    assert missing.stderr.startswith("error: "), missing.stderr
