@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +25,7 @@ from tests.support.app import migrate as migrate_in_process
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 START_DEADLINE = 30.0
+STOP_DEADLINE = 5.0  # per signal: SIGTERM, then SIGKILL
 
 
 def free_port() -> int:
@@ -118,16 +120,18 @@ class LiveServer:
         raise RuntimeError(f"{self.name} not ready within {START_DEADLINE} s: {self.log()}")
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 5 s) and reap it."""
+        """Stop the server and every process of its group (SIGTERM, then SIGKILL after 5 s).
+
+        Returns once no process of the group is left, zombies included: waiting on the master
+        alone let a worker outlive it (one the master had not reaped yet, or every worker when
+        the master was already gone, e.g. killed by the test).
+        """
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        if not end_group(process, signal.SIGTERM, STOP_DEADLINE):
+            if not end_group(process, signal.SIGKILL, STOP_DEADLINE):
+                raise RuntimeError(f"{self.name} (process group {process.pid}) survived SIGKILL")
 
     def log(self) -> str:
         """The server's output so far (for failure messages)."""
@@ -142,6 +146,29 @@ class LiveServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is left (a zombie not yet reaped counts)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def end_group(process: subprocess.Popen[bytes], signum: int, timeout: float) -> bool:
+    """Send ``signum`` to the group ``process`` leads; whether the group is gone by ``timeout``."""
+    with suppress(ProcessLookupError):  # every process of it has ended already
+        os.killpg(process.pid, signum)
+    deadline = time.monotonic() + timeout
+    while True:
+        process.poll()  # reaps the leader (its workers are reaped by it, or by init once orphans)
+        if not group_alive(process.pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 @cache
