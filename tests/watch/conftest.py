@@ -1,4 +1,5 @@
-"""What the watch tests share: a folder outside /tmp, where editors save as users see them."""
+"""What the watch tests share: a folder outside /tmp, where editors save as users see them, and
+a live stack (server, repo, daemon) in it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+
+from tests.support.app import make_account
+from tests.support.waiting import no_thread_leaks
+from tests.support.watch_stack import Stack
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -22,3 +28,21 @@ def outside_tmp() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(params=["outside-tmp"])  # one case, named so the test ids say where it ran
+def base(outside_tmp: Path) -> Path:
+    """A directory outside /tmp, where editors make their backups as users see them."""
+    return outside_tmp
+
+
+@pytest.fixture
+def stack(base: Path, sqlite_app: Flask) -> Iterator[Stack]:
+    """A live server, a repo with a.yaml at v1 and a way to start a real daemon over it."""
+    account = make_account(sqlite_app)
+    with no_thread_leaks(grace=5.0):
+        live = Stack(base / "repo", sqlite_app, account)
+        try:
+            yield live
+        finally:
+            live.close()
