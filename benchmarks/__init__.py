@@ -62,6 +62,9 @@ CASES: list[Case] = [
          "fetch_pool"),
     Case("pre-ping", "a dead-connection check before use: none, poll(2), SELECT 1; per request",
          "pre_ping"),
+    Case("schema-libs", "pydantic v2 vs marshmallow for the declared request shapes: "
+         "validation per push body and per 500-item batch, import time, installed size",
+         "schema_libs"),
     Case("contention", "8 concurrent pushers on one prompt and on 8 prompts", "contention"),
     Case("webhook-delay", "a push answered -> its webhook delivery received, p50/p95",
          "webhook_delay"),
