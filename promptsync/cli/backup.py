@@ -89,7 +89,8 @@ def restore(obj: Obj, file: str) -> None:
         raise
     echo_err(f"restored into '{project}': {counts.get('prompts', 0)} prompts, "
              f"{counts.get('versions', 0)} versions, {counts.get('labels', 0)} labels, "
-             f"{counts.get('events', 0)} events")
+             f"{counts.get('events', 0)} events, {counts.get('label_history', 0)} label moves, "
+             f"{counts.get('promotions', 0)} promotion requests")
 
 
 COMMANDS = [backup, restore]

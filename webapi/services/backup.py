@@ -1,8 +1,8 @@
-"""Project export and import: every prompt, version, label and event as one JSON document."""
+"""Project export and import: every prompt, version, label and event, and the releases (label
+history, settings, promotion requests), as one JSON document."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Any
 
@@ -14,6 +14,13 @@ from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Event, Label, Project, Prompt, PromptVersion, iso, utcnow
+from webapi.services import backup_fields as check
+from webapi.services.backup_releases import (
+    Releases,
+    export_releases,
+    import_releases,
+    parse_releases,
+)
 from webapi.services.events import log_event
 from webapi.services.partials import partials_column
 from webapi.services.provenance import check_git
@@ -60,37 +67,8 @@ def export_project(project: ProjectRef) -> dict[str, Any]:
             for p in prompts
         ],
         "events": events,
+        **export_releases(project.id, {p.id: p.slug for p in prompts}),
     }
-
-
-def _bad(where: str, what: str) -> HttpError:
-    return HttpError(400, f"Not a promptsync export: {where}: {what}.")
-
-
-def _time(value: object, where: str, name: str = "created_at") -> dt.datetime:
-    if not isinstance(value, str):
-        raise _bad(where, f"{name} must be an ISO 8601 time")
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise _bad(where, f"{name} must be an ISO 8601 time") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
-
-
-def _text(value: object, where: str, name: str, limit: int, optional: bool = False) -> Any:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise _bad(where, f"{name} must be a string of at most {limit} characters")
-    return value
-
-
-def _object(value: object, where: str, name: str) -> Any:
-    if value is not None and not isinstance(value, dict):
-        raise _bad(where, f"{name} must be an object or null")
-    return value
 
 
 def _git(value: object, where: str) -> dict[str, Any] | None:
@@ -98,29 +76,29 @@ def _git(value: object, where: str) -> dict[str, Any] | None:
     try:
         return check_git(value)
     except HttpError as exc:
-        raise _bad(where, exc.detail.rstrip(".")) from None
+        raise check.bad(where, exc.detail.rstrip(".")) from None
 
 
 def _version_rows(slug: str, given: object) -> list[dict[str, Any]]:
     if not isinstance(given, list) or not given:
-        raise _bad(slug, "versions must be a non-empty list")
+        raise check.bad(slug, "versions must be a non-empty list")
     rows = []
     for number, item in enumerate(given, start=1):
         where = f"{slug} v{number}"
         if not isinstance(item, dict) or item.get("version") != number:
-            raise _bad(where, "versions must be numbered 1, 2, 3 ... in order")
+            raise check.bad(where, "versions must be numbered 1, 2, 3 ... in order")
         try:
             data, sha = validate_source(item.get("source"), slug)
         except HttpError as exc:
             raise HttpError(exc.status, f"{where}: {exc.detail}", exc.code, **exc.extra) from None
         if item.get("sha256") not in (None, sha):
-            raise _bad(where, "the source does not match its sha256")
+            raise check.bad(where, "the source does not match its sha256")
         rows.append({
             "version": number, "sha256": sha, "source": item["source"], "data": data,
-            "message": _text(item.get("message"), where, "message", 100_000, optional=True),
-            "author": _text(item.get("author"), where, "author", 300),
+            "message": check.text(item.get("message"), where, "message", 100_000, optional=True),
+            "author": check.text(item.get("author"), where, "author", 300),
             "git": _git(item.get("git"), where),
-            "created_at": _time(item.get("created_at"), where),
+            "created_at": check.time(item.get("created_at"), where),
             "renamed_from": _renamed_from(item.get("renamed_from"), where),
         })
     return rows
@@ -133,7 +111,7 @@ def _renamed_from(value: object, where: str) -> str | None:
     slug, _, number = value.rpartition("@v") if isinstance(value, str) else ("", "", "")
     if slug_problem(slug) is not None or not (number.isascii() and number.isdigit()) \
             or len(number) > 10:
-        raise _bad(where, "renamed_from must be '<slug>@v<number>' or null")
+        raise check.bad(where, "renamed_from must be '<slug>@v<number>' or null")
     return str(value)
 
 
@@ -141,11 +119,11 @@ def _label_rows(slug: str, given: object, latest: int) -> dict[str, int]:
     if given is None:
         return {}
     if not isinstance(given, dict):
-        raise _bad(slug, "labels must be an object of label -> version")
+        raise check.bad(slug, "labels must be an object of label -> version")
     for name, version in given.items():
         if not LABEL_RE.match(name) or not isinstance(version, int) or isinstance(version, bool) \
                 or not 1 <= version <= latest:
-            raise _bad(slug, f"label {name!r} must name one of its versions")
+            raise check.bad(slug, f"label {name!r} must name one of its versions")
     return given
 
 
@@ -153,53 +131,55 @@ def _event_rows(given: object) -> list[dict[str, Any]]:
     if given is None:
         return []
     if not isinstance(given, list):
-        raise _bad("events", "must be a list")
+        raise check.bad("events", "must be a list")
     rows = []
     for index, item in enumerate(given):
         where = f"event {index + 1}"
         if not isinstance(item, dict):
-            raise _bad(where, "must be an object")
+            raise check.bad(where, "must be an object")
         rows.append({
-            "action": _text(item.get("action"), where, "action", 40),
-            "slug": _text(item.get("slug"), where, "slug", 200, optional=True),
-            "actor": _text(item.get("actor"), where, "actor", 300),
-            "details": _object(item.get("details"), where, "details") or {},
-            "created_at": _time(item.get("created_at"), where),
+            "action": check.text(item.get("action"), where, "action", 40),
+            "slug": check.text(item.get("slug"), where, "slug", 200, optional=True),
+            "actor": check.text(item.get("actor"), where, "actor", 300),
+            "details": check.obj(item.get("details"), where, "details") or {},
+            "created_at": check.time(item.get("created_at"), where),
         })
     return rows
 
 
-def _parse(document: dict[str, Any]) -> tuple[list[tuple[str, Any, Any, Any, Any]], list[Any]]:
+def _parse(document: dict[str, Any]
+           ) -> tuple[list[tuple[str, Any, Any, Any, Any]], list[Any], Releases]:
     if document.get("format") != FORMAT or document.get("format_version") != FORMAT_VERSION:
         raise HttpError(400, f"Not a promptsync export: 'format' must be {FORMAT!r} version "
                              f"{FORMAT_VERSION}.")
     given = document.get("prompts")
     if not isinstance(given, list):
-        raise _bad("prompts", "must be a list")
+        raise check.bad("prompts", "must be a list")
     prompts, seen = [], set()
     for item in given:
         slug = item.get("slug") if isinstance(item, dict) else None
         if not isinstance(slug, str) or slug in seen:
-            raise _bad("prompts", f"every prompt needs a unique slug (got {slug!r})")
+            raise check.bad("prompts", f"every prompt needs a unique slug (got {slug!r})")
         seen.add(slug)
         if slug_problem(slug):
-            raise _bad(slug, slug_problem(slug) or "")
+            raise check.bad(slug, slug_problem(slug) or "")
         rows = _version_rows(slug, item.get("versions"))
         labels = _label_rows(slug, item.get("labels"), len(rows))
-        created = _time(item.get("created_at", item["versions"][0].get("created_at")), slug)
+        created = check.time(item.get("created_at", item["versions"][0].get("created_at")), slug)
         archived = item.get("archived_at")
         if archived is not None:
-            archived = _time(archived, slug, "archived_at")
+            archived = check.time(archived, slug, "archived_at")
             if labels:
-                raise _bad(slug, "an archived prompt has no labels")
+                raise check.bad(slug, "an archived prompt has no labels")
         prompts.append((slug, rows, labels, created, archived))
-    return prompts, _event_rows(document.get("events"))
+    shas = {slug: [row["sha256"] for row in rows] for slug, rows, *_ in prompts}
+    return prompts, _event_rows(document.get("events")), parse_releases(document, shas)
 
 
 def import_project(project: ProjectRef, principal: Principal, document: dict[str, Any]
                    ) -> dict[str, int]:
     """Restore an export into this project, which must hold no prompts yet (409 otherwise)."""
-    prompts, events = _parse(document)  # every check before the first write
+    prompts, events, releases = _parse(document)  # every check before the first write
     db.session.commit()
     # A no-op write on the project row: two concurrent imports queue here (row lock on
     # Postgres, the write lock on SQLite), so the emptiness check below cannot race.
@@ -213,6 +193,7 @@ def import_project(project: ProjectRef, principal: Principal, document: dict[str
                              "empty project.")
     now = utcnow()
     counts = {"prompts": 0, "versions": 0, "labels": 0, "events": len(events)}
+    ids: dict[str, int] = {}
     try:
         for slug, rows, labels, created, archived in prompts:
             prompt = Prompt(project_id=project.id, slug=slug, latest_version=len(rows),
@@ -220,6 +201,7 @@ def import_project(project: ProjectRef, principal: Principal, document: dict[str
                             archived_at=archived)
             db.session.add(prompt)
             db.session.flush()
+            ids[slug] = prompt.id
             db.session.execute(insert(PromptVersion.__table__),
                                [{**row, "prompt_id": prompt.id,
                                  "partials": partials_column(row["source"], row["data"])}
@@ -232,6 +214,7 @@ def import_project(project: ProjectRef, principal: Principal, document: dict[str
         if events:
             db.session.execute(insert(Event.__table__),
                                [{**row, "project_id": project.id} for row in events])
+        counts.update(import_releases(project.id, releases, ids, principal.actor, now))
         # The imported events are history, not news: only this one reaches webhooks.
         log_event(project.id, principal.actor, "project.imported", None, **counts)
         db.session.commit()
