@@ -27,9 +27,12 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $(TEST_STAMP)
 
-# Ctrl-C stops dev (exit 130, its own one line); the trap keeps make from adding "Error 130".
+# Ctrl-C stops dev (exit 130) with its own one line, and make must add nothing: make prints
+# "Error 130" for a recipe that exits 130, or "Interrupt" for a shell killed by SIGINT (dash is
+# when it got the Ctrl-C too, unless trapped). The trap covers a Ctrl-C the shell got (typed on
+# the terminal); `|| [ $? -eq 130 ]` covers a SIGINT dev alone got (kill -INT <pid>).
 dev: $(STAMP)  ## install the product, then run the local stack on the example prompts/
-	@trap 'exit 0' INT; $(BIN)/promptsync dev
+	@trap 'exit 0' INT; $(BIN)/promptsync dev || [ $$? -eq 130 ]
 
 test: $(TEST_STAMP) lint  ## install with the test tools, lint, then run the whole suite (Postgres tests skip outside CI if it is down)
 	$(BIN)/pytest -n auto

@@ -67,6 +67,15 @@ class MakeDev:
         os.close(self.fd)
         return os.waitstatus_to_exitcode(status)
 
+    def interrupt_dev(self, root: Path) -> int:
+        """SIGINT to dev alone (``kill -INT <pid>`` from another terminal); make's status."""
+        pid = json.loads((root / ".promptsync" / "dev.lock").read_text())["pid"]
+        os.kill(pid, signal.SIGINT)
+        self.read_until(b"\0", 30)  # to the end
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        return os.waitstatus_to_exitcode(status)
+
     def lines(self) -> list[str]:
         return self.output.decode(errors="replace").replace("\r\n", "\n").split("\n")
 
@@ -125,6 +134,23 @@ def test_dev_says_where_its_account_is_makes_a_new_key_and_runs_once(tmp_path: P
     assert [line for line in after if line.strip() not in ("", "^C")] == ["stopped"], after
     assert not any(line.startswith("make") for line in lines), lines
     assert status != 0  # make passes the Ctrl-C on (130 or killed by SIGINT), silently
+
+
+@pytest.mark.slow
+def test_make_dev_stopped_by_a_sigint_to_dev_alone_adds_no_make_line(tmp_path: Path) -> None:
+    # make and its shell never see this SIGINT: dev's 130 used to come out as
+    # "make: *** [Makefile:N: dev] Error 130" under the stopped line.
+    root = tmp_path / "repo"
+    write_files(root / "prompts", {"support/greeting.yaml": GREETING})
+    make = MakeDev(root, command_env(tmp_path / "xdg", **FAST_SERVER), free_port())
+    try:
+        assert make.read_until(b"watching", 30), make.lines()
+    finally:
+        status = make.interrupt_dev(root)
+    lines = make.lines()
+    after = lines[next(i for i, line in enumerate(lines) if line.startswith("watching")) + 1:]
+    assert [line for line in after if line.strip()] == ["stopped"], after
+    assert status == 0
 
 
 def test_a_later_run_says_where_the_account_is_and_how_to_log_in(tmp_path: Path) -> None:
