@@ -13,7 +13,7 @@ from webapi.extensions import db
 from webapi.models import ROLE_RANK, Label, Prompt, utcnow
 from webapi.services.events import log_event
 from webapi.services.moves import remove_labels
-from webapi.services.partials import dependents, lock_includes
+from webapi.services.partials import dependent_uses, lock_includes, uses_text
 from webapi.services.protection import protected_labels
 from webapi.services.versions import check_slug, get_version, labels_of, version_dict
 
@@ -79,6 +79,24 @@ def archive_locked(
               version=prompt.latest, labels=labels, forced=bool(blocking), **details)
 
 
+def check_not_included(project: ProjectRef, slug: str, doing: str) -> None:
+    """409 ``included`` when a live prompt's latest or labelled version includes slug: an
+    archive (or a rename, which archives) would break their fetches. Call under
+    lock_includes()."""
+    uses = dependent_uses(project, slug)
+    if not uses:
+        return
+    labelled = any(via["ref"] != "latest" for use in uses for via in use["via"])
+    then = " and move their labels to versions without it" if labelled else ""
+    how = f"remove the includes first ({{{{> {slug} }}}}){then}"
+    if doing == "rename":
+        how = (f"keep '{slug}' until nothing includes it: push the new name beside it, point "
+               f"the includes at the new name{then}, then delete '{slug}'")
+    raise HttpError(
+        409, f"Cannot {doing} '{slug}': it is included by {uses_text(uses)}; {how}.", "included",
+        dependents=[use["slug"] for use in uses], via={use["slug"]: use["via"] for use in uses})
+
+
 def archive_prompt(
     project: ProjectRef, slug: str, principal: Principal, role: str,
     expected_version: int | None = None, force: bool = False,
@@ -93,11 +111,7 @@ def archive_prompt(
         if prompt.archived_at is not None:
             raise gone(project, slug)
         lock_includes(project)  # no push may include it between this check and the commit
-        including = dependents(project, slug)
-        if including:
-            raise HttpError(
-                409, f"'{slug}' is included by {', '.join(repr(s) for s in including)}: remove "
-                "the includes first ({{> " + slug + " }}).", "included", dependents=including)
+        check_not_included(project, slug, "archive")
         archive_locked(project, prompt, principal, expected_version, force, utcnow())
     except HttpError:
         db.session.rollback()

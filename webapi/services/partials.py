@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, select, text
+from sqlalchemy import and_, literal, select, text
 
 from promptsync.format.partials import (
     Expanded,
@@ -121,15 +121,42 @@ def check_push(project: ProjectRef, pushed: Mapping[str, Mapping[str, Any]]
     return errors
 
 
-def dependents(project: ProjectRef, slug: str) -> list[str]:
-    """The live prompts whose latest version includes ``slug`` (directly), sorted."""
+def dependent_uses(project: ProjectRef, slug: str) -> list[dict[str, Any]]:
+    """The live prompts whose latest version, or a version one of their labels points at,
+    includes ``slug`` (directly), sorted: [{slug, via: [{ref, version}]}], ref "latest" or
+    the label's name (the shape of a fetch's ``includes`` item). A labelled version counts:
+    archiving what production's version includes breaks production's fetch."""
     # The partials column (SQL NULL for a version that includes nothing) narrows it down.
-    rows = db.session.execute(
-        select(Prompt.slug, PromptVersion.partials)
+    live = (Prompt.project_id == project.id, Prompt.archived_at.is_(None), Prompt.slug != slug,
+            PromptVersion.partials.is_not(None))
+    latest = db.session.execute(
+        select(Prompt.slug, literal("latest"), PromptVersion.version, PromptVersion.partials)
         .join(PromptVersion, and_(PromptVersion.prompt_id == Prompt.id,
                                   PromptVersion.version == Prompt.latest_version))
-        .where(Prompt.project_id == project.id, Prompt.archived_at.is_(None),
-               Prompt.slug != slug, PromptVersion.partials.is_not(None))
-    ).all()
-    return sorted(includer for includer, partials in rows
-                  if any(written["slug"] == slug for written in partials or ()))
+        .where(*live))
+    labelled = db.session.execute(
+        select(Prompt.slug, Label.name, PromptVersion.version, PromptVersion.partials)
+        .join(Label, Label.prompt_id == Prompt.id)
+        .join(PromptVersion, and_(PromptVersion.prompt_id == Prompt.id,
+                                  PromptVersion.version == Label.version))
+        .where(*live))
+    via: dict[str, list[dict[str, Any]]] = {}
+    for includer, ref, version, partials in [*latest, *labelled]:
+        if any(written["slug"] == slug for written in partials or ()):
+            via.setdefault(includer, []).append({"ref": ref, "version": version})
+    return [{"slug": includer, "via": sorted(uses, key=lambda u: (u["ref"] != "latest",
+                                                                   u["ref"]))}
+            for includer, uses in sorted(via.items())]
+
+
+def dependents(project: ProjectRef, slug: str) -> list[str]:
+    """The slugs of dependent_uses(), sorted."""
+    return [use["slug"] for use in dependent_uses(project, slug)]
+
+
+def uses_text(uses: list[dict[str, Any]]) -> str:
+    """"'a' (latest v2, production v1), 'b' (staging v3)": who includes it, by which refs."""
+    return ", ".join(
+        f"'{use['slug']}' ("
+        + ", ".join(f"{via['ref']} v{via['version']}" for via in use["via"]) + ")"
+        for use in uses)

@@ -15,8 +15,8 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Prompt, PromptVersion, utcnow
 from webapi.services.events import log_event
-from webapi.services.lifecycle import LockedPrompt, archive_locked, gone
-from webapi.services.partials import check_push, partials_column
+from webapi.services.lifecycle import LockedPrompt, archive_locked, check_not_included, gone
+from webapi.services.partials import check_push, lock_includes, partials_column
 from webapi.services.pushes import (
     PushItem,
     PushOutcome,
@@ -112,7 +112,10 @@ def _rename(
         raise HttpError(409, f"'{item.slug}' is at version {new.latest}, not "
                              f"{item.parent_version}.", "conflict", latest_version=new.latest)
     renamed_from = f"{old_slug}@v{old.latest}"
-    # The same rules as an archive, never forced: a protected label on the old slug blocks it.
+    # The same rules as an archive, never forced: a prompt others include (at their latest or
+    # a label) is not renamed under them, nor is one a protected label points at.
+    lock_includes(project)
+    check_not_included(project, old_slug, "rename")
     archive_locked(project, old, principal, item.renamed_from_version, False, now,
                    renamed_to=item.slug)
     number = new.latest + 1
