@@ -34,7 +34,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS",
-        database.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+        database.engine_options(app.config["SQLALCHEMY_DATABASE_URI"],
+                                app.config["DATABASE_CONNECT_TIMEOUT"]),
     )
     app.config.update(
         SESSION_COOKIE_NAME="promptsync_session",

@@ -45,6 +45,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        # Postgres: the longest wait for a connection (libpq connect_timeout), so that a database
+        # host that drops or black-holes packets fails /readyz and requests in seconds, not after
+        # the kernel's TCP timeout (minutes). 0 waits without a limit.
+        "DATABASE_CONNECT_TIMEOUT": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
         "BCRYPT_ROUNDS": int(os.environ.get("BCRYPT_ROUNDS", "12")),
         "SIGNUP_OPEN": _bool("PROMPTSYNC_SIGNUP_OPEN", True),
         "CORS_ORIGINS": [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()],

@@ -13,10 +13,11 @@ from sqlalchemy.exc import DisconnectionError
 from webapi.extensions import db
 
 POOL_RECYCLE_SECONDS = 1800  # also when webapi.fetch.connections retires its connections
+CONNECT_TIMEOUT_SECONDS = 5  # DATABASE_CONNECT_TIMEOUT's default (webapi.config)
 _FRESH = "promptsync_fresh"  # in a pool record's info: connected, not yet checked out
 
 
-def engine_options(uri: str) -> dict[str, Any]:
+def engine_options(uri: str, connect_timeout: int = CONNECT_TIMEOUT_SECONDS) -> dict[str, Any]:
     """SQLAlchemy engine options for the database URI."""
     if uri.startswith("sqlite"):
         # The busy timeout makes writers queue instead of failing with "database is locked".
@@ -25,7 +26,15 @@ def engine_options(uri: str) -> dict[str, Any]:
     # configure() installs a check without one (hung_up) that notices a connection the server
     # closed before it is used. pool_recycle retires connections before server or firewall
     # idle timeouts can cut them silently. Figures: docs/BENCHMARKS.md, "Dead connections".
-    return {"pool_size": 5, "max_overflow": 10, "pool_recycle": POOL_RECYCLE_SECONDS}
+    options: dict[str, Any] = {
+        "pool_size": 5, "max_overflow": 10, "pool_recycle": POOL_RECYCLE_SECONDS}
+    # libpq's connect_timeout bounds the whole connection setup (TCP, TLS, startup, auth) per
+    # address: every connection comes from this engine, the fetch's and the LISTEN one included.
+    # Connection setup only: a connection in use is not slowed. A connect_timeout written in
+    # DATABASE_URL wins (the URL's query is the operator's own word).
+    if connect_timeout > 0 and "connect_timeout=" not in uri:
+        options["connect_args"] = {"connect_timeout": connect_timeout}
+    return options
 
 
 def hung_up(driver: Any) -> bool:

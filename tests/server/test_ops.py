@@ -113,7 +113,7 @@ def test_readyz_is_503_until_the_schema_is_at_the_head(empty_database: str) -> N
             return answer.status_code, answer.get_json()
 
         assert ready() == (503, {
-            "status": "unavailable", "database": "ok",
+            "error": "unavailable", "status": "unavailable", "database": "ok",
             "schema": {"current": None, "head": head},
             "detail": "The database schema is not at the migrations' head: "
                       "run `flask --app webapi db upgrade`."})

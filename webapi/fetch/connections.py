@@ -5,7 +5,8 @@ the queue's lock) add 13-16% to the instructions of a whole in-process fast fetc
 time, over this LIFO list (measured side by side by `python -m benchmarks fetch-pool`; figures
 in docs/BENCHMARKS.md, issue 11). So the few rules of a pool the fetch needs are kept here by
 hand, each mirroring what SQLAlchemy's pool does for the Session's connections:
-connections come from the engine's pool (its connect arguments and events) and are detached;
+connections come from the engine's pool (its connect arguments, libpq's connect_timeout among
+them, and events) and are detached;
 retired after POOL_RECYCLE_SECONDS (pool_recycle); checked before use, as webapi.database checks
 the pool's (a connection the server closed is replaced); closed when the engine is disposed; never
 used or closed by a forked child (the parent's sockets); and all closed when one is found lost

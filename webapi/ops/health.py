@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from flask import Flask, Response, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from webapi.errors import error_body
 from webapi.extensions import db
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,11 @@ def _answer(code: int, /, **body: Any) -> Response:
     response.status_code = code
     response.headers["Cache-Control"] = "no-store"  # a probe wants now, never a cached answer
     return response
+
+
+def _unavailable(detail: str, **body: Any) -> Response:
+    """503 in the one error shape ({"error", "detail"}), with what the probe found beside it."""
+    return _answer(503, **error_body(503, detail), status="unavailable", **body)
 
 
 def healthz() -> Response:
@@ -47,13 +53,11 @@ def readyz() -> Response:
     except (SQLAlchemyError, OSError) as exc:
         # The reason goes to the log only: a driver's message can name hosts and users.
         log.warning("readyz: the database cannot be reached: %s", exc)
-        return _answer(503, status="unavailable", database="unreachable",
-                       detail="The database cannot be reached.")
+        return _unavailable("The database cannot be reached.", database="unreachable")
     schema = {"current": ",".join(current) or None, "head": ",".join(head)}
     if current != head:
-        return _answer(503, status="unavailable", database="ok", schema=schema,
-                       detail="The database schema is not at the migrations' head: "
-                              "run `flask --app webapi db upgrade`.")
+        return _unavailable("The database schema is not at the migrations' head: "
+                            "run `flask --app webapi db upgrade`.", database="ok", schema=schema)
     return _answer(200, status="ready", database="ok", schema=schema)
 
 
