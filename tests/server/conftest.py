@@ -21,6 +21,7 @@ from tests.support.app import (
     require_postgres,
     truncate_postgres,
 )
+from tests.support.http_edges import Edges, edges_site
 from tests.support.lifecycle import Lab, lifecycle_lab
 from tests.support.releases import Team, release_team
 
@@ -96,3 +97,19 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def edges(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Edges]:
+    """One app per test module and backend with demo/support/greeting at versions 1..3,
+    production and staging on 2 (the HTTP edge tests: tests/support/http_edges.py)."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("edges") / "edges.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+        truncate_postgres(url)
+    with edges_site(url) as found:
+        yield found
