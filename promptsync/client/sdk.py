@@ -3,9 +3,9 @@
 A pinned version is cached for good (versions never change); a label or the latest is reused for
 ``ttl`` seconds, then revalidated with its ETag. When the server is unreachable or failing (5xx,
 408, 429) the last copy is served, else the copy in an export bundle (``bundle=`` or
-PROMPTSYNC_BUNDLE); a 404 or 403 is an answer and is never hidden. A 410 (the prompt was archived)
-raises PromptArchived and drops the cached copies of its latest and labels, so an archived prompt
-is never served from the cache.
+PROMPTSYNC_BUNDLE; client/offline.py); a 404 or 403 is an answer and is never hidden. A 410 (the
+prompt was archived) raises PromptArchived and drops the cached copies of its latest and labels,
+so an archived prompt is never served from the cache.
 
 With ``live=True`` (SPEC §12) one background stream (client/live.py) tells the client of every
 change: a cached latest or label is refetched when an event names its slug, and is served from
@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 
 from promptsync.client.api import ApiClient
-from promptsync.client.bundle import load_bundle
 from promptsync.client.live import LiveStream, changed_slugs
+from promptsync.client.offline import ENV_BUNDLE, BundleFallback, is_outage
 from promptsync.client.sse import SseEvent
 from promptsync.client.transport import segment
 from promptsync.client.version import PromptVersion
@@ -44,21 +44,11 @@ __all__ = ["Client", "PromptArchived", "PromptVersion"]
 
 log = logging.getLogger(__name__)
 
-ENV_BUNDLE = "PROMPTSYNC_BUNDLE"
-
-
 @dataclass(frozen=True)
 class _Entry:
     value: PromptVersion
     checked_at: float
     stamp: tuple[int, int] = (-1, -1)  # (stream generation, slug's event count) when asked
-
-
-def _is_outage(exc: Exception) -> bool:
-    """True for failures a cached copy should paper over: unreachable, 5xx, rate limits."""
-    if isinstance(exc, ServerUnreachable):
-        return True
-    return isinstance(exc, ApiError) and (exc.status >= 500 or exc.status in (408, 429))
 
 
 class Client:
@@ -88,6 +78,7 @@ class Client:
         self.ttl = ttl
         bundle = bundle or os.environ.get(ENV_BUNDLE) or None
         self.bundle_path = Path(bundle) if bundle else None
+        self._fallback = BundleFallback(self.bundle_path, self.project)
         self._clock = clock
         self._api = ApiClient(
             settings.server, settings.api_key, transport=transport, timeout=timeout
@@ -95,7 +86,6 @@ class Client:
         self._lock = threading.Lock()
         self._pinned: dict[tuple[str, int], PromptVersion] = {}
         self._moving: dict[tuple[str, str | None], _Entry] = {}
-        self._bundle: dict[str, Any] | None = None
         self._live: LiveStream | None = None
         self._live_up = False
         self._generation = 0  # grows when the stream comes up without a replay of what it missed
@@ -119,9 +109,9 @@ class Client:
         try:
             data = self._api.get_version(self.project, slug, version=version)
         except (ServerUnreachable, ApiError) as exc:
-            if not _is_outage(exc):
+            if not is_outage(exc):
                 raise
-            fallback = self._from_bundle(slug, version, None, exc)
+            fallback = self._fallback.find(slug, version, None, exc)
             if fallback is None:
                 raise
             return fallback
@@ -155,7 +145,7 @@ class Client:
             if isinstance(exc, ApiError) and exc.status == 410:
                 self._forget_moving(slug)
                 raise PromptArchived(exc.status, exc.code, exc.detail, exc.body) from exc
-            if not _is_outage(exc):
+            if not is_outage(exc):
                 raise  # a 404 or 403 is an answer, not an outage: never hide it
             if entry is not None:
                 log.warning("promptsync: %s; serving cached %s v%d", exc, slug, entry.value.version)
@@ -163,7 +153,7 @@ class Client:
                     # Back off for one TTL so a dead server does not cost a timeout per call.
                     self._moving[key] = _Entry(entry.value, now)
                 return entry.value
-            fallback = self._from_bundle(slug, None, label, exc)
+            fallback = self._fallback.find(slug, None, label, exc)
             if fallback is None:
                 raise
             return fallback
@@ -264,54 +254,12 @@ class Client:
         except KeyError as exc:
             raise ApiError(200, "bad_response", f"version JSON lacks {exc}") from None
 
-    def _from_bundle(
-        self, slug: str, version: int | None, label: str | None, cause: Exception
-    ) -> PromptVersion | None:
-        """The bundle's copy when it matches the request, else None."""
-        if self.bundle_path is None:
-            return None
-        with self._lock:
-            bundle = self._bundle
-        if bundle is None:
-            try:
-                bundle = load_bundle(self.bundle_path)
-            except BundleError as exc:
-                raise BundleError(f"{cause}; and the fallback {exc}") from cause
-            if self.project and bundle.get("project") not in (None, self.project):
-                raise BundleError(
-                    f"{cause}; and the fallback bundle {self.bundle_path} is for project "
-                    f"{bundle.get('project')!r}, not {self.project!r}"
-                ) from cause
-            with self._lock:
-                self._bundle = bundle
-        entry = bundle["prompts"].get(slug)
-        if entry is None:
-            return None
-        if version is not None:
-            matches = entry["version"] == version
-        elif label is not None:
-            matches = bundle.get("label") == label or label in entry["labels"]
-        else:
-            matches = bundle.get("label") is None  # a labelled bundle is not "latest"
-        if not matches:
-            return None
-        log.warning(
-            "promptsync: %s; serving %s v%d from %s",
-            cause,
-            slug,
-            entry["version"],
-            self.bundle_path,
-        )
-        return PromptVersion.from_source(
-            slug, entry["version"], entry["sha256"], entry["labels"], entry["source"]
-        )
-
     def clear_cache(self) -> None:
         """Forget every cached version and the loaded bundle."""
         with self._lock:
             self._pinned.clear()
             self._moving.clear()
-            self._bundle = None
+        self._fallback.forget()
 
     @property
     def live(self) -> bool:
