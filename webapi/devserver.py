@@ -24,6 +24,8 @@ PARENT_CHECK_INTERVAL = 0.5
 # answer on its port comes from the server it started (and not from another that holds the port).
 INSTANCE_ENV = "PROMPTSYNC_DEV_INSTANCE"
 INSTANCE_HEADER = "X-Promptsync-Dev-Instance"
+# The file where promptsync.dev.stack keeps the key dev and watch use (the admin's DEV_KEY_FILE).
+KEY_FILE_ENV = "PROMPTSYNC_DEV_KEY_FILE"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     from webapi.webhooks.worker import Worker
 
     app = create_app()
+    app.config["DEV_KEY_FILE"] = os.environ.get(KEY_FILE_ENV)
     with app.app_context():
         upgrade()
     token = os.environ.get(INSTANCE_ENV)

@@ -47,6 +47,8 @@ EXIT_PORT_IN_USE = 3  # webapi.devserver's exit status when it cannot listen
 # is then known to be the server this command started, not another one that holds the port.
 INSTANCE_ENV = "PROMPTSYNC_DEV_INSTANCE"
 INSTANCE_HEADER = "X-Promptsync-Dev-Instance"
+# Where the dev server finds the key dev and watch use: its admin warns before revoking that one.
+KEY_FILE_ENV = "PROMPTSYNC_DEV_KEY_FILE"
 _PRIVATE = stat.S_IRUSR | stat.S_IWUSR
 
 
@@ -156,6 +158,7 @@ class DevServer:
             "WEBHOOK_ALLOW_PRIVATE": os.environ.get("WEBHOOK_ALLOW_PRIVATE", "true"),
             "PYTHONUNBUFFERED": "1",
             INSTANCE_ENV: token,
+            KEY_FILE_ENV: str(self.state_dir.resolve() / KEY_FILE),
         }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -267,11 +270,9 @@ def bootstrap(url: str, project: str, state_dir: Path) -> tuple[DevAccount, Boot
             raise
         if project not in {p.get("slug") for p in api.projects()}:
             api.create_project(project, project.replace("-", " ").title())
+        # No logout: it ends every session of the user, so the admin page where the old key
+        # was just revoked would be logged out too. This session's cookie dies with the client.
         key = api.create_key(project, "promptsync dev", "admin")["key"]
-        try:
-            api.logout()
-        except ApiError:
-            pass  # the key is what we keep
     account = DevAccount(email, password, project, str(key))
     save_account(state_dir, account)
     return account, outcome

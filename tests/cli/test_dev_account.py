@@ -4,9 +4,11 @@ one line, and a crashed dev server's traceback printed as lines. Real processes 
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -80,12 +82,33 @@ class MakeDev:
         return self.output.decode(errors="replace").replace("\r\n", "\n").split("\n")
 
 
-def _revoke(port: int, key: str) -> None:
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=10,
-                      headers={"X-API-Key": key}) as web:
-        keys = web.get("/projects/demo/keys").json()["keys"]
-        (mine,) = [k for k in keys if key.startswith(k["prefix"])]
-        assert web.delete(f"/projects/demo/keys/{mine['id']}").status_code == 204
+DEV_WARNING = ("promptsync dev and watch on this machine use this key: revoking it stops them "
+               "until promptsync dev, started again, makes a new one.")
+
+
+def _csrf(page: httpx.Response) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def _admin(port: int, account: dict[str, str]) -> httpx.Client:
+    """A browser's session in the dev server's admin, logged in as dev's account."""
+    web = httpx.Client(base_url=f"http://127.0.0.1:{port}/admin", timeout=10)
+    form = {"email": account["email"], "password": account["password"],
+            "csrf_token": _csrf(web.get("/login"))}
+    assert web.post("/login", data=form).status_code == 302
+    return web
+
+
+def _dev_key_row(web: httpx.Client, key: str) -> tuple[str, str]:
+    """The revoke URL and the question of the key dev uses, as its keys page shows them."""
+    page = web.get("/p/demo/keys")
+    assert page.status_code == 200, page.status_code  # still logged in
+    found = re.search(r'action="/admin(/p/demo/keys/\d+/revoke)" class="inline" '
+                      r'data-confirm="([^"]*)"', page.text.split(key[:12] + "</td>")[1])
+    assert found and page.text.count("used by promptsync dev and watch here") == 1, page.text
+    return found[1], html.unescape(found[2])
 
 
 @pytest.mark.slow
@@ -109,7 +132,13 @@ def test_dev_says_where_its_account_is_makes_a_new_key_and_runs_once(tmp_path: P
             f"{first.process.pid} on http://127.0.0.1:{port}): use that one, or stop it "
             f"(Ctrl-C in its terminal, or kill {first.process.pid})\n")
         account = json.loads((root / ".promptsync" / ACCOUNT_FILE).read_text())
-        _revoke(port, account["key"])  # as from the admin's API keys page
+        # From the admin's API keys page, which says what revoking this one does.
+        admin = _admin(port, account)
+        revoke, question = _dev_key_row(admin, account["key"])
+        assert question == (f"Revoke key 'promptsync dev' ({account['key'][:12]})? "
+                            f"{DEV_WARNING}")
+        assert admin.post(revoke, data={"csrf_token": _csrf(admin.get("/p/demo/keys"))}
+                          ).status_code == 302
     finally:
         assert first.end(signal.SIGINT) == 130
     # Ctrl-C: one line, "stopped" (no "interrupted" after it).
@@ -120,10 +149,14 @@ def test_dev_says_where_its_account_is_makes_a_new_key_and_runs_once(tmp_path: P
     again = MakeDev(root, env, port)
     try:
         assert again.read_until(b"watching", 30), again.lines()
+        # The new key is the one marked now, and the admin page is still logged in (dev's own
+        # session no longer logs out every session of the user).
+        new_key = json.loads((root / ".promptsync" / ACCOUNT_FILE).read_text())["key"]
+        assert _dev_key_row(admin, new_key)[1].endswith(DEV_WARNING)
     finally:
+        admin.close()
         status = again.ctrl_c()
     lines = again.lines()
-    new_key = json.loads((root / ".promptsync" / ACCOUNT_FILE).read_text())["key"]
     assert new_key != account["key"]
     assert f"created a new key (the stored one no longer worked): {new_key}" in lines, lines
     assert not any("created a local account" in line for line in lines)

@@ -8,12 +8,14 @@ a new key may have.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from webapi.admin.common import bp, flash_error
 from webapi.auth.caller import require_user
+from webapi.auth.keys import split_key
 from webapi.auth.principal import ProjectAccess
 from webapi.auth.roles import project_role, require_key_manager
 from webapi.errors import HttpError
@@ -23,10 +25,22 @@ from webapi.services.keys import creatable_roles, create_key, revoke_key, visibl
 from webapi.services.projects import members_of, remove_member, set_member
 
 
+def _dev_key_prefix() -> str | None:
+    """On a `promptsync dev` server, the prefix of the key dev and watch use; else None."""
+    # Read at each page: dev writes a new key there when the old one was revoked.
+    path = current_app.config.get("DEV_KEY_FILE")
+    if not path:
+        return None
+    try:
+        return split_key(Path(path).read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeError):
+        return None
+
+
 def _keys_page(access: ProjectAccess, status: int = 200, **extra: Any) -> Any:
     return render_template("admin/keys.html", project=access.project, role=access.role,
                            roles=creatable_roles(access.role), keys=visible_keys(access),
-                           **extra), status
+                           dev_prefix=_dev_key_prefix(), **extra), status
 
 
 @bp.get("/p/<p>/keys")
