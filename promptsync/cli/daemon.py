@@ -2,19 +2,22 @@
 
 The main thread only waits: the watcher and the sync thread do the work. Ctrl-C (or `kill -INT`)
 and SIGTERM end the wait, the daemon stops (what is queued stays in the journal), and Ctrl-C
-exits 130 through the group like any other interruption.
+exits 130 with that one line (not the group's "interrupted" of other commands).
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from promptsync.cli.context import Obj
-from promptsync.cli.errors import describe
+import click
+
+from promptsync.cli.context import Obj, display
+from promptsync.cli.errors import EXIT_INTERRUPTED, describe
 from promptsync.cli.output import echo_err
 from promptsync.errors import PromptSyncError
 
@@ -65,13 +68,19 @@ def watch_daemon(obj: Obj, engine: SyncEngine, **options: Any) -> WatchDaemon:
         return describe(exc, obj)
 
     # Told of server-side changes by the event stream; it polls only while that is down.
-    return WatchDaemon(engine, log=echo_err, describe=say, listen=True, **options)
+    # A bad file is named as `lint` names it: relative to the working directory.
+    return WatchDaemon(engine, log=echo_err, describe=say, name=display, listen=True, **options)
 
 
 def finish(daemon: WatchDaemon, interrupted: bool) -> None:
-    """Say how many saves wait for the next run; Ctrl-C goes on to exit 130."""
+    """Say, in one line, that it stopped and how many saves wait for the next run; Ctrl-C
+    then exits 130."""
+    if interrupted and sys.stderr.isatty():
+        echo_err()  # past the ^C the terminal echoed
     left = daemon.outbox.count()
     note = f"; {left} change{'s' * (left != 1)} queued for the next run" if left else ""
     echo_err(f"stopped{note}")
     if interrupted:
-        raise KeyboardInterrupt  # the group turns it into exit 130
+        # Ctrl-C is how watch and dev are meant to end: "stopped" said it, so exit 130 without
+        # the group's "interrupted" line.
+        raise click.exceptions.Exit(EXIT_INTERRUPTED)

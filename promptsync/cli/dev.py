@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +10,6 @@ import click
 
 from promptsync.cli.context import Obj, display, pass_obj
 from promptsync.cli.daemon import finish, run_until_signalled, watch_daemon
-from promptsync.cli.errors import EXIT_INTERRUPTED
 from promptsync.cli.output import echo_err
 from promptsync.dev.lock import DevLock
 
@@ -157,13 +155,7 @@ def dev(obj: Obj, port: int | None) -> None:
         if api is not None:
             api.close()
         stack.stop()
-    if interrupted and sys.stderr.isatty():
-        echo_err()  # past the ^C the terminal echoed
-    try:
-        finish(daemon, interrupted)
-    except KeyboardInterrupt:
-        # Ctrl-C is how dev is meant to end: "stopped" said it, exit 130 without "interrupted".
-        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    finish(daemon, interrupted)  # one line; Ctrl-C exits 130
 
 
 COMMANDS = [dev]

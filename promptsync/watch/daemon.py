@@ -1,12 +1,14 @@
 """`promptsync watch`: every save becomes a version, server-side changes reach unmodified files.
 
 Two threads meet in the journal of `.promptsync/state.json`, never in memory:
-- the watcher's worker (`on_change`, `on_rescan`) reads changed files, reports bad ones and
-  queues good ones in the journal with their text (`Outbox.enqueue`); it never touches the net;
+- the watcher's worker (`on_change`, `on_rescan`, through watch/intake.py) reads changed files,
+  reports bad ones and queues good ones in the journal with their text (`Outbox.enqueue`); it
+  never touches the net;
 - the sync thread (`step`) reconciles once, sends queued saves in order (`Outbox.flush`) and
   pulls server-side changes: told by the event stream (watch/feed.py, with ``listen``), else by
   polling; when it cannot reach the server, it retries with capped exponential backoff.
-Everything it has to say is one line per event through ``log``.
+Everything it has to say is one line per event through ``log`` (watch/eventlog.py); ``name``
+says how a file is shown (the CLI: relative to the working directory, as `lint` shows it).
 """
 
 from __future__ import annotations
@@ -16,20 +18,18 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from promptsync.errors import ApiError, PromptFileError, PromptSyncError, ServerUnreachable
-from promptsync.format.prompt import slug_for_path
+from promptsync.errors import ApiError, PromptSyncError, ServerUnreachable
 from promptsync.sync.engine import SyncEngine
-from promptsync.sync.plan import Plan, Status, check_file
+from promptsync.sync.plan import Plan, Status
 from promptsync.sync.pull import PullReport
-from promptsync.sync.scan import BadFile, LocalFile, load_file
-from promptsync.sync.tree import walk
 from promptsync.watch.eventlog import EventLog, plural
 from promptsync.watch.feed import RemoteFeed
-from promptsync.watch.outbox import FlushReport, Outbox, last_hashes
+from promptsync.watch.intake import Intake
+from promptsync.watch.outbox import FlushReport, Outbox
 from promptsync.watch.watcher import PromptWatcher
 
 # Without the event stream: one small request (the newest audit event) every POLL_INTERVAL; the
@@ -54,6 +54,7 @@ class WatchDaemon:
         *,
         log: Callable[[str], None] = _stderr,
         describe: Callable[[PromptSyncError], str] = str,
+        name: Callable[[Path], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll_interval: float = POLL_INTERVAL,
         full_poll_interval: float = FULL_POLL_INTERVAL,
@@ -69,10 +70,11 @@ class WatchDaemon:
         self.backoff = backoff
         self.watcher: PromptWatcher | None = None
         self._watcher_options = watcher_options or {}
-        self.say = EventLog(log)
+        # Bad files are named as `lint` names them; by default as seen from the repository root.
+        shown = name or (lambda path: Path(os.path.relpath(path, engine.repo.root)).as_posix())
+        self.say = EventLog(log, lambda relpath: shown(self.root / relpath))
         self._describe = describe
         self._clock = clock
-        self._seen: dict[str, tuple[int, ...]] = {}  # path -> stat when last judged (rescans)
         self._reconciled = False
         self._down = False
         self._delay = 0.0
@@ -85,6 +87,7 @@ class WatchDaemon:
         self._thread: threading.Thread | None = None
         self._listen = listen
         self.feed: RemoteFeed | None = None
+        self.intake = Intake(engine, self.outbox, self.say, self._wake.set, lambda: self._down)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -184,12 +187,12 @@ class WatchDaemon:
             if action.status == Status.INVALID:
                 # Keyed by the file's hash as the rescan is, so one bad file is said once.
                 key = action.local.sha256 if action.local is not None else ""
-                self.say.invalid(action.relpath or action.slug, action.slug, action.problems, key)
+                self.say.invalid(action.relpath or f"{action.slug}.yaml", action.problems, key)
             elif action.status == Status.CONFLICT:
                 self.say.conflict_of(action)
         # A deletion waits for the watcher's start-up rescan and its grace period (an editor
         # may be mid-save); a rename's new file is queued now and finds the old one missing.
-        self._queue([a.local for a in plan.with_status(Status.NEW, Status.MODIFIED,
+        self.intake.queue([a.local for a in plan.with_status(Status.NEW, Status.MODIFIED,
                                                         Status.RENAMED) if a.local])
         self._sent(self.outbox.flush())
         self._pull(plan)
@@ -257,78 +260,13 @@ class WatchDaemon:
 
     def on_change(self, paths: list[Path]) -> None:
         """Judge the files the watcher delivered; queue the changed, valid ones."""
-        self._judge(paths, stats=False)
+        self.intake.changed(paths)
 
     def on_rescan(self) -> None:
         """Events may have been lost: judge every file changed since it was last judged."""
-        changed: list[Path] = []
-        present: set[str] = set()
-        for path in walk(self.root):
-            key = str(path)
-            present.add(key)
-            if self._seen.get(key) != _stat(path):
-                changed.append(path)
-        for key in set(self._seen) - present:
-            del self._seen[key]
-        self._judge(changed, stats=True)
-        missing = [self.root / entry.path for entry in self.engine.reload().entries.values()
-                   if not entry.archived and not os.path.lexists(self.root / entry.path)]
-        if missing and self.watcher is not None:
-            # Believed deleted only once missing for the grace period: an editor's save may
-            # have the file away for a moment right now. The watcher hands them back then.
-            self.watcher.recheck(missing)
-        elif missing:
-            self._judge(missing, stats=True)
-
-    def _judge(self, paths: Iterable[Path], stats: bool) -> None:
-        latest = last_hashes(self.engine.reload())
-        good: list[LocalFile] = []
-        gone: list[str] = []
-        seen: dict[str, tuple[int, ...]] = {}
-        for path in paths:
-            relpath = path.relative_to(self.root).as_posix()
-            signature = _stat(path)
-            if not signature:
-                try:
-                    gone.append(slug_for_path(relpath))
-                except PromptFileError:
-                    pass  # never a prompt: nothing to archive
-                continue
-            item = load_file(self.root, path, relpath)
-            seen[str(path)] = signature
-            if isinstance(item, BadFile):
-                self.say.invalid(relpath, item.slug or relpath, item.problems)
-            elif latest.get(item.slug) == item.sha256:
-                self.say.forget(item.slug, relpath)  # touch, no-op save, or our own pull
-            elif self.say.in_conflict(item.slug, item.sha256):
-                pass  # reported already; saving it again (other bytes) tries again
-            elif problems := check_file(item):
-                self.say.invalid(relpath, item.slug, problems, item.sha256)
-            else:
-                good.append(item)
-        self._queue(good, gone)
-        self._seen.update(seen)  # only now: a failed queue must be retried by the next rescan
-
-    def _queue(self, files: list[LocalFile], gone: list[str] | None = None) -> None:
-        """Queue saves (a rename when a file holds a missing prompt's bytes) and archives."""
-        if not files and not gone:
-            return
-        added = self.outbox.enqueue(files, gone or ())
-        for local in added.saves:
-            self.say.forget(local.slug, local.relpath)
-        if (added.saves or added.archives) and self._down:
-            self.say(f"server unreachable, {plural(self.outbox.count(), 'change')} queued")
-        self._wake.set()
+        self.intake.rescan(self.watcher.recheck if self.watcher is not None else None)
 
     def _on_error(self, exc: BaseException) -> None:
         text = self._describe(exc) if isinstance(exc, PromptSyncError) else repr(exc)
         self.say(f"watch: {text}")
 
-
-def _stat(path: Path) -> tuple[int, ...]:
-    """What changes when a file is written or replaced; () when it is gone."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return ()
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

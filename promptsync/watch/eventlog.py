@@ -16,15 +16,7 @@ from promptsync.watch.outbox import FlushReport, Sent
 
 RESOLVE_HINT = advice(Disagreement.BOTH_CHANGED)
 DELETED_HINT = advice(Disagreement.DELETED_HERE)
-
-
-def first_problem(problems: tuple[Problem, ...]) -> str:
-    """``line 7: message`` for the first problem, with a count of the others."""
-    if not problems:
-        return "invalid prompt"
-    first = problems[0]
-    text = f"line {first.line}: {first.message}" if first.line else first.message
-    return text + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+UNCHANGED = "{slug}: unchanged (same as v{version} on the server)"
 
 
 def plural(count: int, word: str) -> str:
@@ -35,10 +27,14 @@ def plural(count: int, word: str) -> str:
 class EventLog:
     """Lines for the user; bad files, deletions and conflicts said once until they change."""
 
-    def __init__(self, log: Callable[[str], None]) -> None:
+    def __init__(self, log: Callable[[str], None],
+                 name: Callable[[str], str] = lambda relpath: relpath) -> None:
         self.log = log
+        self.name = name  # a file's path in the prompts dir -> the path the user is shown
         self._lock = threading.Lock()  # the watcher's thread and the sync thread both report
         self._invalid: dict[str, str] = {}  # relpath -> what was last said about it
+        self._broken: set[str] = set()  # relpaths said invalid and not yet said valid again
+        self._fixing: dict[str, str] = {}  # relpath -> hash of its queued fix
         self._deleted: set[str] = set()
         self._refusals: dict[str, str] = {}  # slug -> the archive/rename refusal last said
         # slug -> (server version, local hash) said: the same pair again is no news, and a
@@ -50,15 +46,57 @@ class EventLog:
         # cursor, set the title or fake a line.
         self.log(escape_line(line))
 
-    def invalid(self, relpath: str, slug: str, problems: tuple[Problem, ...],
-                key: str = "") -> None:
-        """``slug: invalid (line N: ...)``, once per file content (``key``) and problem."""
-        text = first_problem(problems)
+    def invalid(self, relpath: str, problems: tuple[Problem, ...], key: str = "") -> None:
+        """Every problem as `lint` says it, ``path:line:col: message``; once per file content
+        (``key``) and problems."""
+        name = self.name(relpath)
+        # Problem's text is "line:col: message" (or " message"), as lint's lines have it.
+        lines = [f"{name}:{problem}" for problem in problems] or [f"{name}: invalid prompt"]
         with self._lock:
-            if self._invalid.get(relpath) == key + text:
+            self._broken.add(relpath)
+            self._fixing.pop(relpath, None)  # a queued fix is no longer the file's news
+            if self._invalid.get(relpath) == key + "\n".join(lines):
                 return
-            self._invalid[relpath] = key + text
-        self(f"{slug}: invalid ({text})")
+            self._invalid[relpath] = key + "\n".join(lines)
+        for line in lines:
+            self(line)
+
+    def queued(self, slug: str, relpath: str, sha256: str) -> None:
+        """A save is queued: its file's next problem is news, and if it was invalid, the
+        server's acceptance of this save will say it is valid again."""
+        with self._lock:
+            self._invalid.pop(relpath, None)
+            if relpath in self._broken:
+                self._fixing[relpath] = sha256
+        self.forget(slug)
+
+    def same_as_synced(self, slug: str, relpath: str, version: int | None, sha256: str
+                       ) -> None:
+        """The file holds the bytes of its newest version (``version`` on the server, None
+        while that save is queued): a touch, a save without change, our own pull, or an
+        invalid file put back as it was, which is news."""
+        if version is None:
+            self.queued(slug, relpath, sha256)
+            return
+        with self._lock:
+            self._invalid.pop(relpath, None)
+            fixed = relpath in self._broken
+            self._broken.discard(relpath)
+            self._fixing.pop(relpath, None)
+        self.forget(slug)
+        if fixed:
+            self(f"{self.name(relpath)}: valid again")
+            self(UNCHANGED.format(slug=slug, version=version))
+
+    def _valid_again(self, sent: Sent) -> bool:
+        """Say a file is valid again when the server took its queued fix."""
+        with self._lock:
+            if self._fixing.get(sent.path) != sent.sha256:
+                return False
+            del self._fixing[sent.path]
+            self._broken.discard(sent.path)
+        self(f"{self.name(sent.path)}: valid again")
+        return True
 
     def deleted(self, slug: str, remote: int | None = None) -> None:
         """A file deleted while the server moved on: not archived; once until it changes."""
@@ -139,10 +177,14 @@ class EventLog:
     def sent(self, report: FlushReport) -> None:
         """One line per queued save or archive the server answered."""
         for sent in report.results:
+            fixed = (sent.outcome in (PushOutcome.CREATED, PushOutcome.UNCHANGED)
+                     and self._valid_again(sent))
             if sent.outcome == PushOutcome.CREATED:
                 self.forget(sent.slug)
                 renamed = f", renamed from {sent.renamed_from}" if sent.renamed_from else ""
                 self(f"{sent.slug}: pushed v{sent.version}{renamed}")
+            elif sent.outcome == PushOutcome.UNCHANGED and fixed:
+                self(UNCHANGED.format(slug=sent.slug, version=sent.version))
             elif sent.outcome == PushOutcome.ARCHIVED:
                 self.forget(sent.slug)
                 self(f"{sent.slug}: archived")
@@ -152,15 +194,13 @@ class EventLog:
                 self.refused(sent.slug, sent.latest_version, sent.base_version, sent.sha256,
                              sent.dropped)
             elif sent.outcome == PushOutcome.INVALID:
-                self(f"{sent.slug}: invalid ({first_problem(sent.problems)})")
+                self.invalid(sent.path or f"{sent.slug}.yaml", sent.problems, sent.sha256)
             elif sent.outcome == PushOutcome.ERROR:
                 self(f"{sent.slug}: not pushed: {sent.detail}")
 
-    def forget(self, slug: str, relpath: str | None = None) -> None:
-        """The prompt is fine again: its next problem is news."""
+    def forget(self, slug: str) -> None:
+        """The prompt is fine again: its next deletion, refusal or conflict is news."""
         with self._lock:
             self._deleted.discard(slug)
             self._refusals.pop(slug, None)
             self._conflicts.pop(slug, None)
-            if relpath is not None:
-                self._invalid.pop(relpath, None)

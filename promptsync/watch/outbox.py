@@ -40,6 +40,7 @@ class Sent:
     detail: str = ""
     dropped: int = 0  # later saves of the same prompt dropped with a conflicting one
     sha256: str = ""  # of the save
+    path: str = ""  # of the saved file, in the prompts dir
     code: str = ""  # the server's error code of a refusal ("protected_label", ...)
     renamed_from: str | None = None  # a save that renamed this prompt from another slug
     archive: bool = False  # the answer to an archive, not to a save
@@ -249,7 +250,7 @@ def _settle(state: SyncState, item: Pending, base: int, answer: BatchAnswer) -> 
         if renamed is not None:
             state.mark_archived(renamed)  # archived by the server with this save
         return Sent(item.slug, answer.outcome, answer.version, base_version=base,
-                    renamed_from=renamed)
+                    renamed_from=renamed, sha256=item.sha256, path=item.path)
     if answer.outcome == PushOutcome.CONFLICT and renamed is None:
         # The later saves of this prompt build on the refused one: they cannot go either.
         later = [p.id for p in queued(state) if p.slug == item.slug]
@@ -258,13 +259,13 @@ def _settle(state: SyncState, item: Pending, base: int, answer: BatchAnswer) -> 
         state.journal_ack(later)
         return Sent(item.slug, answer.outcome, base_version=base,
                     latest_version=answer.latest_version, detail=answer.detail,
-                    dropped=len(later), sha256=last, code=answer.code)
+                    dropped=len(later), sha256=last, code=answer.code, path=item.path)
     if renamed is not None and answer.outcome != PushOutcome.INVALID:
         # The rename is refused (the old prompt moved on, or a protected label holds it): the
         # file goes up as a new prompt, and the old one's archive is refused on its own.
         state.journal.append(replace(item, id=uuid.uuid4().hex, renamed_from=None))
     return Sent(item.slug, answer.outcome, problems=answer.problems, detail=answer.detail,
-                code=answer.code, renamed_from=renamed, sha256=item.sha256)
+                code=answer.code, renamed_from=renamed, sha256=item.sha256, path=item.path)
 
 
 def _archived(state: SyncState, item: Pending, base: int, refused: ApiError | None) -> Sent:

@@ -180,12 +180,13 @@ def test_an_invalid_save_is_reported_once_with_its_line_and_the_fix_is_one_versi
     rig.save(A, "template: [unclosed\n")
     rig.daemon.on_change([rig.prompts / A])  # the same bad bytes again: no new line
     rig.daemon.on_rescan()
-    invalid = [line for line in rig.lines if "invalid" in line]
-    assert len(invalid) == 1 and invalid[0].startswith("a: invalid (line 2: invalid YAML")
+    invalid = [line for line in rig.lines if line.startswith("prompts/")]
+    assert len(invalid) == 1 and invalid[0].startswith("prompts/a.yaml:2:1: invalid YAML")
     rig.save(A, text(2))
     assert rig.versions("a") == [text(1), text(2)]
+    assert rig.lines[-2:] == ["prompts/a.yaml: valid again", "a: pushed v2"]
     rig.save("Bad Name.yaml", text(1))
-    assert rig.lines[-1].startswith("Bad Name.yaml: invalid (")
+    assert rig.lines[-1].startswith("prompts/Bad Name.yaml: bad file name")
 
 
 def test_outage_queues_every_save_and_sends_them_in_order_with_capped_backoff(rig: Rig) -> None:
@@ -286,15 +287,15 @@ def test_the_rescan_finds_what_the_watcher_missed_and_rereads_only_changed_files
     rig.write(A, text(1))
     rig.daemon.step()
     rig.daemon.on_rescan()
-    import promptsync.watch.daemon as daemon_mod
+    import promptsync.watch.intake as intake_mod
 
     reads: list[Path] = []
-    real = daemon_mod.load_file
+    real = intake_mod.load_file
     def counting(root: Path, path: Path, rel: str) -> object:
         reads.append(path)
         return real(root, path, rel)
 
-    monkeypatch.setattr(daemon_mod, "load_file", counting)
+    monkeypatch.setattr(intake_mod, "load_file", counting)
     rig.daemon.on_rescan()
     assert reads == []
     rig.write("b.yaml", text(1))

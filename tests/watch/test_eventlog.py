@@ -26,7 +26,7 @@ def test_every_line_of_the_event_log_is_escaped(name: str, text: str, seen: str)
     lines: list[str] = []
     say = EventLog(lines.append)
     say(f"{text}: pulled v1")
-    say.invalid(f"{text}.yaml", text, (Problem(f"unknown key {text!s}", 2, 1),))
+    say.invalid(f"{text}.yaml", (Problem(f"unknown key {text!s}", 2, 1),))
     say.deleted(text)
     say.conflict(text, 3, "abc")
     say.refused(text, 4, 2, "def", 1)
