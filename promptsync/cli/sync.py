@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,10 +126,7 @@ def status(obj: Obj, exit_code: bool, as_json: bool, paths: tuple[str, ...]) -> 
                 for problem in action.problems:
                     echo(f"{'invalid':<9} {_where(action.path, problem)}")
             else:
-                line = _status_line(action)
-                if affected.get(action.slug) and action.status != Status.BEHIND:
-                    line += f" (affects {', '.join(sorted(affected[action.slug]))})"
-                echo(line)
+                echo(_status_line(action) + _includers(action, affected))
     counts = plan.counts()
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     echo_err(summary or "no prompts yet")
@@ -138,6 +136,21 @@ def status(obj: Obj, exit_code: bool, as_json: bool, paths: tuple[str, ...]) -> 
     # slug) fails status even without --exit-code: it would never be synced otherwise.
     if any(a.status == Status.INVALID and a.local is None for a in plan.actions):
         sys.exit(1)
+
+
+def _includers(action: Action, affected: Mapping[str, set[str]]) -> str:
+    """What the status line adds about partials: who a change affects, or who holds a partial
+    that push would archive or rename (the server refuses both while others include it)."""
+    from promptsync.sync.plan import Status  # start-up cost: PyYAML
+
+    gone = {Status.DELETED: action.slug, Status.RENAMED: action.renamed_from}.get(action.status)
+    if gone is not None and affected.get(gone):
+        doing = "rename" if action.status == Status.RENAMED else "archive"
+        return (f" (but {', '.join(sorted(affected[gone]))} include {gone}: the server "
+                f"refuses to {doing} it while they do)")
+    if affected.get(action.slug) and action.status != Status.BEHIND:
+        return f" (affects {', '.join(sorted(affected[action.slug]))})"
+    return ""
 
 
 def _rejected_line(result: PushResult, action: Action | None) -> str:
@@ -167,9 +180,14 @@ def _push_line(result: PushResult, action: Action | None, where: str) -> str | N
         return f"would archive {result.slug} (v{result.version}: {where} was deleted)"
     if result.outcome == PushOutcome.ARCHIVED:
         return f"{result.slug}: archived"
-    if result.code == "protected_label":
+    if result.code in ("protected_label", "included"):
         what = f"not renamed from {result.renamed_from}" if renamed else "not archived"
-        return f"refused: {result.slug}: {what}: {result.detail.rstrip('.')}; {PROTECTED_HINT}"
+        detail = result.detail.rstrip(".")
+        if result.code == "protected_label":
+            return f"refused: {result.slug}: {what}: {detail}; {PROTECTED_HINT}"
+        # An include's refusal names the includers and what to do itself.
+        return f"refused: {result.slug}: {what}: {detail}" + (
+            "." if renamed else "; or restore the file.")
     if result.outcome == PushOutcome.CONFLICT:
         return _rejected_line(result, action)
     if result.outcome == PushOutcome.ERROR:
