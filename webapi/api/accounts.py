@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from webapi.api.inputs import field, json_body
+from webapi.api.inputs import body_as
 from webapi.auth.caller import require_principal, require_user
 from webapi.auth.sessions import end_sessions, renew_session, start_session
 from webapi.errors import HttpError
@@ -19,6 +19,7 @@ from webapi.services.accounts import (
 )
 from webapi.services.invitations import invitations_for
 from webapi.services.projects import projects_of
+from webapi.shapes.bodies import Credentials, PasswordChange, SignUp
 
 bp = Blueprint("accounts", __name__)
 
@@ -27,21 +28,15 @@ bp = Blueprint("accounts", __name__)
 def signup() -> Any:
     if not current_app.config["SIGNUP_OPEN"]:
         raise HttpError(403, "Sign-up is closed on this server; ask an admin to add you.")
-    body = json_body()
-    email = normalise_email(body.get("email"))
-    password = field(body, "password", str)
-    assert password is not None
-    user = create_user(email, password)
+    body = body_as(SignUp)
+    user = create_user(normalise_email(body.email), body.password)
     return jsonify(user=user.to_dict()), 201
 
 
 @bp.post("/auth/login")
 def login() -> Any:
-    body = json_body()
-    email = normalise_email(body.get("email"))
-    password = field(body, "password", str)
-    assert password is not None
-    user = authenticate(email, password)
+    body = body_as(Credentials)
+    user = authenticate(normalise_email(body.email), body.password)
     token = start_session(user)
     return jsonify(user=user.to_dict(), csrf_token=token)
 
@@ -56,11 +51,8 @@ def logout() -> Any:
 @bp.post("/auth/password")
 def change_password() -> Any:
     principal = require_user()  # a session (with its CSRF token), never an API key
-    body = json_body()
-    current = field(body, "current_password", str)
-    new = field(body, "new_password", str)
-    assert current is not None and new is not None
-    user = replace_password(principal.email, current, new)
+    body = body_as(PasswordChange)
+    user = replace_password(principal.email, body.current_password, body.new_password)
     renew_session(user)  # every other copy of the session cookie is dead; this one lives on
     return "", 204
 

@@ -9,6 +9,8 @@ from flask import Blueprint, jsonify
 from webapi.api.inputs import json_body
 from webapi.auth.roles import project_role
 from webapi.services.backup import export_project, import_project
+from webapi.shapes.bodies import Export
+from webapi.shapes.refusal import validated
 
 bp = Blueprint("backup", __name__)
 
@@ -25,4 +27,6 @@ def get_export(p: str) -> Any:
 @bp.post("/projects/<p>/import")
 def post_import(p: str) -> Any:
     access = project_role(p, "admin")
-    return jsonify(imported=import_project(access.project, access.principal, json_body())), 201
+    document = json_body()
+    validated(Export, document)  # its shape; the import judges the rest, keys it knows or not
+    return jsonify(imported=import_project(access.project, access.principal, document)), 201

@@ -1,5 +1,5 @@
-"""The one input layer of /api/v1: each JSON body parsed once and strictly, each field read with
-a 400 that names it, and no NUL in a path or a query."""
+"""The one input layer of /api/v1: each JSON body parsed once and strictly, then validated
+against its declared shape (a 400 that names the field), and no NUL in a path or a query."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import re
 from typing import Any, TypeVar
 
 from flask import request
+from pydantic import BaseModel
 
 from webapi.errors import HttpError
-from webapi.paging import MAX_INT
+from webapi.shapes.refusal import field_name, validated
 
-T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 MAX_DEPTH = 64
 MAX_NUMBER = 2**63 - 1  # an integer beyond 64 bits is no count, id or version of ours
@@ -61,21 +62,10 @@ def _int(literal: str) -> int | _Refused:
     return _Refused("is out of range")
 
 
-def _field_name(path: tuple[str | int, ...]) -> str:
-    name = ""
-    for part in path:
-        if isinstance(part, int):
-            name += f"[{part}]"
-        else:
-            shown = part if len(part) <= 40 else part[:40] + "…"
-            name += f".{shown}" if name else shown
-    return name
-
-
 def _refuse(path: tuple[str | int, ...], problem: str) -> HttpError:
     if not path:
         return HttpError(400, f"The request body {problem}.")
-    name = _field_name(path)
+    name = field_name(path)
     return HttpError(400, f"'{name}' {problem}.", field=name)
 
 
@@ -175,35 +165,10 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def field(body: dict[str, Any], name: str, kind: type[T], required: bool = True) -> T | None:
-    """body[name] checked against kind (bool is never an int here), or a 400."""
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise HttpError(400, f"'{name}' is required.", field=name)
-        return None
-    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-    if not ok:
-        raise HttpError(400, f"'{name}' must be {_describe(kind)}.", field=name)
-    if isinstance(value, int) and not (-MAX_INT - 1 <= value <= MAX_INT):
-        # Larger numbers overflow the database's INTEGER (a 500 on SQLite).
-        raise HttpError(400, f"'{name}' is out of range.", field=name)
-    return value
-
-
-def one_line(body: dict[str, Any], name: str) -> object:
-    """body[name], refused (400) when it is text holding a line break or a tab; any other
-    value is left to the service, which words what it expects."""
-    value = body.get(name)
-    if isinstance(value, str) and (found := _LINE.search(value)):
-        raise _refuse((name,), _character(found))
-    return value
-
-
-def _describe(kind: type) -> str:
-    return {str: "a string", int: "an integer", dict: "an object", list: "an array"}.get(
-        kind, kind.__name__
-    )
+def body_as(model: type[M]) -> M:
+    """The request's JSON object as the declared shape (webapi/shapes/), or the 400 naming
+    the first wrong field: every body of the API that has a shape is read here."""
+    return validated(model, json_body())
 
 
 NUL_DETAIL = "The request contains a NUL character, which no field accepts."

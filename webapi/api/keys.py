@@ -10,9 +10,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from webapi.api.inputs import json_body, one_line
+from webapi.api.inputs import body_as
 from webapi.auth.roles import require_key_manager
 from webapi.services.keys import create_key, revoke_key, visible_keys
+from webapi.shapes.bodies import NewKey
 
 bp = Blueprint("keys", __name__)
 
@@ -20,8 +21,8 @@ bp = Blueprint("keys", __name__)
 @bp.post("/projects/<p>/keys")
 def post_key(p: str) -> Any:
     access = require_key_manager(p)
-    body = json_body()
-    return jsonify(create_key(access, one_line(body, "name"), body.get("role"))), 201
+    body = body_as(NewKey)
+    return jsonify(create_key(access, body.name, body.role)), 201
 
 
 @bp.get("/projects/<p>/keys")

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from webapi.api.inputs import json_body, one_line
+from webapi.api.inputs import body_as
 from webapi.api.streams import follow_events
 from webapi.auth.caller import require_principal, require_user
 from webapi.auth.roles import project_role
@@ -20,6 +20,7 @@ from webapi.services.projects import (
     remove_member,
     set_member,
 )
+from webapi.shapes.bodies import MemberRole, NewProject
 
 bp = Blueprint("projects", __name__)
 
@@ -27,9 +28,8 @@ bp = Blueprint("projects", __name__)
 @bp.post("/projects")
 def post_project() -> Any:
     principal = require_user()
-    body = json_body()
-    result = create_project(principal.user_id, principal.actor, body.get("slug"),
-                            one_line(body, "name"))
+    body = body_as(NewProject)
+    result = create_project(principal.user_id, principal.actor, body.slug, body.name)
     return jsonify(result), 201
 
 
@@ -47,8 +47,8 @@ def list_members(p: str) -> Any:
 @bp.put("/projects/<p>/members/<email>")
 def put_member(p: str, email: str) -> Any:
     access = project_role(p, "admin")
-    body = json_body()
-    result = set_member(access.project, access.principal.actor, email, body.get("role"))
+    role = body_as(MemberRole).role
+    result = set_member(access.project, access.principal.actor, email, role)
     return jsonify(result), 202 if "invitation" in result else 200
 
 

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from promptsync.errors import RenderError
 from promptsync.format.partials import has_includes
 from promptsync.format.prompt import parse_prompt
 from promptsync.protocol import BATCH_LIMIT
-from webapi.api.inputs import field, json_body, one_line
+from webapi.api.inputs import body_as, json_body
 from webapi.api.lifecycle import archive, restore
 from webapi.api.releases import label_history
 from webapi.auth.principal import ProjectRef
@@ -39,6 +40,8 @@ from webapi.services.versions import (
     get_version,
     version_dict,
 )
+from webapi.shapes.bodies import Batch, BatchItem, LabelMove, Push, Render
+from webapi.shapes.refusal import refusal, validated
 
 bp = Blueprint("prompts", __name__)
 
@@ -63,19 +66,28 @@ def _manifest(project: ProjectRef) -> Any:
 def _batch(project: ProjectRef) -> Any:
     access = project_role(project.slug, "editor")
     project, principal = access.project, access.principal
-    items = field(json_body(), "prompts", list)
-    assert items is not None
-    if len(items) > BATCH_LIMIT:
+    body = json_body()
+    items: Any = body.get("prompts")
+    if isinstance(items, list) and len(items) > BATCH_LIMIT:
         raise HttpError(413, f"At most {BATCH_LIMIT} prompts per batch; split the push.")
-    results: list[dict[str, Any] | None] = [None] * len(items)
+    try:
+        judged: list[BatchItem | HttpError] = list(Batch.model_validate(body).prompts)
+    except ValidationError as exc:
+        # Each item is judged alone: one bad file never blocks the others; a body that is
+        # not a list of objects with a slug is refused whole.
+        if not isinstance(items, list) or any(len(error["loc"]) < 2 for error in exc.errors()):
+            raise refusal(exc) from None
+        judged = [_judged(item) for item in items]
+    results: list[dict[str, Any] | None] = [None] * len(judged)
     accepted: list[tuple[int, PushItem]] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
-            raise HttpError(400, "Each item of 'prompts' needs a 'slug' string and a 'source'.")
+    for index, item in enumerate(judged):
+        if isinstance(item, HttpError):
+            results[index] = _result(PushOutcome(items[index]["slug"], "error", error=item))
+            continue
         try:
-            accepted.append((index, _push_item(item["slug"], item)))
+            accepted.append((index, _push_item(item.slug, item)))
         except HttpError as exc:
-            results[index] = _result(PushOutcome(item["slug"], "error", error=exc))
+            results[index] = _result(PushOutcome(item.slug, "error", error=exc))
     # Each item is judged alone: one bad file never blocks the others.
     outcomes = push_items(project, principal, [item for _, item in accepted])
     for (index, _), outcome in zip(accepted, outcomes, strict=True):
@@ -94,20 +106,26 @@ def _result(outcome: PushOutcome) -> dict[str, Any]:
             "renamed_from": outcome.version["renamed_from"]}
 
 
-def _push_item(slug: str, body: dict[str, Any]) -> PushItem:
-    message = field(body, "message", str, required=False)
-    parent = field(body, "parent_version", int, required=False)
-    if parent is not None and parent < 0:
-        raise HttpError(400, "'parent_version' must be 0 or more.")
-    git = field(body, "git", dict, required=False)
-    if message is not None and len(message) > 10_000:
-        raise HttpError(400, "'message' must be at most 10,000 characters.")
-    renamed_from = field(body, "renamed_from", str, required=False)
-    old_version = field(body, "renamed_from_version", int, required=False)
-    if old_version is not None and (renamed_from is None or old_version < 1):
-        raise HttpError(400, "'renamed_from_version' must be 1 or more, beside 'renamed_from'.",
+def _judged(item: Any) -> BatchItem | HttpError:
+    """One item of a batch as its shape, or the 400 it earns (the whole batch's, when it has
+    no slug to report it under)."""
+    if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
+        raise HttpError(400, "Each item of 'prompts' needs a 'slug' string and a 'source'.",
+                        field="prompts")
+    try:
+        return validated(BatchItem, item)
+    except HttpError as exc:
+        return exc
+
+
+def _push_item(slug: str, body: Push) -> PushItem:
+    if body.renamed_from_version is not None and body.renamed_from is None:
+        raise HttpError(400, "'renamed_from_version' goes with 'renamed_from'.",
                         field="renamed_from_version")
-    return PushItem(slug, body.get("source"), message, parent, git, renamed_from, old_version)
+    # Only the keys sent: the version keeps the git object as it came (null fields included).
+    git = None if body.git is None else body.git.model_dump(exclude_unset=True)
+    return PushItem(slug, body.source, body.message, body.parent_version, git,
+                    body.renamed_from, body.renamed_from_version)
 
 
 def _fetch(project: ProjectRef, slug: str) -> Response:
@@ -131,10 +149,7 @@ def _fetch(project: ProjectRef, slug: str) -> Response:
 def _push(project: ProjectRef, slug: str) -> Any:
     access = project_role(project.slug, "editor")
     project, principal = access.project, access.principal
-    body = json_body()
-    item = _push_item(slug, body)
-    if "source" not in body:
-        raise HttpError(400, "'source' is required.")
+    item = _push_item(slug, body_as(Push))
     status, version = push_one(project, principal, item)
     return jsonify(version), status
 
@@ -157,11 +172,9 @@ def _versions(project: ProjectRef, slug: str) -> Any:
 
 
 def _render(project: ProjectRef, slug: str) -> Any:
-    body = json_body()
+    body = body_as(Render)
     # Any JSON value: each is judged against its variable's declared type (a 422 naming all).
-    variables = field(body, "variables", dict, required=False) or {}
-    version = field(body, "version", int, required=False)
-    label = field(body, "label", str, required=False)
+    variables, version, label = body.variables or {}, body.version, body.label
     if version is not None and label is not None:
         raise HttpError(400, "Pass either 'version' or 'label', not both.")
     found = get_version(project, slug, version, label)
@@ -190,15 +203,9 @@ def _label(project: ProjectRef, slug: str, label: str) -> Any:
         expected = int_arg("expected_version", 0)
         opened = delete_label(project, slug, label, principal, role, expected)
         return (jsonify(opened), 202) if opened is not None else ("", 204)
-    body = json_body()
-    version = field(body, "version", int)
-    expected = field(body, "expected_version", int, required=False)
-    one_line(body, "reason")
-    reason = field(body, "reason", str, required=False)
-    allow_breaking = bool(field(body, "allow_breaking", bool, required=False))
-    assert version is not None
-    moved = set_label(project, slug, label, version, principal, role, expected, reason,
-                      allow_breaking)
+    body = body_as(LabelMove)
+    moved = set_label(project, slug, label, body.version, principal, role,
+                      body.expected_version, body.reason, bool(body.allow_breaking))
     # A protected label that needs approval did not move: a promotion request was opened.
     return jsonify(moved), 202 if "request" in moved else 200
 

@@ -6,13 +6,14 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from webapi.api.inputs import json_body
+from webapi.api.inputs import body_as
 from webapi.auth.principal import ProjectRef
 from webapi.auth.roles import project_role
 from webapi.paging import encode_cursor, int_cursor_arg, limit_arg
 from webapi.services.moves import label_history as moves_of
 from webapi.services.promotions import approve, list_requests, reject
 from webapi.services.protection import release_settings, update_settings
+from webapi.shapes.bodies import ReleaseSettingsChange
 
 bp = Blueprint("releases", __name__)
 
@@ -26,8 +27,9 @@ def get_settings(p: str) -> Any:
 @bp.put("/projects/<p>/settings")
 def put_settings(p: str) -> Any:
     access = project_role(p, "admin")
-    body = json_body()
-    return jsonify(update_settings(access.project, access.principal.actor, body).to_dict())
+    # Only the fields sent: one left out keeps its value.
+    change = body_as(ReleaseSettingsChange).model_dump(exclude_unset=True)
+    return jsonify(update_settings(access.project, access.principal.actor, change).to_dict())
 
 
 @bp.get("/projects/<p>/promotions")

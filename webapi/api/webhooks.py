@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from webapi.api.inputs import json_body
+from webapi.api.inputs import body_as
 from webapi.auth.roles import project_role
 from webapi.paging import encode_cursor, int_cursor_arg, limit_arg
 from webapi.services.webhooks import (
@@ -19,6 +19,7 @@ from webapi.services.webhooks import (
     redeliver,
     update_webhook,
 )
+from webapi.shapes.bodies import NewWebhook, WebhookChange
 
 bp = Blueprint("webhooks", __name__)
 # max: a larger id overflows the INTEGER column (a 500 on SQLite); beyond it is a plain 404.
@@ -28,9 +29,8 @@ ONE = "/projects/<p>/webhooks/<int(max=2147483647):webhook_id>"
 @bp.post("/projects/<p>/webhooks")
 def post_webhook(p: str) -> Any:
     access = project_role(p, "admin")
-    body = json_body()
-    created = create_webhook(access, body.get("url"), body.get("events"), body.get("secret"),
-                             body.get("enabled"))
+    body = body_as(NewWebhook)
+    created = create_webhook(access, body.url, body.events, body.secret, body.enabled)
     return jsonify(created), 201
 
 
@@ -47,9 +47,8 @@ def get_one(p: str, webhook_id: int) -> Any:
 @bp.patch(ONE)
 def patch_webhook(p: str, webhook_id: int) -> Any:
     access = project_role(p, "admin")
-    body = json_body()
-    return jsonify(update_webhook(access, webhook_id, body.get("url"), body.get("events"),
-                                  body.get("enabled")))
+    body = body_as(WebhookChange)
+    return jsonify(update_webhook(access, webhook_id, body.url, body.events, body.enabled))
 
 
 @bp.delete(ONE)

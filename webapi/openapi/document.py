@@ -1,5 +1,5 @@
-"""The OpenAPI 3.1 description of /api/v1: its operations (schemas in openapi_schemas), served
-at /openapi.json and browsable at /docs."""
+"""The OpenAPI 3.1 description of /api/v1: its operations (their schemas written from
+webapi/shapes/), served at /openapi.json and browsable at /docs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import flask_swagger_ui
 from flask import Flask, Response, abort, jsonify, render_template, send_from_directory
 
+from webapi.openapi.components import component_schemas, ref
 from webapi.openapi.operations import (
     ANY_READ,
     ANY_WRITE,
@@ -25,6 +26,7 @@ from webapi.openapi.operations import (
     PROJECT,
     REF_DOC,
     SLUG,
+    STR,
     USER_WRITE,
     VERSION_Q,
     Security,
@@ -32,10 +34,10 @@ from webapi.openapi.operations import (
     param,
 )
 from webapi.openapi.releases import release_paths
-from webapi.openapi.schemas import BODIES, SCHEMAS, STR, array, obj, ref
-from webapi.openapi.webhooks import BODIES as WEBHOOK_BODIES
-from webapi.openapi.webhooks import SCHEMAS as WEBHOOK_SCHEMAS
 from webapi.openapi.webhooks import webhook_paths
+from webapi.shapes import answers as a
+from webapi.shapes import bodies as b
+from webapi.shapes import prompt_answers as pa
 
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 DIST_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
@@ -72,24 +74,24 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
     return {
         f"{base}/prompts": {
             "get": op(f"{prefix}list_prompts", f"Every live prompt {where}", "prompts", security,
-                      {200: "PromptList"}, nf, scope + (LIMIT, CURSOR, param(
+                      {200: pa.PromptList}, nf, scope + (LIMIT, CURSOR, param(
                           "include", "query", {"type": "string", "enum": [
                               "source", "archived", "archived,source", "source,archived"]},
                           "`source` adds each latest source; `archived` lists archived "
                           "prompts too (with their `archived_at`)."))),
             "post": op(f"{prefix}push_batch", f"Push many prompts {where} (editor)", "prompts",
-                       security, {200: obj({"results": array(ref("PushResult"))})}, nf + (413,),
-                       scope, "Batch"),
+                       security, {200: pa.BatchResults}, nf + (413,),
+                       scope, b.Batch),
         },
         item: {
             "get": op(f"{prefix}get_prompt", f"One version {where}; 410 for the latest or a "
                       "label of an archived prompt", "prompts", security,
-                      {200: ("Version", ETAG), 304: (None, ETAG)}, nf + (410,), in_p + (
+                      {200: (pa.Version, ETAG), 304: (None, ETAG)}, nf + (410,), in_p + (
                           VERSION_Q, LABEL_Q, param("If-None-Match", "header", STR, "An ETag."))),
             "post": op(f"{prefix}push_prompt", f"Push a new version {where} (editor); to an "
                        "archived prompt it restores it; with `renamed_from` a rename",
-                       "prompts", security, {200: "Version", 201: "Version"}, nf + (409, 422),
-                       in_p, "Push"),
+                       "prompts", security, {200: pa.Version, 201: pa.Version}, nf + (409, 422),
+                       in_p, b.Push),
             "delete": op(f"{prefix}archive_prompt", f"Archive a prompt {where} (editor): its "
                          "labels removed, gone from the list, 410 by latest or label; 409 "
                          "`protected_label` while a protected label points at it, `included` "
@@ -103,36 +105,36 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
         f"{item}/-/restore": {"post": op(
             f"{prefix}restore_prompt", f"Restore an archived prompt {where} (editor; its labels "
             "are not restored); 409 when it is not archived", "prompts", security,
-            {200: "Version"}, nf + (409,), in_p)},
+            {200: pa.Version}, nf + (409,), in_p)},
         f"{item}/-/versions": {"get": op(
             f"{prefix}list_versions", f"Version history, newest first {where}", "prompts",
-            security, {200: "VersionList"}, nf, in_p + (LIMIT, CURSOR))},
+            security, {200: pa.VersionList}, nf, in_p + (LIMIT, CURSOR))},
         f"{item}/-/diff": {"get": op(
             f"{prefix}diff_versions", f"Unified diff between two versions {where}", "prompts",
-            security, {200: "Diff"}, nf,
+            security, {200: pa.Diff}, nf,
             in_p + (param("from", "query", STR, REF_DOC, example="staging"),
                     param("to", "query", STR, REF_DOC, example="2")))},
         f"{item}/-/dependents": {"get": op(
             f"{prefix}list_dependents", f"The prompts whose latest version includes this one "
             f"(`{{{{> slug }}}}`) {where} (viewer)", "prompts", security,
-            {200: "Dependents"}, nf, in_p)},
+            {200: pa.Dependents}, nf, in_p)},
         f"{item}/-/render": {"post": op(
             f"{prefix}render_prompt", f"Fill the template {where}", "prompts", security,
-            {200: "Rendered"}, nf + (410, 422), in_p, "Render")},
+            {200: pa.Rendered}, nf + (410, 422), in_p, b.Render)},
         f"{item}/-/labels/{{label}}": {
             "put": op(f"{prefix}move_label", f"Point a label at a version {where}{LABEL_ROLE}"
                       f"{NEEDS_APPROVAL}", "prompts", security,
-                      {200: "LabelMoved", 202: "PromotionAnswer"}, nf + (409,), in_p + (LABEL,),
-                      "LabelMove"),
+                      {200: pa.LabelMoved, 202: pa.PromotionAnswer}, nf + (409,), in_p + (LABEL,),
+                      b.LabelMove),
             "delete": op(f"{prefix}delete_label", f"Remove a label {where}{LABEL_ROLE}"
                          f"{NEEDS_APPROVAL}", "prompts", security,
-                         {204: None, 202: "PromotionAnswer"}, nf + (409,), in_p + (LABEL, param(
+                         {204: None, 202: pa.PromotionAnswer}, nf + (409,), in_p + (LABEL, param(
                              "expected_version", "query", {"type": "integer", "minimum": 0},
                              "Refuse (409) unless the label points here."))),
         },
         f"{item}/-/labels/{{label}}/history": {"get": op(
             f"{prefix}label_history", f"A label's moves, newest first {where} (viewer)",
-            "releases", security, {200: "LabelHistory"}, nf, in_p + (LABEL, LIMIT, CURSOR))},
+            "releases", security, {200: pa.LabelHistory}, nf, in_p + (LABEL, LIMIT, CURSOR))},
     }
 
 
@@ -145,39 +147,38 @@ def _paths() -> dict[str, Any]:
     key_id = param("key_id", "path", {"type": "integer", "minimum": 0}, "The key's id.")
     return {
         "/auth/signup": {"post": op("signup", "Create an account", "auth", None,
-                                    {201: obj({"user": ref("User")})}, (403, 409), (),
-                                    "Credentials")},
+                                    {201: a.SignedUp}, (403, 409), (), b.SignUp)},
         "/auth/login": {"post": op("login", "Log in: session cookie and CSRF token", "auth", None,
-                                   {200: obj({"user": ref("User"), "csrf_token": STR})},
-                                   (401, 429), (), "Credentials")},
+                                   {200: a.LoggedIn}, (401, 429), (),
+                                   b.Credentials)},
         "/auth/logout": {"post": op("logout", "End every copy of the session", "auth",
                                     USER_WRITE, {204: None}, ())},
         "/auth/password": {"post": op(
             "change_password", "Change the password; every other session ends", "auth",
-            USER_WRITE, {204: None}, (429,), (), "PasswordChange")},
+            USER_WRITE, {204: None}, (429,), (), b.PasswordChange)},
         "/me": {"get": op("me", "The caller, its projects and its pending invitations", "auth",
-                          ANY_READ, {200: "Me"}, ())},
+                          ANY_READ, {200: a.Me}, ())},
         "/invitations/{invitation_id}/accept": {"post": op(
             "accept_invitation", "Join the project you were invited to, with the invited role "
             "(the invitee's session only: 403 for API keys)", "members", USER_WRITE,
-            {200: "Joined"}, (404,), invitation)},
+            {200: a.Joined}, (404,), invitation)},
         "/invitations/{invitation_id}/decline": {"post": op(
             "decline_invitation", "Turn an invitation down (the invitee's session only)",
             "members", USER_WRITE, {204: None}, (404,), invitation)},
         "/projects": {
             "get": op("list_projects", "Projects the caller belongs to", "projects", ANY_READ,
-                      {200: "ProjectList"}, ()),
+                      {200: a.ProjectList}, ()),
             "post": op("create_project", "Create a project (users only)", "projects", USER_WRITE,
-                       {201: "Project"}, (409,), (), "NewProject"),
+                       {201: a.Project}, (409,), (), b.NewProject),
         },
         "/projects/{project}/members": {"get": op(
             "list_members", "Members and roles, and pending invitations (admin)", "members",
-            ANY_READ, {200: "MemberList"}, (404,), p)},
+            ANY_READ, {200: a.MemberList}, (404,), p)},
         "/projects/{project}/members/{email}": {
             "put": op("set_member", "Change a member's role (200), or invite an email that is not "
                       "a member (202, the same answer whether or not it has an account; it joins "
                       "only by accepting) (admin)", "members", ANY_WRITE,
-                      {200: "Member", 202: "Invited"}, (404, 409), p + (email,), "MemberRole"),
+                      {200: a.Member, 202: a.Invited}, (404, 409), p + (email,), b.MemberRole),
             "delete": op("remove_member", "Remove a member and revoke their keys, or withdraw an "
                          "invitation (admin); or leave, as the member's own session. Never the "
                          "last admin (409)", "members", ANY_WRITE, {204: None}, (404, 409),
@@ -185,24 +186,24 @@ def _paths() -> dict[str, Any]:
         },
         "/projects/{project}/keys": {
             "get": op("list_keys", "Active keys, without secrets (admin: all; member session: "
-                      "their own)", "keys", ANY_READ, {200: "KeyList"}, (404,), p),
+                      "their own)", "keys", ANY_READ, {200: a.KeyList}, (404,), p),
             "post": op("create_key", "Create a key, shown once (admin: any role; member session: "
                        "their own, up to their role)", "keys",
-                       ANY_WRITE, {201: "KeyCreated"}, (404,), p, "NewKey"),
+                       ANY_WRITE, {201: a.KeyCreated}, (404,), p, b.NewKey),
         },
         "/projects/{project}/keys/{key_id}": {"delete": op(
             "revoke_key", "Revoke a key at once (admin: any; member session: their own)", "keys",
             ANY_WRITE, {204: None}, (404,), p + (key_id,))},
         "/projects/{project}/export": {"get": op(
             "export_project", "Every prompt, version, label and event as JSON (admin)",
-            "backup", ANY_READ, {200: "Export"}, (404,), p)},
+            "backup", ANY_READ, {200: b.Export}, (404,), p)},
         "/projects/{project}/import": {"post": op(
             "import_project", "Restore an export into an empty project (admin)", "backup",
-            ANY_WRITE, {201: "Imported"}, (404, 409, 422), p, "Export")},
+            ANY_WRITE, {201: a.Imported}, (404, 409, 422), p, b.Export)},
         "/projects/{project}/events": {"get": op(
             "list_events", "Audit log, newest first (viewer); with `after` and `wait` the long "
             "poll: the events after `after`, oldest first, as soon as one exists", "events",
-            ANY_READ, {200: "EventList"}, (404,), p + (LIMIT, CURSOR, AFTER, param(
+            ANY_READ, {200: a.EventList}, (404,), p + (LIMIT, CURSOR, AFTER, param(
                 "wait", "query", {"type": "integer", "minimum": 0, "maximum": 30},
                 "Seconds to wait for an event after `after` (then an empty list).")))},
         "/projects/{project}/events/stream": {"get": _stream_op(
@@ -219,7 +220,7 @@ def _paths() -> dict[str, Any]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The whole description, built once per process (treat it as read-only)."""
-    error = {"application/json": {"schema": ref("Error")}}
+    error = {"application/json": {"schema": ref(a.Error)}}
     retry = {"Retry-After": {"schema": STR, "description": "Seconds to wait."}}
     responses = {
         name: {"description": text, "content": error, **({"headers": retry} if s in {429, 503}
@@ -233,7 +234,7 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "paths": _paths(),
         "components": {
-            "schemas": {**SCHEMAS, **BODIES, **WEBHOOK_SCHEMAS, **WEBHOOK_BODIES},
+            "schemas": component_schemas(),
             "responses": responses,
             "securitySchemes": {
                 "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapi.openapi.schemas import EXAMPLES, SLUG_PATTERN, STR, ref
+from pydantic import BaseModel
+
+from webapi.openapi.components import ref
+from webapi.shapes.base import LABEL_PATTERN, PROJECT_PATTERN, SLUG_PATTERN
+from webapi.shapes.bodies import Body
 
 # Who may call: an API key, or a session cookie (which needs the CSRF header to change state).
 Security = list[dict[str, list[str]]]
@@ -13,6 +17,7 @@ KEY: Security = [{"ApiKeyHeader": []}, {"Bearer": []}]
 ANY_READ: Security = [*KEY, {"Session": []}]
 ANY_WRITE: Security = [*KEY, {"Session": [], "CsrfToken": []}]
 USER_WRITE: Security = [{"Session": [], "CsrfToken": []}]
+STR = {"type": "string"}
 ERRORS = {
     400: ("BadRequest", "Malformed request: bad JSON, a missing or mistyped field or argument."),
     401: ("Unauthorized", "Missing, invalid or revoked credentials (never a redirect)."),
@@ -36,7 +41,7 @@ def param(name: str, where: str, schema: dict[str, Any], doc: str, **extra: Any)
             "description": doc, **extra}
 
 
-PROJECT = param("project", "path", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+PROJECT = param("project", "path", {"type": "string", "pattern": PROJECT_PATTERN},
                 "Project slug.", example="demo")
 SLUG = param(
     "slug", "path", {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 200},
@@ -44,7 +49,7 @@ SLUG = param(
     "percent-encoded (`support%2Fgreeting`); both reach the same prompt.",
     example="support/greeting",
 )
-LABEL = param("label", "path", {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$"},
+LABEL = param("label", "path", {"type": "string", "pattern": LABEL_PATTERN},
               "Label name.", example="staging")
 LIMIT = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
               "Page size (default 100).")
@@ -62,15 +67,17 @@ ETAG = {"ETag": {"schema": STR, "description": 'The sha256, quoted: "<sha256>".'
 
 def op(op_id: str, summary: str, tag: str, security: Security | None,
        ok: dict[int, Any], errors: tuple[int, ...], params: tuple[dict[str, Any], ...] = (),
-       body: str | None = None) -> dict[str, Any]:
-    """One operation: its success answers, its error answers and who may call it."""
+       body: type[Body] | None = None) -> dict[str, Any]:
+    """One operation: its success answers (a shape, or an inline schema), its error answers,
+    who may call it and its body (a shape, with its example)."""
     responses: dict[str, Any] = {}
     for status, schema in ok.items():
         answer: dict[str, Any] = {"description": "Success."}
         if isinstance(schema, tuple):
             schema, answer["headers"] = schema
         if schema is not None:
-            schema = ref(schema) if isinstance(schema, str) else schema
+            schema = ref(schema) if isinstance(schema, type) and issubclass(
+                schema, BaseModel) else schema
             answer["content"] = {"application/json": {"schema": schema}}
         responses[str(status)] = answer
     codes = {400, 405, 503, *errors, *((401, 403) if security else ())}
@@ -84,5 +91,5 @@ def op(op_id: str, summary: str, tag: str, security: Security | None,
     if body:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": ref(body), "example": EXAMPLES[body]}}}
+            "content": {"application/json": {"schema": ref(body), "example": body.EXAMPLE}}}
     return operation

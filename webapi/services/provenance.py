@@ -10,7 +10,7 @@ from webapi.errors import HttpError
 FIELDS = ("commit", "branch", "dirty", "path")
 MAX_BRANCH = 255
 MAX_PATH = 4096
-_COMMIT = re.compile(r"[0-9a-fA-F]{40}")
+_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")  # SHA-1, or a SHA-256 repository
 _DRIVE = re.compile(r"[A-Za-z]:")
 
 
@@ -28,9 +28,9 @@ def _path_problem(path: str) -> str | None:
 
 
 def check_git(git: object) -> dict[str, Any] | None:
-    """git when it has the shape (each field optional, null allowed): `commit` 40 hexadecimal
-    digits, `branch` up to 255 printable characters, `dirty` a boolean, `path` relative; or a
-    400 naming the field."""
+    """git when it has the shape (each field optional, null allowed): `commit` 40 or 64
+    hexadecimal digits, `branch` up to 255 printable characters, `dirty` a boolean, `path`
+    relative; or a 400 naming the field."""
     if git is None:
         return None
     if not isinstance(git, dict):
@@ -41,7 +41,7 @@ def check_git(git: object) -> dict[str, Any] | None:
                         field="git")
     commit, branch, dirty, path = (git.get(name) for name in FIELDS)
     if commit is not None and not (isinstance(commit, str) and _COMMIT.fullmatch(commit)):
-        raise _bad("commit", "a commit id: 40 hexadecimal digits")
+        raise _bad("commit", "a commit id: 40 or 64 hexadecimal digits")
     if branch is not None and not (isinstance(branch, str) and 0 < len(branch) <= MAX_BRANCH
                                    and branch.isprintable()):
         raise _bad("branch", f"a branch name of 1 to {MAX_BRANCH} printable characters")

@@ -1,0 +1,87 @@
+"""The one place a validation failure becomes the §5 error: a 400 whose sentence and `field`
+name the first field that is wrong."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from webapi.errors import HttpError
+from webapi.shapes.base import MAX_INT, PATTERN_WORDS
+
+M = TypeVar("M", bound=BaseModel)
+
+# What a value of the wrong type must be instead, by pydantic's error type.
+_KINDS = {
+    "string_type": "a string", "int_type": "an integer", "int_from_float": "an integer",
+    "bool_type": "true or false", "dict_type": "an object", "model_type": "an object",
+    "model_attributes_type": "an object", "list_type": "an array", "literal_error": None,
+}
+
+
+def field_name(loc: tuple[str | int, ...]) -> str:
+    """('prompts', 0, 'git', 'commit') as prompts[0].git.commit; a long key cut at 40."""
+    name = ""
+    for part in loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            shown = part if len(part) <= 40 else part[:40] + "…"
+            name += f".{shown}" if name else shown
+    return name
+
+
+def _problem(error: ErrorDetails) -> str:
+    """What is wrong, as the end of a sentence that starts with the field's name."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "missing" or (kind in _KINDS and error["input"] is None):
+        return "is required"
+    if kind == "literal_error":
+        return f"must be {ctx['expected']}"
+    if kind in _KINDS:
+        return f"must be {_KINDS[kind]}"
+    if kind == "string_too_short":
+        low = ctx["min_length"]
+        return "must not be empty" if low == 1 else f"must be at least {low} characters"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']:,} characters"
+    if kind == "too_short":
+        return f"must hold at least {ctx['min_length']} item(s)"
+    if kind == "too_long":
+        return f"must hold at most {ctx['max_length']:,} items"
+    if kind == "greater_than_equal":
+        return "is out of range" if ctx["ge"] < -MAX_INT else f"must be {ctx['ge']} or more"
+    if kind == "less_than_equal":
+        return "is out of range" if ctx["le"] >= MAX_INT else f"must be at most {ctx['le']}"
+    if kind == "string_pattern_mismatch":
+        pattern = ctx["pattern"]
+        return f"must be {PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
+    return f"is not valid: {error['msg']}"
+
+
+def refusal(exc: ValidationError) -> HttpError:
+    """The 400 for the first error of a validation."""
+    error = exc.errors(include_url=False)[0]
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        # An unknown key: named alone at the top level, else the object that holds it.
+        *parent, key = loc
+        shown = field_name((key,))
+        if not parent:
+            return HttpError(400, f"Unknown field '{shown}'.", field=shown)
+        holder = field_name(tuple(parent))
+        return HttpError(400, f"'{holder}' has no field '{shown}'.", field=holder)
+    if not loc:
+        return HttpError(400, f"The request body {_problem(error)}.")
+    name = field_name(loc)
+    return HttpError(400, f"'{name}' {_problem(error)}.", field=name)
+
+
+def validated(model: type[M], data: Any) -> M:
+    """data as an instance of model, or the 400 naming the first wrong field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise refusal(exc) from None
