@@ -11,6 +11,9 @@ from typing import Any, TypeVar
 from flask import request
 from pydantic import BaseModel
 
+from webapi.characters import LINE as _LINE
+from webapi.characters import TEXT as _TEXT
+from webapi.characters import describe as _character
 from webapi.errors import HttpError
 from webapi.shapes.refusal import field_name, validated
 
@@ -20,13 +23,9 @@ MAX_DEPTH = 64
 MAX_NUMBER = 2**63 - 1  # an integer beyond 64 bits is no count, id or version of ours
 
 # `source` is left to the prompt parser, which judges a file's text (bytes that are not UTF-8
-# included) with line numbers, as `lint` does: a 422 like any invalid prompt file.
-# Everywhere else: no NUL, no control
-# character but tab and line breaks, and no lone surrogate, which a JSON escape (\ud800) or a
-# byte that is not UTF-8 (decoded with surrogateescape) leaves in a string and which neither
-# database can store. A key, or a field read as one line, takes no line break or tab either.
-_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# included) with line numbers, as `lint` does: a 422 like any invalid prompt file. Everywhere
+# else, the characters of webapi/characters.py (the admin's forms keep the same rule): text
+# anywhere (_TEXT), and one line in a key (_LINE).
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 # What in a body's text can become a character the walk refuses: an escape of a C0 or C1
 # control, DEL or a surrogate, \b or \f, or DEL, a C1 control or a surrogate (surrogateescape's
@@ -67,15 +66,6 @@ def _refuse(path: tuple[str | int, ...], problem: str) -> HttpError:
         return HttpError(400, f"The request body {problem}.")
     name = field_name(path)
     return HttpError(400, f"'{name}' {problem}.", field=name)
-
-
-def _character(found: re.Match[str]) -> str:
-    char = found.group()
-    if char == "\x00":
-        return "contains a NUL character, which no field accepts"
-    if "\ud800" <= char <= "\udfff":
-        return "is not valid Unicode text (a lone surrogate, or bytes that are not UTF-8)"
-    return f"contains the control character U+{ord(char):04X}"
 
 
 def _check_depth(text: str) -> None:
