@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,9 @@ from promptsync.cli.scripting import log_document
 from promptsync.errors import ConfigError, PromptSyncError
 from promptsync.format.contract import command_line_values
 from promptsync.sync.state import SyncState
+
+if TYPE_CHECKING:
+    from promptsync.client.api import ApiClient
 
 LOCAL = "local"
 PROJECT_LOG_EVENTS = 300  # the newest audit events `log` without a slug reads versions from
@@ -193,6 +196,31 @@ def render(obj: Obj, slug: str, version: int | None, label: str | None,
         echo_content(obj, text, newline=obj.is_terminal() and not text.endswith("\n"))
 
 
+def _with_partials(api: ApiClient, project: str, label: str | None,
+                   versions: list[dict[str, Any]]
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The versions, those that include partials fetched again by the label (or latest) for
+    the includes the server resolves, and every version those name (SPEC §13): what an
+    offline render needs to give the server's text."""
+    out, partials, seen = [], [], set()
+    for item in versions:
+        if "{{>" in str(item.get("source")):
+            fetched = api.get_version(project, item["slug"], label=label)
+            if fetched is None:
+                raise PromptSyncError(f"{item['slug']}: the server sent no version")
+            item = fetched
+        out.append(item)
+        for include in item.get("includes") or ():
+            key = (include["slug"], include["version"])
+            if key not in seen:
+                seen.add(key)
+                found = api.get_version(project, key[0], version=key[1])
+                if found is None:
+                    raise PromptSyncError(f"{key[0]}: the server sent no v{key[1]}")
+                partials.append(found)
+    return out, partials
+
+
 @click.command()
 @click.option("--label", metavar="LABEL", help="Export the version with this label [latest].")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
@@ -218,7 +246,8 @@ def export(obj: Obj, label: str | None, output: str) -> None:
             if older is None:
                 raise PromptSyncError(f"{item['slug']}: the server sent no v{number}")
             versions.append(older)
-    bundle = write_bundle(output, project, label, versions)
+    versions, partials = _with_partials(api, project, label, versions)
+    bundle = write_bundle(output, project, label, versions, partials)
     what = f"labelled '{label}'" if label else "latest"
     echo_err(f"wrote {len(bundle['prompts'])} prompts ({what}) to {display(output)}")
 

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from promptsync.client.bundle import load_bundle
+from promptsync.client.bundle import load_bundle, with_bundled_includes
 from promptsync.client.version import PromptVersion
 from promptsync.errors import ApiError, BundleError, ServerUnreachable
 
@@ -51,9 +51,13 @@ class BundleFallback:
             return None
         log.warning("promptsync: %s; serving %s v%d from %s", cause, slug, entry["version"],
                     self.path)
-        return PromptVersion.from_source(
+        copy = PromptVersion.from_source(
             slug, entry["version"], entry["sha256"], entry["labels"], entry["source"]
         )
+        # Its partials as the export resolved them, looked up as the server would for this
+        # request (by its label, or at latest): what the bundle cannot answer so stays
+        # unresolved, and its render refuses rather than give another text.
+        return with_bundled_includes(copy, bundle, label)
 
     def _load(self, cause: Exception) -> dict[str, Any]:
         """The bundle, read and checked once (a fault names the outage it was asked for)."""
