@@ -11,7 +11,7 @@ from webapi.auth.caller import require_user
 from webapi.auth.sessions import end_sessions, start_session
 from webapi.errors import HttpError
 from webapi.extensions import db
-from webapi.services.accounts import authenticate, create_user, normalise_email
+from webapi.services.accounts import authenticate, check_signup, create_user, normalise_email
 from webapi.services.invitations import invitations_for
 from webapi.services.projects import create_project, projects_of
 
@@ -38,26 +38,30 @@ def login() -> Any:
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Any:
-    """Create an account and sign straight in."""
+    """Create an account and sign straight in (on a closed server: an invited email only)."""
     closed = not current_app.config["SIGNUP_OPEN"]
     if request.method == "GET":
         return render_template("admin/signup.html", email="", closed=closed)
     check_anonymous_csrf()
     email_raw = request.form.get("email", "")
     try:
-        if closed:
-            raise HttpError(403, "Sign-up is closed on this server; ask an admin to add you.")
+        email = normalise_email(email_raw)
+        check_signup(email)
         password = request.form.get("password", "")
         if password != request.form.get("confirm", password):
             raise HttpError(400, "The two passwords differ.")
-        user = create_user(normalise_email(email_raw), password)
+        user = create_user(email, password)
     except HttpError as exc:
         db.session.rollback()
         page = render_template("admin/signup.html", email=email_raw, error=exc.detail,
                                closed=closed)
         return page, exc.status
     start_session(user)
-    flash("Welcome to promptsync. Create a project to start.", "success")
+    if invitations_for(user.email):
+        flash("Welcome to promptsync. Accept your invitation below to join its project.",
+              "success")
+    else:
+        flash("Welcome to promptsync. Create a project to start.", "success")
     return redirect(url_for("admin.projects"))
 
 

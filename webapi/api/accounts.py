@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from webapi.api.inputs import body_as
 from webapi.auth.caller import require_principal, require_user
 from webapi.auth.sessions import end_sessions, renew_session, start_session
-from webapi.errors import HttpError
 from webapi.services.accounts import (
     authenticate,
+    check_signup,
     create_user,
     get_user,
     normalise_email,
@@ -26,10 +26,10 @@ bp = Blueprint("accounts", __name__)
 
 @bp.post("/auth/signup")
 def signup() -> Any:
-    if not current_app.config["SIGNUP_OPEN"]:
-        raise HttpError(403, "Sign-up is closed on this server; ask an admin to add you.")
     body = body_as(SignUp)
-    user = create_user(normalise_email(body.email), body.password)
+    email = normalise_email(body.email)
+    check_signup(email)  # closed by config: an invited email only
+    user = create_user(email, body.password)
     return jsonify(user=user.to_dict()), 201
 
 

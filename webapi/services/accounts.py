@@ -15,6 +15,10 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import LoginThrottle, User, utcnow
 from webapi.services.emails import email_problem
+from webapi.services.invitations import is_invited
+
+SIGNUP_CLOSED = ("Sign-up is closed on this server except for invited emails; ask an admin to "
+                 "invite yours.")
 
 
 def normalise_email(value: object, name: str = "email") -> str:
@@ -33,6 +37,13 @@ def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     assert user is not None
     return user
+
+
+def check_signup(email: str) -> None:
+    """403 unless sign-up is open, or ``email`` (normalised) has a pending invitation: a closed
+    server still lets an invitee make the account that accepts it."""
+    if not current_app.config["SIGNUP_OPEN"] and not is_invited(email):
+        raise HttpError(403, SIGNUP_CLOSED)
 
 
 def create_user(email: str, password: str) -> User:

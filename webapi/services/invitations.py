@@ -77,6 +77,15 @@ def invitations_for(email: str) -> list[dict[str, Any]]:
     return [{**_as_dict(i, slug), "project_name": name} for i, slug, name in rows]
 
 
+def is_invited(email: str) -> bool:
+    """Whether an email has a pending (unexpired) invitation to any project."""
+    found = db.session.scalar(
+        select(Invitation.id).where(Invitation.email == email, Invitation.expires_at > utcnow())
+        .limit(1)
+    )
+    return found is not None
+
+
 def _pending(invitation_id: int, email: str) -> Invitation:
     # Another user's invitation answers like a missing one: ids are not secrets, emails are.
     invitation = db.session.scalar(
