@@ -182,7 +182,7 @@ def test_every_wrong_field_of_every_body_is_a_400_naming_it(sqlite_app: Flask) -
     ({"version": "1"}, "'version' must be an integer."),
     ({"version": True}, "'version' must be an integer."),
     ({}, "'version' is required."),
-    ({"version": None}, "'version' is required."),
+    ({"version": None}, "'version' must be an integer, not null."),
     ({"version": 0}, "'version' must be 1 or more."),
     ({"version": 2**31}, "'version' is out of range."),
     ({"version": 1, "reason": "two\nlines"},

@@ -36,19 +36,22 @@ def field_name(loc: tuple[str | int, ...]) -> str:
 def _problem(error: ErrorDetails) -> str:
     """What is wrong, as the end of a sentence that starts with the field's name."""
     kind, ctx = error["type"], error.get("ctx") or {}
-    if kind == "missing" or (kind in _KINDS and error["input"] is None):
+    if kind == "missing":
         return "is required"
+    # A null where the field takes none (a field that may be left out is not null).
+    not_null = ", not null" if error["input"] is None else ""
     if kind == "literal_error":
-        return f"must be {ctx['expected']}"
+        return f"must be {ctx['expected']}{not_null}"
     if kind in _KINDS:
-        return f"must be {_KINDS[kind]}"
+        return f"must be {_KINDS[kind]}{not_null}"
     if kind == "string_too_short":
         low = ctx["min_length"]
         return "must not be empty" if low == 1 else f"must be at least {low} characters"
     if kind == "string_too_long":
         return f"must be at most {ctx['max_length']:,} characters"
     if kind == "too_short":
-        return f"must hold at least {ctx['min_length']} item(s)"
+        low = ctx["min_length"]
+        return "must not be empty" if low == 1 else f"must hold at least {low} items"
     if kind == "too_long":
         return f"must hold at most {ctx['max_length']:,} items"
     if kind == "greater_than_equal":
