@@ -83,6 +83,9 @@ CASES: list[Case] = [
          "watch_idle", needs="promptsync watch", available=_has_command("watch")),
     Case("watch-stream-idle", "watch idle on the event stream vs polling: requests/min, CPU",
          "watch_stream_idle", needs="promptsync watch", available=_has_command("watch")),
+    Case("cli-startup", "CPU of `--help` and `status` against an http:// server, and of the "
+         "start-up costs the CLI avoids (httpx's own command, the CA bundle)", "cli_startup",
+         needs="promptsync status", available=_has_command("status")),
 ]
 
 

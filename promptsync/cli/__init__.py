@@ -75,6 +75,16 @@ for _command in importing_commands.COMMANDS:
 def main(args: Sequence[str] | None = None, *, transport: httpx.BaseTransport | None = None
          ) -> NoReturn:
     """Console-script entry point; ``transport`` lets tests run the app in-process."""
+    _without_httpx_command_line()
     cli.main(args=list(args) if args is not None else None, prog_name="promptsync",
              obj=Obj(transport=transport))
     sys.exit(0)  # pragma: no cover - click's standalone mode exits itself
+
+
+def _without_httpx_command_line() -> None:
+    """Keep httpx from importing its own `httpx` command (httpx._main) into this process."""
+    # httpx/__init__ imports httpx._main whenever rich and pygments are installed (~45 ms of a
+    # networked command's start, for code never run here). None in sys.modules makes that
+    # import fail, and httpx then defines a stand-in main() instead, as when they are missing.
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

@@ -57,3 +57,14 @@ def test_the_probe_sees_a_command_that_does_use_the_network(tmp_path: Path) -> N
     loaded(tmp_path, "init", "--server", "http://127.0.0.1:9", "--project", "p")
     got = loaded(tmp_path, "--api-key", "psk_00000000_x", "status")
     assert {"httpx", "promptsync.client.api", "promptsync.sync.engine"} <= got
+
+
+def test_a_networked_command_leaves_out_httpx_own_command_line(tmp_path: Path) -> None:
+    """httpx imports its `httpx` command (rich, pygments) whenever they are installed; the CLI
+    keeps it out of its process (~40 ms a command). Where rich is missing this holds anyway."""
+    loaded(tmp_path, "init", "--server", "http://127.0.0.1:9", "--project", "p")
+    probe = PROBE.replace(repr(HEAVY), repr(("httpx", "rich", "pygments")))
+    done = subprocess.run([sys.executable, "-c", probe, "--api-key", "psk_00000000_x", "status"],
+                          cwd=tmp_path, env=command_env(tmp_path / "xdg"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.stderr.splitlines()[-1].split()[1:] == ["httpx"], done.stderr
