@@ -28,5 +28,6 @@ def get_export(p: str) -> Any:
 def post_import(p: str) -> Any:
     access = project_role(p, "admin")
     document = json_body()
-    validated(Export, document)  # its shape; the import judges the rest, keys it knows or not
+    # Its shape, worded as the import words the rest (keys it knows or not, each git object).
+    validated(Export, document, "Not a promptsync export: ")
     return jsonify(imported=import_project(access.project, access.principal, document)), 201

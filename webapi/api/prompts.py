@@ -88,7 +88,6 @@ def _batch(project: ProjectRef) -> Any:
             accepted.append((index, _push_item(item.slug, item)))
         except HttpError as exc:
             results[index] = _result(PushOutcome(item.slug, "error", error=exc))
-    # Each item is judged alone: one bad file never blocks the others.
     outcomes = push_items(project, principal, [item for _, item in accepted])
     for (index, _), outcome in zip(accepted, outcomes, strict=True):
         results[index] = _result(outcome)

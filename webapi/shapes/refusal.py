@@ -64,8 +64,8 @@ def _problem(error: ErrorDetails) -> str:
     return f"is not valid: {error['msg']}"
 
 
-def refusal(exc: ValidationError) -> HttpError:
-    """The 400 for the first error of a validation."""
+def refusal(exc: ValidationError, preface: str = "") -> HttpError:
+    """The 400 for the first error of a validation, its sentence after ``preface``."""
     error = exc.errors(include_url=False)[0]
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
@@ -73,18 +73,19 @@ def refusal(exc: ValidationError) -> HttpError:
         *parent, key = loc
         shown = field_name((key,))
         if not parent:
-            return HttpError(400, f"Unknown field '{shown}'.", field=shown)
+            return HttpError(400, f"{preface}Unknown field '{shown}'.", field=shown)
         holder = field_name(tuple(parent))
-        return HttpError(400, f"'{holder}' has no field '{shown}'.", field=holder)
+        return HttpError(400, f"{preface}'{holder}' has no field '{shown}'.", field=holder)
     if not loc:
-        return HttpError(400, f"The request body {_problem(error)}.")
+        return HttpError(400, f"{preface}The request body {_problem(error)}.")
     name = field_name(loc)
-    return HttpError(400, f"'{name}' {_problem(error)}.", field=name)
+    return HttpError(400, f"{preface}'{name}' {_problem(error)}.", field=name)
 
 
-def validated(model: type[M], data: Any) -> M:
-    """data as an instance of model, or the 400 naming the first wrong field."""
+def validated(model: type[M], data: Any, preface: str = "") -> M:
+    """data as an instance of model, or the 400 naming the first wrong field (its sentence
+    after ``preface``, e.g. what the body was meant to be)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise refusal(exc) from None
+        raise refusal(exc, preface) from None
