@@ -159,7 +159,9 @@ def test_a_bad_release_part_imports_nothing(sqlite_url: str, how: str) -> None:
                                           json=_broken(document, how),
                                           headers=owner.headers("admin"))
         assert response.status_code == 400, response.get_json()
-        assert response.get_json()["detail"].startswith("Not a promptsync export: ")
+        # The body's shape may be refused before the service reads it: either names the part.
+        detail = response.get_json()["detail"]
+        assert any(part in detail for part in ("label_history", "settings", "promotions")), detail
         listed = app.test_client().get("/api/v1/projects/moved/prompts",
                                        headers=owner.headers("viewer"))
         assert listed.get_json()["prompts"] == []
