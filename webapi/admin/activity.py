@@ -20,7 +20,7 @@ MAX_PAGE_SIZE = 200
 # Actions grouped for the coloured chip beside each line; anything else shows as "other".
 KINDS = {"version": "prompt", "prompt": "prompt", "label": "label", "key": "key",
          "member": "member", "invitation": "member", "project": "project", "promotion": "label",
-         "settings": "project"}
+         "settings": "project", "webhook": "webhook"}
 
 
 @dataclass
@@ -44,6 +44,11 @@ class ActivityRow:
         """details[name] as text, or None when absent."""
         value = self.details.get(name)
         return None if value is None else str(value)
+
+    def words(self, name: str) -> list[str]:
+        """details[name] when it is a list (a webhook's events), each as text; else []."""
+        value = self.details.get(name)
+        return [str(item) for item in value] if isinstance(value, list) else []
 
     def extra(self) -> list[tuple[str, str]]:
         """Every detail as (name, text), for actions this page has no sentence for."""
