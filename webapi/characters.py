@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from webapi.errors import HttpError
+
 # No NUL, no control character but tab and line breaks, and no lone surrogate, which a JSON
 # escape (\ud800) or a byte that is not UTF-8 (decoded with surrogateescape) leaves in a string
 # and which neither database can store. A key, or a field read as one line (a name), takes no
@@ -27,3 +29,11 @@ def text_problem(value: str, *, one_line: bool) -> str | None:
     """What is wrong with ``value``'s characters (see describe), or None when it may be stored."""
     found = (LINE if one_line else TEXT).search(value)
     return None if found is None else describe(found)
+
+
+def check_line(value: str, field: str) -> None:
+    """400 naming ``field`` when ``value``, one line (a name), holds a character of LINE: the
+    services check it, so a form refuses what the API's shapes refuse."""
+    problem = text_problem(value, one_line=True)
+    if problem is not None:
+        raise HttpError(400, f"'{field}' {problem}.", field=field)

@@ -32,8 +32,10 @@ bp = Blueprint("admin", __name__, static_folder=str(STATIC), static_url_path="/s
 
 # Pages anyone may open; everything else under /admin needs a signed-in user.
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.signup", "admin.static"})
-# Form fields whose routes report a NUL themselves, keeping what the user typed.
-FREE_TEXT = frozenset({"source", "message"})
+# Form fields whose routes report a NUL themselves, keeping what the user typed: the prompt
+# forms' text, and the key and project names and the webhook URL, which their services check
+# (webapi/characters.py).
+FREE_TEXT = frozenset({"source", "message", "name", "url"})
 
 
 def check_anonymous_csrf() -> None:

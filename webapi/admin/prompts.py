@@ -19,6 +19,7 @@ from webapi.admin.queries import (
 )
 from webapi.auth.principal import ProjectAccess, ProjectRef
 from webapi.auth.roles import project_role
+from webapi.characters import text_problem
 from webapi.errors import HttpError
 from webapi.models import PromptVersion
 from webapi.services.catalog import Listed
@@ -88,8 +89,9 @@ def _message_error(message: str | None) -> str | None:
         return None
     if len(message) > MAX_MESSAGE:
         return "The message is longer than 10,000 characters."
-    if "\x00" in message:  # Postgres refuses NUL in text: a clear error, not a 500
-        return "The message contains a NUL character; remove it."
+    problem = text_problem(message, one_line=False)  # the API's rule for any text
+    if problem is not None:
+        return f"The message {problem}; remove it."
     return None
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from webapi.auth.keys import new_api_key
 from webapi.auth.principal import ProjectAccess
+from webapi.characters import check_line
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK, ROLES, ApiKey, Membership, iso, utcnow
@@ -34,6 +35,7 @@ def create_key(access: ProjectAccess, name: object, role: object) -> dict[str, A
     project, principal = access.project, access.principal
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise HttpError(400, "'name' must be a non-empty string of at most 100 characters.")
+    check_line(name, "name")
     if role not in ROLES:
         raise HttpError(400, "'role' must be one of viewer, editor, admin.")
     assert isinstance(role, str)

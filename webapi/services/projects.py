@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapi.auth.principal import Principal, ProjectRef
+from webapi.characters import check_line
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLES, Membership, Project, User, iso
@@ -28,6 +29,7 @@ def create_project(user_id: int, actor: str, slug: object, name: object) -> dict
         name = slug
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise HttpError(400, "'name' must be a non-empty string of at most 200 characters.")
+    check_line(name, "name")
     project = Project(slug=slug, name=name.strip())
     db.session.add(project)
     try:

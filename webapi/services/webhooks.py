@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from webapi.auth.principal import ProjectAccess, ProjectRef
+from webapi.characters import check_line
 from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Event, Webhook, WebhookDelivery, iso, utcnow
@@ -44,6 +45,7 @@ def delivery_dict(row: WebhookDelivery) -> dict[str, Any]:
 def _url(value: object) -> str:
     if not isinstance(value, str):
         raise HttpError(400, "'url' must be a string.", field="url")
+    check_line(value, "url")  # a C1 control passed the guard, from the admin's form
     try:
         guard.check(value, bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE")))
     except guard.Refused as exc:
