@@ -68,6 +68,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "LIVE_LINGER_SECONDS": float(os.environ.get("LIVE_LINGER_SECONDS", "10")),
         # Webhook URLs may reach loopback and private networks (local development only).
         "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE", False),
+        # Days a finished webhook delivery (delivered or given up) stays in its log; 0: for good.
+        "WEBHOOK_DELIVERY_RETENTION_DAYS": float(
+            os.environ.get("WEBHOOK_DELIVERY_RETENTION_DAYS", "30")),
         "METRICS_ENABLED": _bool("METRICS_ENABLED", False),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").strip().lower() or "text",
     }
