@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy import delete, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from webapi.extensions import db
@@ -191,3 +191,25 @@ def record(claim: Claim, delivered: bool, status_code: int | None, error: str | 
         .values(response_code=status_code, last_error=error, leased_until=None,
                 lease_token=None, **values))
     return done.rowcount == 1  # type: ignore[attr-defined]
+
+
+def prune(cutoff: dt.datetime, most: int) -> int:
+    """Delete up to `most` deliveries that ended (delivered or given up) before `cutoff`: the
+    outbox's log would otherwise grow by a row per event and webhook for good. Commits."""
+    # next_attempt_at is when a finished delivery's last attempt fell due (its first, when it
+    # went out at once), and (status, next_attempt_at) is indexed for the claim: each batch
+    # reads a range of that index, never the whole table. Pending rows are never touched.
+    batch = (select(WebhookDelivery.id)
+             .where(WebhookDelivery.status.in_([Status.DELIVERED, Status.FAILED]),
+                    WebhookDelivery.next_attempt_at < cutoff)
+             .order_by(WebhookDelivery.next_attempt_at).limit(most))
+    try:
+        gone = db.session.execute(delete(WebhookDelivery)
+                                  .where(WebhookDelivery.id.in_(batch.scalar_subquery()))
+                                  .execution_options(synchronize_session=False))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return int(gone.rowcount)  # type: ignore[attr-defined]
+

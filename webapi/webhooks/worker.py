@@ -1,7 +1,7 @@
 """The webhook worker: claims due deliveries from the outbox, signs and sends each, records the
-outcome, retries with exponential backoff for 24 h, and disables a webhook that has failed for
-24 h. Run with `flask --app webapi webhooks run` or `python -m webapi.webhooks`; several may run
-at once on Postgres."""
+outcome, retries with exponential backoff for 24 h, disables a webhook that has failed for 24 h,
+and prunes finished deliveries past their retention. Run with `flask --app webapi webhooks run`
+or `python -m webapi.webhooks`; several may run at once on Postgres."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ FIRST_RETRY = dt.timedelta(seconds=10)
 LONGEST_RETRY = dt.timedelta(hours=1)
 LEASE = dt.timedelta(seconds=60)  # well past a POST's connect and read timeouts
 IDLE_WAIT = 0.1  # seconds between looks at an empty outbox (an indexed query, ~1 ms)
+PRUNE_EVERY = dt.timedelta(minutes=10)  # how often finished deliveries past retention go
+PRUNE_BATCH = 500  # deliveries deleted in one transaction: short locks, between the sends
 ACTOR = "promptsync"
 
 Clock = Callable[[], dt.datetime]
@@ -67,11 +69,36 @@ class Worker:
             sent += 1
         return sent
 
+    def prune(self, most: int = PRUNE_BATCH) -> int:
+        """Delete up to `most` deliveries finished longer ago than WEBHOOK_DELIVERY_RETENTION_DAYS
+        (0 keeps them all); how many went."""
+        days = float(self.app.config.get("WEBHOOK_DELIVERY_RETENTION_DAYS", 30))
+        if days <= 0:
+            return 0
+        with self.app.app_context():
+            return outbox.prune(self.clock() - dt.timedelta(days=days), most)
+
+    def prune_all(self, batches: int = 1000) -> int:
+        """Prune batch after batch until one comes back short (at most `batches`)."""
+        total = 0
+        for _ in range(batches):
+            gone = self.prune()
+            total += gone
+            if gone < PRUNE_BATCH:
+                break
+        return total
+
     def run(self, stop: threading.Event) -> None:
-        """Send as deliveries fall due until `stop` is set; a failing database is retried."""
+        """Send as deliveries fall due until `stop` is set; a failing database is retried.
+        Every PRUNE_EVERY old deliveries are pruned, a batch between two sends until none are
+        left."""
+        prune_at = self.clock()
         while not stop.is_set():
             try:
                 busy = self.run_once()
+                if self.clock() >= prune_at:
+                    full = self.prune() == PRUNE_BATCH  # then more are left: again next turn
+                    prune_at = self.clock() + (dt.timedelta(0) if full else PRUNE_EVERY)
             except Exception:  # the database went away: say so, wait, and try again
                 log.exception("webhook worker: could not reach the outbox")
                 busy = 0
@@ -171,6 +198,8 @@ def run_command(once: bool) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if once:
-        click.echo(f"{Worker(app).drain()} attempts made")
+        worker = Worker(app)
+        click.echo(f"{worker.drain()} attempts made")
+        click.echo(f"{worker.prune_all()} finished deliveries past their retention removed")
         return
     serve(app)
