@@ -66,6 +66,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "LIVE_POLL_SECONDS": float(os.environ.get("LIVE_POLL_SECONDS", "0.5")),
         "LIVE_QUEUE_SIZE": int(os.environ.get("LIVE_QUEUE_SIZE", "1000")),
         "LIVE_LINGER_SECONDS": float(os.environ.get("LIVE_LINGER_SECONDS", "10")),
+        # How often an open stream or long poll asks again whether its caller may still read the
+        # project (a revoked key, a removed member, a dead session ends it; webapi/live/access.py).
+        "LIVE_RECHECK_SECONDS": float(os.environ.get("LIVE_RECHECK_SECONDS", "15")),
         # Webhook URLs may reach loopback and private networks (local development only).
         "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE", False),
         # Days a finished webhook delivery (delivered or given up) stays in its log; 0: for good.

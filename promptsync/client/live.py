@@ -6,7 +6,9 @@ with client/sse.py and calls back: on each event, when the stream is up (``resum
 was asked to replay from the last id, so nothing was missed), and when it is down. A refused
 connection or a dropped stream is tried again after 0.5 s (or the server's ``retry``), doubling
 to 30 s (reset by a stream that came up); 401, 403, 404, 405 and 410 end it for good (no stream
-on this server, or no right to it) and the caller keeps polling.
+on this server, or no right to it) and the caller keeps polling. So does an ``event: error``,
+the server's last frame when the caller lost access while the stream was open (a key revoked,
+a member removed, a session ended): ``error`` then holds the ApiError a GET would raise.
 The wait is the ``sleep`` seam (tests pass a fake); ``close()`` wakes it and shuts the socket so
 a blocked read ends at once; an atexit hook closes every stream still open.
 """
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from promptsync.client.sse import SseEvent, SseParser
+from promptsync.errors import ApiError
 
 __all__ = ["LiveStream", "changed_slugs"]
 
@@ -74,6 +77,7 @@ class LiveStream:
         self.last_id = ""
         self.up = False
         self.ended: str | None = None  # why the stream ended for good, when it did
+        self.error: ApiError | None = None  # the server's refusal, when that was why
         self.connect_timeout, self.idle_timeout = connect_timeout, idle_timeout
         self._socket: socket.socket | None = None
         self._socket_lock = threading.Lock()
@@ -89,7 +93,7 @@ class LiveStream:
                 try:
                     came_up = self._read()
                 except _Fatal as exc:
-                    self.ended = str(exc)
+                    self.ended, self.error = str(exc), exc.error
                     log.warning("promptsync: live updates off: %s", exc)
                     return
                 except (http.client.HTTPException, OSError, ValueError) as exc:
@@ -124,7 +128,12 @@ class LiveStream:
                          headers=headers)
             response = conn.getresponse()
             if response.status in FATAL_STATUSES:
-                raise _Fatal(f"{self.url} answered {response.status}")
+                try:
+                    body = response.read(65536)
+                except (http.client.HTTPException, OSError):
+                    body = b""  # the status says enough
+                error = _refusal(response.status, body)
+                raise _Fatal(f"{self.url} answered {response.status}: {error.detail}", error)
             kind = response.getheader("Content-Type", "")
             if response.status != 200 or not kind.startswith("text/event-stream"):
                 raise ValueError(f"{self.url} answered {response.status} {kind}")
@@ -134,6 +143,10 @@ class LiveStream:
             self._on_up(bool(self.last_id))
             while chunk := response.read1(65536):
                 for item in parser.feed(chunk):
+                    if isinstance(item, SseEvent) and item.type == "error":
+                        # Access ended while the stream was open: reconnecting cannot help.
+                        error = _refusal(0, item.data.encode())
+                        raise _Fatal(f"{self.url} ended the stream: {error}", error)
                     if isinstance(item, SseEvent):
                         self.last_id = item.last_id
                         self._on_event(item)
@@ -194,6 +207,25 @@ def changed_slugs(event: SseEvent) -> set[str] | None:
 
 class _Fatal(Exception):
     """An answer that no reconnect will change."""
+
+    def __init__(self, message: str, error: ApiError | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def _refusal(status: int, body: bytes) -> ApiError:
+    """The ApiError of an error body ({"error", "detail", …}), as a request raises it (client/
+    transport.py); an `event: error` names its status in the body."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("error"), str):
+        text = body.decode("utf-8", "replace").strip()[:200]
+        return ApiError(status, "http_error", text or f"the server answered {status}")
+    if isinstance(data.get("status"), int):
+        status = data["status"]
+    return ApiError(status, data["error"], str(data.get("detail") or ""), data)
 
 
 def _connection(url: str, timeout: float) -> http.client.HTTPConnection:

@@ -15,6 +15,7 @@ from tests.support.app import Account, make_account
 from tests.support.shared_apps import SharedApps
 from tests.support.waiting import wait_until
 from webapi.extensions import db
+from webapi.live.access import Caller, Recheck
 from webapi.live.hub import Hub, Settings
 from webapi.live.stream import StreamSettings, event_stream, frame
 from webapi.live.subscriber import Subscriber
@@ -142,7 +143,9 @@ def test_the_stream_replays_after_the_given_id_then_goes_live(
                 cur.execute(INSERT, (project, slug))
                 ids.append(cur.fetchone()[0])
         conn.commit()
-        body = event_stream(hub, project, ids[0], StreamSettings(keepalive=0.05, lifetime=30))
+        never = Recheck(hub.engine, Caller(project, "p", 1, "a@example.com", key_id=1), 3600)
+        body = event_stream(hub, project, ids[0], StreamSettings(keepalive=0.05, lifetime=30),
+                            never)
         assert next(body).startswith("retry: ")
         replayed = [next(body), next(body)]
         assert [line.split("\n")[0] for line in replayed] == [f"id: {i}" for i in ids[1:]]

@@ -12,10 +12,12 @@ import httpx
 
 @dataclass
 class Received:
-    """What one stream delivered: events (id, action, data) and comment lines, in order."""
+    """What one stream delivered: events (id, action, data), comment lines, and the data of
+    `event: error` frames (which carry no id), in order."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
     status: int | None = None
     content_type: str = ""
     ended: bool = False
@@ -49,7 +51,9 @@ class StreamReader:
                     if line.startswith(":"):
                         got.comments.append(line[1:].strip())
                     elif line == "":
-                        if "data" in fields:
+                        if "data" in fields and fields.get("event") == "error":
+                            got.errors.append(json.loads(fields["data"]))
+                        elif "data" in fields:
                             got.events.append({"id": int(fields["id"]), "action": fields["event"],
                                                "data": json.loads(fields["data"])})
                         fields = {}

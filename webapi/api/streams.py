@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
+from flask_login import current_user
 
+from webapi.auth.caller import require_principal
 from webapi.auth.principal import ProjectRef
 from webapi.auth.roles import key_project_slug, project_role
 from webapi.errors import HttpError
 from webapi.live import tail
+from webapi.live.access import Recheck, caller_of
+from webapi.live.hub import Hub
 from webapi.live.registry import hub_of, install
 from webapi.live.stream import StreamSettings, event_stream, wait_for_events
 from webapi.paging import MAX_INT, int_arg
@@ -41,7 +45,8 @@ def _stream(project_slug: str) -> Response:
                               lifetime=float(app.config["LIVE_STREAM_SECONDS"]))
     # The body runs after the request context is gone: it takes the hub, not the session, so
     # an idle stream holds no database connection.
-    body = event_stream(hub_of(app), project.id, after, settings)
+    hub = hub_of(app)
+    body = event_stream(hub, project.id, after, settings, _recheck(app, hub, project))
     response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
@@ -75,4 +80,12 @@ def follow_events(project: ProjectRef, limit: int) -> list[dict[str, Any]] | Non
         after = tail.newest_id(hub.engine)  # only what happens from now on
     if seconds <= 0:
         return tail.read_page(hub.engine, project.id, after, MAX_INT, limit)
-    return wait_for_events(hub, project.id, after, seconds, limit)
+    return wait_for_events(hub, project.id, after, seconds, limit, _recheck(app, hub, project))
+
+
+def _recheck(app: Flask, hub: Hub, project: ProjectRef) -> Recheck:
+    """How the open stream or long poll asks again whether this request's caller may read."""
+    principal = require_principal()  # resolved already: no query
+    generation = None if principal.is_key else int(current_user.session_generation)
+    return Recheck(hub.engine, caller_of(project, principal, generation),
+                   float(app.config["LIVE_RECHECK_SECONDS"]))
