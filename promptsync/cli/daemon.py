@@ -19,7 +19,7 @@ import click
 from promptsync.cli.context import Obj, display
 from promptsync.cli.errors import EXIT_INTERRUPTED, describe
 from promptsync.cli.output import echo_err
-from promptsync.errors import PromptSyncError
+from promptsync.errors import ApiError, PromptSyncError
 
 if TYPE_CHECKING:
     from promptsync.sync.engine import SyncEngine
@@ -60,11 +60,15 @@ def run_until_signalled(start: Callable[[], None], stop: Callable[[], None]) -> 
     return interrupted
 
 
-def watch_daemon(obj: Obj, engine: SyncEngine, **options: Any) -> WatchDaemon:
-    """A WatchDaemon over ``engine`` that reports on stderr, errors worded as the CLI words them."""
+def watch_daemon(obj: Obj, engine: SyncEngine, refused_key: str | None = None,
+                 **options: Any) -> WatchDaemon:
+    """A WatchDaemon over ``engine`` that reports on stderr, errors worded as the CLI words them
+    (a key the server refuses with ``refused_key``'s advice, when given)."""
     from promptsync.watch.daemon import WatchDaemon  # start-up cost: watchdog, only when watching
 
     def say(exc: PromptSyncError) -> str:
+        if refused_key is not None and isinstance(exc, ApiError) and exc.status == 401:
+            return f"the server refused the API key ({exc.detail.rstrip('.')}): {refused_key}"
         return describe(exc, obj)
 
     # Told of server-side changes by the event stream; it polls only while that is down.

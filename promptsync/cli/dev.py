@@ -13,6 +13,9 @@ from promptsync.cli.daemon import finish, run_until_signalled, watch_daemon
 from promptsync.cli.output import echo_err
 from promptsync.dev.lock import DevLock
 
+KEY_REFUSED = ("stop promptsync dev and start it again: it makes a new key, then pushes what is "
+               "queued")
+
 if TYPE_CHECKING:
     from promptsync.config import RepoConfig
     from promptsync.dev.config import PointedRepo
@@ -133,7 +136,8 @@ def dev(obj: Obj, port: int | None) -> None:
             forget_synced(repo.state_dir, server, project)
         api = ApiClient(server, account.key)
         engine = SyncEngine(repo, api, project, server)
-        daemon = watch_daemon(obj, engine)
+        # Its key revoked (from the admin, say): `promptsync login` is no cure here.
+        daemon = watch_daemon(obj, engine, refused_key=KEY_REFUSED)
 
         def start() -> None:
             stack.check_running()  # never "ready" on top of a server that died meanwhile

@@ -139,10 +139,17 @@ def test_dev_says_where_its_account_is_makes_a_new_key_and_runs_once(tmp_path: P
                             f"{DEV_WARNING}")
         assert admin.post(revoke, data={"csrf_token": _csrf(admin.get("/p/demo/keys"))}
                           ).status_code == 302
+        # The running dev says what to do about it (not `promptsync login`).
+        write_files(root / "prompts", {"support/greeting.yaml": GREETING + "# two\n"})
+        refused = first.wait_for_line("error: the server refused the API key", 30)[-1]
+        assert refused == ("error: the server refused the API key (The API key has been "
+                           "revoked): stop promptsync dev and start it again: it makes a new "
+                           "key, then pushes what is queued (1 change queued, retrying)"), refused
     finally:
         assert first.end(signal.SIGINT) == 130
-    # Ctrl-C: one line, "stopped" (no "interrupted" after it).
-    assert [line for line in first.lines if line][-1] == "stopped", first.lines
+    # Ctrl-C: one line, "stopped" (no "interrupted" after it), with the save the key could not push.
+    assert [line for line in first.lines if line][-1] == (
+        "stopped; 1 change queued for the next run"), first.lines
 
     # Again, as `make dev` in a terminal: the revoked key is replaced, and Ctrl-C ends it with
     # dev's one line and nothing from make.
@@ -160,6 +167,7 @@ def test_dev_says_where_its_account_is_makes_a_new_key_and_runs_once(tmp_path: P
     assert new_key != account["key"]
     assert f"created a new key (the stored one no longer worked): {new_key}" in lines, lines
     assert not any("created a local account" in line for line in lines)
+    assert "support/greeting: pushed v2" in lines, lines  # the save queued under the old key
     login = (f"log in to http://127.0.0.1:{port}/admin as {account['email']} with the password "
              f"in .promptsync/{ACCOUNT_FILE}")
     assert any(line.endswith(login) for line in lines), lines
