@@ -35,8 +35,11 @@ REFUSAL_CODES = {
     "stale": 409,  # a promotion request whose label moved since it was opened
     # a protected label's move would break the prompt's contract (SPEC §13): the changes listed
     "contract_break": 409,
-    # other prompts include the one to archive (SPEC §13): they are named in ``dependents``
+    # other prompts include the one to archive, or by the label to move or remove (SPEC §13):
+    # they are named in ``dependents`` (and by which ref in ``via``)
     "included": 409,
+    # a label would point at a version whose include does not resolve now (SPEC §13): ``chain``
+    "broken_include": 409,
 }
 
 # Prompts in one batch push request: the server answers 413 above it, the client splits below it.

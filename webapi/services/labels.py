@@ -10,6 +10,7 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import ROLE_RANK
 from webapi.services.contracts import check_contract
+from webapi.services.include_guard import check_label_change
 from webapi.services.moves import (
     apply_move,
     check_expected,
@@ -52,8 +53,9 @@ def set_label(
     allow_breaking: bool = False,
 ) -> dict[str, Any]:
     """Point label at version; 409 when expected_version is given and does not match (0: when
-    the label exists), or when a protected label's move breaks the prompt's contract unless
-    allow_breaking. A protected label needing approval does not move: ``{"request"}``."""
+    the label exists), when a protected label's move breaks the prompt's contract unless
+    allow_breaking, or when it would leave an include unresolved (include_guard). A protected
+    label needing approval does not move: ``{"request"}``."""
     _check_reason(reason)
     settings = _rules(project, label, role)
     prompt_id = find_prompt_id(project, slug)
@@ -62,10 +64,12 @@ def set_label(
         target = version_exists(prompt_id, slug, version)
         previous = current_version(prompt_id, label)
         check_expected(label, previous, expected_version)
-        if settings is not None and previous != version:
-            check_provenance(settings, label, target.git, version)
-            check_contract(prompt_id, slug, label, previous, target, allow_breaking)
-            if settings.approvals_required:
+        if previous != version:
+            if settings is not None:
+                check_provenance(settings, label, target.git, version)
+                check_contract(prompt_id, slug, label, previous, target, allow_breaking)
+            check_label_change(project, slug, label, target)  # no include left unresolved
+            if settings is not None and settings.approvals_required:
                 return {"request": open_request(project, prompt_id, slug, label, target,
                                                 principal, previous, settings)}
     except HttpError:
@@ -84,8 +88,9 @@ def delete_label(
     role: str,
     expected_version: int | None = None,
 ) -> dict[str, Any] | None:
-    """Remove a label; 404 when it does not exist, 409 on a failed expectation. A protected
-    label needing approval stays: ``{"request"}`` to remove it."""
+    """Remove a label; 404 when it does not exist, 409 on a failed expectation or when others
+    include the prompt by that label (include_guard). A protected label needing approval
+    stays: ``{"request"}`` to remove it."""
     settings = _rules(project, label, role)
     prompt_id = find_prompt_id(project, slug)
     lock_prompt(prompt_id, slug)
@@ -94,6 +99,7 @@ def delete_label(
         if current is None:
             raise no_label(slug, label)
         check_expected(label, current, expected_version)
+        check_label_change(project, slug, label, None)
         if settings is not None and settings.approvals_required:
             return {"request": open_request(project, prompt_id, slug, label, None, principal,
                                             current, settings)}

@@ -12,6 +12,7 @@ from webapi.errors import HttpError
 from webapi.extensions import db
 from webapi.models import Promotion, Prompt, PromptVersion, iso, utcnow
 from webapi.services.events import log_event
+from webapi.services.include_guard import check_label_change
 from webapi.services.moves import apply_move, current_version, lock_prompt
 from webapi.services.pages import newest_page
 from webapi.services.protection import ReleaseSettings, check_provenance, release_settings
@@ -125,6 +126,7 @@ def _approve_locked(project: ProjectRef, request_id: int, principal: Principal
         now = f"v{current}" if current is not None else "nothing"
         raise _go_stale(project, row, slug, principal.actor,
                         f"'{row.label}' pointed at {then} when it was opened and at {now} now")
+    target: PromptVersion | None = None
     if row.version is not None:
         target = db.session.scalar(select(PromptVersion).where(
             PromptVersion.prompt_id == row.prompt_id, PromptVersion.version == row.version))
@@ -132,6 +134,9 @@ def _approve_locked(project: ProjectRef, request_id: int, principal: Principal
             raise _go_stale(project, row, slug, principal.actor,
                             f"v{row.version} no longer has the content it named")
         check_provenance(release_settings(project.id), row.label, target.git, row.version)
+    if len(row.approvals) + 1 >= row.approvals_required:  # this approval moves it: check now
+        # What it includes may have been archived since the request was opened (SPEC §13).
+        check_label_change(project, slug, row.label, target)
     row.approvals = [*row.approvals, {"by": principal.actor, "user_id": principal.user_id,
                                       "at": iso(utcnow())}]
     log_event(project.id, principal.actor, "promotion.approved", slug, id=row.id,
