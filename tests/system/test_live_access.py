@@ -142,13 +142,17 @@ def test_a_removed_members_session_stream_ends(site: Site) -> None:
     assert reader.received.events == []  # not even the removal
 
 
-def test_a_logged_out_session_stream_ends(site: Site) -> None:
+@pytest.mark.parametrize("ending", ["logout", "password"])
+def test_a_stream_of_an_ended_session_ends(site: Site, ending: str) -> None:
     member = site.member()
-    cookie = _cookie(member)
-    with site.stream({"Cookie": cookie}) as reader:
-        other = site.user(member.email, signup=False)  # another copy of the same account
-        assert other.call("POST", "/auth/logout").status_code == 204
-        # Logout names no project (no event): the periodic check finds it.
+    with site.stream({"Cookie": _cookie(member)}) as reader:
+        other = site.user(member.email, signup=False)  # another session of the same account
+        if ending == "logout":
+            assert other.call("POST", "/auth/logout").status_code == 204
+        else:
+            assert other.call("POST", "/auth/password", json={
+                "current_password": PASSWORD, "new_password": PASSWORD + "!"}).status_code == 204
+        # Neither names a project (no event): the periodic check finds it.
         _ended_with(reader, 401, "Authentication required: send X-API-Key or log in.")
 
 

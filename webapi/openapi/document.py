@@ -53,15 +53,19 @@ def _stream_op(op_id: str, summary: str, security: Security,
     """A Server-Sent Events stream: `id`, `event` (the action), `data` (the event JSON)."""
     operation = op(op_id, summary + ": Server-Sent Events, each `id: <event id>`, `event: "
                    "<action>`, `data: <the event JSON of /events>`; a comment at least every "
-                   "15 s", "events", security, {200: None}, (404,), scope + (AFTER, param(
+                   "15 s. A caller who loses access while it is open (key revoked, member "
+                   "removed, session ended) gets a last `event: error` without an id, `data` the "
+                   "JSON error body with its `status`, and the stream ends", "events", security,
+                   {200: None}, (404,), scope + (AFTER, param(
                        "Last-Event-ID", "header", {"type": "string", "pattern": "^[0-9]+$"},
                        "Resume after this event id (what an EventSource sends).")))
     # Each event of the stream, as SSE tooling reads it (schemathesis checks every one).
-    event = {"type": "object", "required": ["id", "event", "data"], "properties": {
+    event = {"type": "object", "required": ["event", "data"], "properties": {
         "id": {"type": "string", "pattern": "^[0-9]+$"}, "event": STR,
         "data": {"type": "string", "contentMediaType": "application/json",
                  "description": "The event JSON of /events (id, action, slug, actor, details, "
-                                "created_at)."}}}
+                                "created_at); for `event: error` (no id) the error body "
+                                "{error, detail, status}."}}}
     operation["responses"]["200"]["content"] = {"text/event-stream": {"schema": event}}
     return operation
 
