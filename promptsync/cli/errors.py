@@ -35,6 +35,20 @@ class Failure(click.ClickException):
             echo_err(f"  {line}")
 
 
+def refused_line(slug: str, what: str, detail: str) -> str:
+    """``refused: slug: what: detail``, the one line for a write the server refused on purpose
+    (a protected label, an include it would break), as push and label both say it."""
+    return f"refused: {slug}: {what}: {detail.rstrip('.')}"
+
+
+class Refused(Failure):
+    """A write the server refused on purpose: its refused_line() as is, and exit 1."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print the line (it says ``refused:`` itself)."""
+        echo_err(self.message)
+
+
 class Interrupted(click.ClickException):
     """Ctrl-C: exit 130 like a shell does."""
 

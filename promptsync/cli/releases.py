@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from promptsync.cli.context import Obj, pass_obj
+from promptsync.cli.errors import Refused, refused_line
 from promptsync.cli.output import echo, echo_err, echo_json
 from promptsync.cli.scripting import labels_document
+from promptsync.errors import ApiError
 
 DEFAULT_LABEL = "production"
 STATES = ("pending", "approved", "rejected", "stale", "all")
+# The refusals of a move that would leave an include unresolved: their detail says what to do.
+INCLUDE_REFUSALS = ("included", "broken_include")
 
 
 def _when(value: Any) -> str:
@@ -28,6 +34,17 @@ def request_line(request: dict[str, Any]) -> str:
     if needed <= 1:
         return f"request #{request.get('id')} waits for another admin's approval"
     return f"request #{request.get('id')} waits for {needed} other admins' approvals"
+
+
+@contextmanager
+def _refusals(subject: str, what: str) -> Iterator[None]:
+    """A move the server refuses because of includes (SPEC §13) as push says it: one line."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.code not in INCLUDE_REFUSALS:
+            raise
+        raise Refused(refused_line(subject, what, exc.detail) + ".") from exc
 
 
 def _moved(slug: str, label: str, answer: dict[str, Any]) -> None:
@@ -57,7 +74,8 @@ def label(obj: Obj, slug: str, label_name: str, version: int | None, delete: boo
     if delete:
         if version is not None:
             raise click.UsageError("--delete takes no VERSION")
-        answer = api.delete_label(project, slug, label_name)
+        with _refusals(slug, f"{label_name} not removed"):
+            answer = api.delete_label(project, slug, label_name)
         if answer is not None:
             _moved(slug, label_name, answer)
         else:
@@ -67,8 +85,9 @@ def label(obj: Obj, slug: str, label_name: str, version: int | None, delete: boo
         latest = api.get_version(project, slug)
         assert latest is not None
         version = int(latest["version"])
-    _moved(slug, label_name, api.set_label(project, slug, label_name, version,
-                                           allow_breaking=allow_breaking))
+    with _refusals(slug, f"{label_name} not moved to v{version}"):
+        answer = api.set_label(project, slug, label_name, version, allow_breaking=allow_breaking)
+    _moved(slug, label_name, answer)
 
 
 @click.command()
@@ -100,8 +119,9 @@ def rollback(obj: Obj, slug: str, label_name: str) -> None:
     """Point LABEL (default: production) back where it was before its last move."""
     from promptsync.client.releases import rollback_label  # start-up cost: httpx
 
-    _moved(slug, label_name, rollback_label(obj.client(), obj.require_project(), slug,
-                                            label_name))
+    with _refusals(slug, f"{label_name} not rolled back"):
+        answer = rollback_label(obj.client(), obj.require_project(), slug, label_name)
+    _moved(slug, label_name, answer)
 
 
 @click.command()
@@ -128,7 +148,8 @@ def promotions(obj: Obj, state: str) -> None:
 @pass_obj
 def approve(obj: Obj, request_id: int) -> None:
     """Approve promotion request N (another admin's): the label moves."""
-    done = obj.client().approve(obj.require_project(), request_id)
+    with _refusals(f"request #{request_id}", "not approved"):
+        done = obj.client().approve(obj.require_project(), request_id)
     where = f"{done.get('slug')}: {done.get('label')} -> " + (
         _ref(done.get("version")) if done.get("version") else "removed")
     if done.get("state") == "approved":

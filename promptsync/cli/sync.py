@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from promptsync.cli.context import Obj, display, pass_obj
+from promptsync.cli.errors import refused_line
 from promptsync.cli.output import echo, echo_err, echo_json
 from promptsync.cli.scripting import status_document
 from promptsync.errors import ConfigError, Problem
@@ -182,12 +183,11 @@ def _push_line(result: PushResult, action: Action | None, where: str) -> str | N
         return f"{result.slug}: archived"
     if result.code in ("protected_label", "included"):
         what = f"not renamed from {result.renamed_from}" if renamed else "not archived"
-        detail = result.detail.rstrip(".")
+        line = refused_line(result.slug, what, result.detail)
         if result.code == "protected_label":
-            return f"refused: {result.slug}: {what}: {detail}; {PROTECTED_HINT}"
+            return f"{line}; {PROTECTED_HINT}"
         # An include's refusal names the includers and what to do itself.
-        return f"refused: {result.slug}: {what}: {detail}" + (
-            "." if renamed else "; or restore the file.")
+        return line + ("." if renamed else "; or restore the file.")
     if result.outcome == PushOutcome.CONFLICT:
         return _rejected_line(result, action)
     if result.outcome == PushOutcome.ERROR:
