@@ -11,8 +11,11 @@ from webapi.errors import HttpError
 # escape (\ud800) or a byte that is not UTF-8 (decoded with surrogateescape) leaves in a string
 # and which neither database can store. A key, or a field read as one line (a name), takes no
 # line break or tab either.
+# The controls a one-line field refuses, as a regex class (webapi/shapes writes it into the
+# JSON Schema pattern, which cannot name surrogates: parse_json refuses those in every string).
+LINE_CONTROLS = r"\x00-\x1f\x7f-\x9f"
 TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+LINE = re.compile(f"[{LINE_CONTROLS}\ud800-\udfff]")
 
 
 def describe(found: re.Match[str]) -> str:

@@ -7,13 +7,15 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from webapi.characters import LINE_CONTROLS
+
 MAX_INT = 2**31 - 1  # the database's INTEGER: a larger number overflows it (a 500 on SQLite)
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*){0,7}$"
 LABEL_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 PROJECT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 COMMIT_PATTERN = r"^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$"  # SHA-1 or SHA-256 repositories
 # One line: no line break, tab or other control character (a name, a reason).
-LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+LINE_PATTERN = f"^[^{LINE_CONTROLS}]*$"
 # What each pattern asks for, in the words of a 400 ("'slug' must be …").
 PATTERN_WORDS = {
     SLUG_PATTERN: "a prompt slug: up to 8 segments of a-z, 0-9, '.', '_' and '-' joined by '/'",
