@@ -89,6 +89,13 @@ def test_removing_a_label_that_others_include_by_name_is_refused(lab: Lab) -> No
     lab.push(other, text(f"O {{{{> {style} }}}}"))  # the default include: never by 'beta'
     lab.push(plain, text(f"P {{{{> {style}@1 }}}}"))
 
+    # /-/dependents says who includes it and by which refs; removing 'beta' breaks one of them.
+    listed = lab.client().get(f"{API}/{style}/-/dependents", headers=lab.account.headers("viewer"))
+    latest_v1 = [{"ref": "latest", "version": 1}]
+    assert listed.get_json()["dependents"] == sorted([
+        {"slug": app, "via": [{"ref": "production", "version": 1}]},
+        {"slug": other, "via": latest_v1}, {"slug": plain, "via": latest_v1}],
+        key=lambda use: str(use["slug"]))
     refused = remove(lab, style, "beta")
     assert refused.status_code == 409, refused.get_json()
     body = refused.get_json()

@@ -240,4 +240,5 @@ def test_a_database_with_versions_upgrades_to_partials(empty_url: str) -> None:
         now = web.get(f"{base}/support/old", headers=admin).get_json()
         assert now["includes"] == [{"slug": "shared/tone", "ref": "latest", "version": 1}]
         assert web.get(f"{base}/shared/tone/-/dependents", headers=admin).get_json() == {
-            "dependents": [{"slug": "support/old"}]}
+            "dependents": [{"slug": "support/old",
+                            "via": [{"ref": "latest", "version": now["version"]}]}]}

@@ -108,7 +108,8 @@ def test_dependents_and_archive_refused(lab: Lab) -> None:
     for url in (f"{API}/{tone}/-/dependents", f"/api/v1/prompts/{tone}/-/dependents"):
         listed = lab.client().get(url, headers=viewer)
         assert listed.status_code == 200, listed.get_json()
-        assert listed.get_json() == {"dependents": [{"slug": s} for s in sorted([one, two])]}
+        assert listed.get_json() == {"dependents": [
+            {"slug": s, "via": [{"ref": "latest", "version": 1}]} for s in sorted([one, two])]}
     assert lab.client().get(f"{API}/{other}/-/dependents", headers=viewer).get_json() == {
         "dependents": []}
     # A version that includes nothing keeps SQL NULL (not JSON null): the dependents' filter.

@@ -31,7 +31,7 @@ from webapi.paging import cursor_arg, encode_cursor, int_arg, int_cursor_arg, li
 from webapi.services.catalog import Listed, list_prompts
 from webapi.services.labels import delete_label, set_label
 from webapi.services.pages import newest_page
-from webapi.services.partials import dependents, expand_stored
+from webapi.services.partials import dependent_uses, expand_stored
 from webapi.services.pushes import PushItem, PushOutcome
 from webapi.services.renames import push_items, push_one
 from webapi.services.versions import (
@@ -192,7 +192,7 @@ def _render(project: ProjectRef, slug: str) -> Any:
 
 def _dependents(project: ProjectRef, slug: str) -> Any:
     find_prompt_id(project, slug)  # a 404 for a prompt that does not exist
-    return jsonify(dependents=[{"slug": s} for s in dependents(project, slug)])
+    return jsonify(dependents=dependent_uses(project, slug))  # [{slug, via: [{ref, version}]}]
 
 
 def _label(project: ProjectRef, slug: str, label: str) -> Any:

@@ -119,8 +119,9 @@ def _prompt_paths(base: str, scope: tuple[dict[str, Any], ...], security: Securi
             in_p + (param("from", "query", STR, REF_DOC, example="staging"),
                     param("to", "query", STR, REF_DOC, example="2")))},
         f"{item}/-/dependents": {"get": op(
-            f"{prefix}list_dependents", f"The prompts whose latest version includes this one "
-            f"(`{{{{> slug }}}}`) {where} (viewer)", "prompts", security,
+            f"{prefix}list_dependents", f"The prompts whose latest or labelled version "
+            f"includes this one (`{{{{> slug }}}}`) {where} (viewer), each with the refs that "
+            "do (`via`)", "prompts", security,
             {200: pa.Dependents}, nf, in_p)},
         f"{item}/-/render": {"post": op(
             f"{prefix}render_prompt", f"Fill the template {where}", "prompts", security,

@@ -123,14 +123,22 @@ class Diff(Answer):
     diff: str
 
 
+class DependentUse(Answer):
+    """One ref of a dependent whose version includes the prompt (a fetch's ``includes`` ref)."""
+
+    ref: str = Field(description="`latest` or a label name.")
+    version: int
+
+
 class Dependent(Answer):
-    """A prompt that includes another."""
+    """A prompt that includes another, and by which of its refs."""
 
     slug: str
+    via: list[DependentUse]
 
 
 class Dependents(Answer):
-    """The prompts whose latest version includes this one."""
+    """The prompts whose latest or labelled version includes this one."""
 
     dependents: list[Dependent]
 
