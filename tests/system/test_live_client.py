@@ -2,7 +2,8 @@
 by another key from the event stream, get() sends nothing in steady state, it resumes by
 Last-Event-ID after a dropped connection, falls back to ETag/TTL while the stream is down, and a
 program that never closes it still exits at once. Requests are counted in the server's access
-log, which names each request's user agent and Last-Event-ID."""
+log, which names each request's user agent and Last-Event-ID. The tests that ride on how events
+reach the stream run on Postgres too (tests/support/per_backend.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ import pytest
 from promptsync import Client
 from promptsync.client.live import LiveStream
 from tests.support.live import create_account, create_key, free_port
-from tests.support.logged_gunicorn import STREAM_ENV, LoggedGunicorn
+from tests.support.logged_gunicorn import LoggedGunicorn
+from tests.support.per_backend import BACKEND_PARAMS, PerBackend
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
 
@@ -54,24 +56,40 @@ class Site:
         return Client(url or self.server.url, self.reader, "demo", live=True, **kw)  # type: ignore[arg-type]
 
 
+def _site(server: LoggedGunicorn) -> Site:
+    create_account(server.url, "ann@example.com", PASSWORD, "demo")
+    reader = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="viewer")
+    editor_key = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="admin")
+    editor = httpx.Client(base_url=server.url + "/api/v1", timeout=10,
+                          headers={"X-API-Key": editor_key})
+    return Site(server, reader, editor)
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    work = tmp_path_factory.mktemp("live-client")
-    server = LoggedGunicorn(work / "server", f"sqlite:///{work / 'db.sqlite'}", workers=1,
-                            env=STREAM_ENV)
-    server.start()
+def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerBackend[Site]]:
+    servers = PerBackend(tmp_path_factory.mktemp("live-client"), _site,
+                         lambda site: site.editor.close())
     try:
-        create_account(server.url, "ann@example.com", PASSWORD, "demo")
-        reader = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="viewer")
-        editor_key = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="admin")
-        with httpx.Client(base_url=server.url + "/api/v1", timeout=10,
-                          headers={"X-API-Key": editor_key}) as editor:
-            yield Site(server, reader, editor)
+        yield servers
     finally:
-        server.stop()
+        servers.close()
 
 
-def test_sees_a_label_move_by_another_key_without_a_get_request(site: Site) -> None:
+@pytest.fixture
+def site(request: pytest.FixtureRequest, sites: PerBackend[Site]) -> Site:
+    """The SQLite server: for what the database does not change."""
+    return sites.get(request, "sqlite")
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def any_site(request: pytest.FixtureRequest, sites: PerBackend[Site]) -> Site:
+    """Each backend's server in turn: for what rides on how events reach the stream (Postgres
+    LISTEN/NOTIFY, SQLite's poll) and on the replay."""
+    return sites.get(request, request.param)
+
+
+def test_sees_a_label_move_by_another_key_without_a_get_request(any_site: Site) -> None:
+    site = any_site
     site.push("greet", "one")
     two = site.push("greet", "two")
     site.move("greet", "production", 1)
@@ -91,7 +109,8 @@ def test_sees_a_label_move_by_another_key_without_a_get_request(site: Site) -> N
                    lambda: f"one refetch, no GET from get(): {site.server.sdk_gets('greet')}")
 
 
-def test_resumes_by_last_event_id_after_a_drop_and_catches_up(site: Site) -> None:
+def test_resumes_by_last_event_id_after_a_drop_and_catches_up(any_site: Site) -> None:
+    site = any_site
     site.push("farewell", "one")
     site.push("other", "one")
     proxy = TcpProxy("127.0.0.1", site.server.port)

@@ -2,7 +2,8 @@
 gthread server: idle, it sends no request at all (the app's request log shows none); a change
 pushed by another key reaches the unmodified file at once; after its connection is cut it
 resumes from the last event id (the access log shows the Last-Event-ID it sent) and what was
-pushed meanwhile reaches the file; while the stream does not answer, it polls."""
+pushed meanwhile reaches the file; while the stream does not answer, it polls. The first two run
+on Postgres too (LISTEN/NOTIFY, not SQLite's poll; tests/support/per_backend.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import pytest
 from tests.support.command import Background
 from tests.support.environment import command_env
 from tests.support.live import create_account, create_key, make_prompt_repo, prompt_source
-from tests.support.logged_gunicorn import STREAM_ENV, LoggedGunicorn
+from tests.support.logged_gunicorn import LoggedGunicorn
+from tests.support.per_backend import BACKEND_PARAMS, PerBackend
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
 
@@ -47,21 +49,36 @@ class Site:
         return sum(1 for _, path in self.server.started() if path == STREAM)
 
 
+def _site(server: LoggedGunicorn) -> Site:
+    create_account(server.url, "ann@example.com", PASSWORD, "demo")
+    watch_key = create_key(server.url, "ann@example.com", PASSWORD, "demo")
+    other_key = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="admin")
+    other = httpx.Client(base_url=server.url + "/api/v1", timeout=10,
+                         headers={"X-API-Key": other_key})
+    return Site(server, watch_key, other)
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    work = tmp_path_factory.mktemp("watch-stream")
-    server = LoggedGunicorn(work / "server", f"sqlite:///{work / 'db.sqlite'}", workers=1,
-                            env=STREAM_ENV)
-    server.start()
+def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerBackend[Site]]:
+    servers = PerBackend(tmp_path_factory.mktemp("watch-stream"), _site,
+                         lambda site: site.other.close())
     try:
-        create_account(server.url, "ann@example.com", PASSWORD, "demo")
-        watch_key = create_key(server.url, "ann@example.com", PASSWORD, "demo")
-        other_key = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="admin")
-        with httpx.Client(base_url=server.url + "/api/v1", timeout=10,
-                          headers={"X-API-Key": other_key}) as other:
-            yield Site(server, watch_key, other)
+        yield servers
     finally:
-        server.stop()
+        servers.close()
+
+
+@pytest.fixture
+def site(request: pytest.FixtureRequest, sites: PerBackend[Site]) -> Site:
+    """The SQLite server: for what the database does not change."""
+    return sites.get(request, "sqlite")
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def any_site(request: pytest.FixtureRequest, sites: PerBackend[Site]) -> Site:
+    """Each backend's server in turn: for what rides on how events reach the stream (Postgres
+    LISTEN/NOTIFY, SQLite's poll) and on the replay."""
+    return sites.get(request, request.param)
 
 
 class Watch(Background):
@@ -73,8 +90,9 @@ class Watch(Background):
         self.wait_for_line("watching", 20)
 
 
-def test_idle_watch_sends_nothing_and_a_change_reaches_the_file_at_once(site: Site,
+def test_idle_watch_sends_nothing_and_a_change_reaches_the_file_at_once(any_site: Site,
                                                                         tmp_path: Path) -> None:
+    site = any_site
     prompts = make_prompt_repo(tmp_path, site.server.url, "demo",
                                {"greet.yaml": source("one")})
     opened = site.streams_opened()
@@ -108,8 +126,9 @@ def test_idle_watch_sends_nothing_and_a_change_reaches_the_file_at_once(site: Si
     print(f"server change -> file in {took * 1000:.0f} ms")
 
 
-def test_resumes_by_last_event_id_after_a_cut_and_misses_nothing(site: Site,
+def test_resumes_by_last_event_id_after_a_cut_and_misses_nothing(any_site: Site,
                                                                  tmp_path: Path) -> None:
+    site = any_site
     proxy = TcpProxy("127.0.0.1", site.server.port)
     url = f"http://127.0.0.1:{proxy.port}"
     prompts = make_prompt_repo(tmp_path, url, "demo", {"cut.yaml": source("one")})

@@ -1,0 +1,55 @@
+"""A module's stream servers, one per database backend, started the first time a test asks.
+
+The live tests whose database path differs (Postgres LISTEN/NOTIFY against SQLite's poll) run
+on both backends; the others stay on SQLite. Both kinds share the module's SQLite server, and
+the Postgres one starts only if a Postgres test runs (none under `-m "not postgres"`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import pytest
+
+from tests.support.app import truncate_postgres
+from tests.support.logged_gunicorn import STREAM_ENV, LoggedGunicorn
+
+T = TypeVar("T")
+
+# What a test's `site` fixture passes as params: Postgres marked, so it fails (not skips) in CI.
+BACKEND_PARAMS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+class PerBackend(Generic[T]):
+    """LoggedGunicorn servers (gthread, one worker) by backend, each set up once by ``make``."""
+
+    def __init__(self, work: Path, make: Callable[[LoggedGunicorn], T],
+                 close: Callable[[T], None] = lambda site: None) -> None:
+        self.work, self.make, self._close = work, make, close
+        self._sites: dict[str, T] = {}
+        self._servers: list[LoggedGunicorn] = []
+
+    def get(self, request: pytest.FixtureRequest, backend: str) -> T:
+        """The backend's site, its server started and set up on first use."""
+        if backend not in self._sites:
+            if backend == "postgres":
+                url = str(request.getfixturevalue("postgres_url"))
+                truncate_postgres(url)  # the session's database: other modules' users and projects
+            else:
+                url = f"sqlite:///{self.work / 'db.sqlite'}"
+            server = LoggedGunicorn(self.work / backend, url, workers=1, env=STREAM_ENV)
+            self._servers.append(server)
+            server.start()
+            self._sites[backend] = self.make(server)
+        return self._sites[backend]
+
+    def close(self) -> None:
+        """Close every site (``close``) and stop every server started."""
+        try:
+            for site in self._sites.values():
+                self._close(site)
+        finally:
+            for server in self._servers:
+                server.stop()
