@@ -25,7 +25,10 @@ ERRORS = {
           "current password."),
     404: ("NotFound", "Unknown project, prompt, version, label, member or key."),
     405: ("MethodNotAllowed", "The method is not allowed on this path (see the Allow header)."),
-    409: ("Conflict", "Conflict: taken, stale parent_version or expected_version, last admin."),
+    409: ("Conflict", "Conflict: taken, stale parent_version or expected_version, last admin; "
+          "or a refusal named by `error`: `protected_label`, `provenance`, `stale`, "
+          "`contract_break` (`changes`), `included` (`dependents`, `via`), `broken_include` "
+          "(`chain`)."),
     410: ("Archived", "The prompt is archived (`archived`): its latest version and labels are "
           "gone; a version by number still answers, or restore it."),
     413: ("TooLarge", "The request body (or batch) is too large."),

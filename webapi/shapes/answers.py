@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from webapi.shapes.base import Answer, Object, Role, absent
-from webapi.shapes.prompt_answers import Problem, Promotion
+from webapi.shapes.prompt_answers import DependentUse, Problem, Promotion
 
 
 class Error(Answer):
@@ -24,6 +24,12 @@ class Error(Answer):
     request: Promotion = absent()
     labels: list[str] = absent(
         "protected_label: the protected labels that block an archive or a rename.")
+    invalid: dict[str, str] = absent("invalid_variables: each variable and what is wrong with it.")
+    changes: list[Object] = absent("contract_break: the breaking changes, each with its `detail`.")
+    dependents: list[str] = absent("included: the prompts whose fetch the change would break.")
+    via: dict[str, list[DependentUse]] = absent(
+        "included: for each dependent, the refs (`latest` or a label) that include the prompt.")
+    chain: list[str] = absent("broken_include: the include chain that would not resolve.")
 
 
 class User(Answer):
