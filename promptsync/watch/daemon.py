@@ -142,7 +142,9 @@ class WatchDaemon:
             self._sent(self.outbox.flush())
             if self.feed is not None and self.feed.up:
                 self._listened(now, self.feed)
-            elif now >= self._poll_at:
+            elif now >= self._poll_at or self._down:
+                # A retry asks the server again: one that asked nothing (the poll not due yet)
+                # would say "server reachable again" of a server that still refuses.
                 self._poll_at = now + self.poll_interval
                 self._poll(now)
         except PromptSyncError as exc:

@@ -217,6 +217,28 @@ def test_outage_queues_every_save_and_sends_them_in_order_with_capped_backoff(ri
     assert rig.state().journal == []
 
 
+def test_a_key_revoked_while_polling_stays_an_error_until_it_answers_again(rig: Rig) -> None:
+    """A refusal is said once, and each retry asks again: a retry that sends nothing (the poll
+    not due yet) must not claim the server is back."""
+    rig.daemon.step()
+    admin = {"X-API-Key": rig.account.keys["admin"]}
+    web = rig.app.test_client()
+    keys = web.get(f"/api/v1/projects/{rig.account.project}/keys", headers=admin).get_json()
+    editor = next(k["id"] for k in keys["keys"] if k["name"] == "editor")
+    assert web.delete(f"/api/v1/projects/{rig.account.project}/keys/{editor}",
+                      headers=admin).status_code == 204
+    rig.clock.now = rig.daemon.next_wake()
+    rig.daemon.step()
+    assert len(rig.lines) == 1 and rig.lines[0].startswith("error: ")
+    assert "revoked" in rig.lines[0]
+    for _ in range(4):
+        before = len(rig.switch.requests)
+        rig.clock.now = rig.daemon.next_wake()
+        rig.daemon.step()
+        assert len(rig.switch.requests) > before, "a retry that asked nothing"
+    assert len(rig.lines) == 1, rig.lines  # said once; never "server reachable again"
+
+
 def test_saves_x_y_x_offline_become_three_versions(rig: Rig) -> None:
     rig.save(A, text(0))
     rig.switch.down = True
