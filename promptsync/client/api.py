@@ -8,7 +8,8 @@ from urllib.parse import quote
 
 from promptsync.client.batch import BatchAnswer, batch_chunks, parse_results
 from promptsync.client.transport import ApiBase, encode_json, json_object, segment
-from promptsync.errors import ConfigError
+from promptsync.errors import ApiError, ConfigError
+from promptsync.format.slugs import slug_problem
 
 MANIFEST_PAGE = 1000
 
@@ -21,6 +22,11 @@ class ApiClient(ApiBase):
         return "/prompts" if project is None else f"/projects/{segment(project)}/prompts"
 
     def _prompt(self, project: str | None, slug: str) -> str:
+        # A slug is often user input: "../keys" would reach another route (httpx resolves dot
+        # segments), so a name no prompt can have gets the server's own 404, unsent.
+        problem = slug_problem(slug)
+        if problem is not None:
+            raise ApiError(404, "not_found", f"No prompt {slug!r}: {problem}.")
         # Slugs keep their "/" unescaped, as the routes expect.
         return f"{self._prompts(project)}/{quote(slug, safe='/')}"
 

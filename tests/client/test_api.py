@@ -479,6 +479,19 @@ def test_live_errors_map_to_api_error(live: dict[str, Any]) -> None:
     assert info.value.status == 409
 
 
+def test_live_slug_never_walks_out_of_the_prompts_route(live: dict[str, Any]) -> None:
+    # A slug is user input (an app's `client.get(name)`, the CLI's argument): "../keys" must be
+    # a prompt that does not exist, never the keys route (httpx resolves dot segments).
+    with editor(live, "admin") as api_client:
+        for slug, method in [("../keys", "get_version"), ("a/../../keys", "get_version"),
+                             ("../keys/1", "archive"), ("Support/Greeting", "get_version")]:
+            with pytest.raises(ApiError) as info:
+                getattr(api_client, method)("demo", slug)
+            assert (info.value.status, info.value.code) == (404, "not_found"), slug
+            assert info.value.detail.startswith(f"No prompt {slug!r}: ")
+        assert len(api_client.keys("demo")) == 3  # none revoked by "../keys/1"
+
+
 def test_live_secure_cookie_over_http_is_a_clear_error(sqlite_app: Any) -> None:
     with ApiClient(SERVER, transport=httpx.WSGITransport(app=sqlite_app)) as session:
         session.signup("bob@example.com", "correct horse battery")
