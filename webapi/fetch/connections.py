@@ -24,10 +24,15 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from webapi.database import POOL_RECYCLE_SECONDS, hung_up
 
 MAX_IDLE = 5  # a sync worker needs one; a threaded one, one per concurrent fetch
+
+
+class ConnectFailed(OperationalError):
+    """The fetch could not connect: lookup_once keeps it, so the request does not wait twice."""
 
 
 class FetchConnection:
@@ -36,7 +41,10 @@ class FetchConnection:
     __slots__ = ("born", "driver", "fairy", "prepared")
 
     def __init__(self, engine: Engine) -> None:
-        fairy = engine.raw_connection()  # refused: the outage, 503 by errors.py
+        try:
+            fairy = engine.raw_connection()
+        except engine.dialect.loaded_dbapi.Error as exc:  # the pool raises the driver's own
+            raise ConnectFailed(None, None, exc) from exc  # the outage: errors.py's 503
         fairy.detach()
         driver: Any = fairy.dbapi_connection
         # The driver's flag alone sends nothing; SQLAlchemy's isolation_level="AUTOCOMMIT" goes

@@ -24,6 +24,7 @@ from webapi.auth.keys import INVALID_KEY, check_key, key_prefix, touch_due
 from webapi.auth.principal import ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
+from webapi.fetch.connections import ConnectFailed
 from webapi.fetch.includes import Read, with_includes
 from webapi.fetch.readers import Reader, reader
 from webapi.fetch.request import FetchRequest, etag_matches, parse_fetch
@@ -52,9 +53,9 @@ class Found:
 
 @dataclass(frozen=True, slots=True)
 class Miss:
-    """A request lookup_once() found no answer for, and the 401 that refused its key, if any."""
+    """A request lookup_once() found no answer for, and the 401 or failed connect, if any."""
 
-    refused: HttpError | None = None
+    refused: HttpError | ConnectFailed | None = None
 
 
 def lookup(engine: Engine, request: FetchRequest, touch_seconds: float) -> Found | None:
@@ -112,8 +113,10 @@ def lookup_once(environ: MutableMapping[str, Any], engine: Engine, touch_seconds
                 ) -> Found | None:
     """lookup() of this request's key fetch, once per request; None for the general path."""
     # A miss is kept in the environ and replayed to a later call (a bad key's 401 is raised
-    # again; the 403 and 404s are the general path's to word). A database error is not a miss:
-    # it propagates, and a later call (Flask's view, after the middleware) tries afresh.
+    # again; the 403 and 404s are the general path's to word). So is a failed connect: the
+    # general path would wait the connect timeout again to reach the same 503 (errors.py).
+    # Any other database error is not a miss: it propagates, and a later call (Flask's view,
+    # after the middleware) tries afresh, on the Session's pool.
     miss: Miss | None = environ.get(MISS)
     if miss is not None:
         if miss.refused is not None:
@@ -125,7 +128,7 @@ def lookup_once(environ: MutableMapping[str, Any], engine: Engine, touch_seconds
         return None
     try:
         found = lookup(engine, request, touch_seconds)
-    except HttpError as refused:
+    except (HttpError, ConnectFailed) as refused:
         environ[MISS] = Miss(refused)
         raise
     if found is None:

@@ -7,7 +7,8 @@ database round trip. It answers only 200 and 304, with the very headers and body
 sends (tests/server/test_fetch_middleware.py compares the two); every other request, and every
 lookup that is not a plain success (a bad key, another project, an unknown prompt, a database
 error), goes to the Flask app unchanged, which answers it with its usual words. A miss is kept
-in the environ, so the view does not look the same request up again.
+in the environ, so the view does not look the same request up again; so is a failed connect, so a
+fetch in an outage waits the connect timeout once before its 503.
 
 What this bypasses, and why each is safe for the requests it takes: the NUL check (an ASCII path
 and a query of fixed shape hold none, and there is no body), the cookie session and flask-login's
