@@ -48,7 +48,9 @@ class PromptSyncGroup(click.Group):
                 obj.close()
 
 
-@click.group(cls=PromptSyncGroup, context_settings={"auto_envvar_prefix": "PROMPTSYNC"})
+# -h as well as --help, on every command (subcommands inherit the context's help names).
+@click.group(cls=PromptSyncGroup, context_settings={"auto_envvar_prefix": "PROMPTSYNC",
+                                                    "help_option_names": ["-h", "--help"]})
 @click.option("--server", metavar="URL", help="API server, e.g. http://127.0.0.1:5000.")
 @click.option("--project", metavar="SLUG", help="Project on the server.")
 @click.option("--api-key", metavar="KEY", help="API key (default: stored by promptsync login).")

@@ -294,6 +294,14 @@ def test_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "not in a promptsync repository" in result.stderr and "promptsync init" in result.stderr
 
 
+@pytest.mark.parametrize("args", [["-h"], ["push", "-h"], ["render", "-h"], ["get", "-h"]])
+def test_dash_h_is_help_everywhere(args: list[str]) -> None:
+    # What most users type first; click answered "No such option: -h" (exit 2).
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Usage: ") and "--help" in result.stdout
+
+
 def test_usage_errors_exit_2(run, prompts: Path) -> None:
     assert run("get", "a", "--version", "1", "--label", "x").exit_code == 2
     assert run("render", "a", "-v", "novalue").exit_code == 2
