@@ -78,6 +78,10 @@ def test_custom_dir_is_relative_to_root(tmp_path: Path) -> None:
         ("dir: ../outside\n", "'dir' must be inside"),
         ("dir: /etc\n", "'dir' must be inside"),
         ("server: !!python/object:os.system x\n", "invalid YAML"),
+        ("server: 'http://[::1:5000'\n", "http:// or https://"),
+        ("server: 'http://127.0.0.1:abc'\n", "http:// or https://"),
+        ("server: 'http://127.0.0.1:99999'\n", "http:// or https://"),
+        ("server: 'http://127.0.0.1:5000/?x=1'\n", "http:// or https://"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
