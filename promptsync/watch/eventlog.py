@@ -179,7 +179,10 @@ class EventLog:
         for sent in report.results:
             fixed = (sent.outcome in (PushOutcome.CREATED, PushOutcome.UNCHANGED)
                      and self._valid_again(sent))
-            if sent.outcome == PushOutcome.CREATED:
+            # A rename sent again after its answer was lost is "unchanged": it landed the
+            # first time, and that was never said.
+            if sent.outcome == PushOutcome.CREATED or (
+                    sent.outcome == PushOutcome.UNCHANGED and sent.renamed_from):
                 self.forget(sent.slug)
                 renamed = f", renamed from {sent.renamed_from}" if sent.renamed_from else ""
                 self(f"{sent.slug}: pushed v{sent.version}{renamed}")

@@ -28,6 +28,23 @@ SECOND = prompt_source("Hi {{ name }}.")
 THIRD = prompt_source("Hey {{ name }}.")
 
 
+class LosingTransport(httpx.BaseTransport):
+    """The app over WSGI; with ``lose`` set, the next POST reaches the app, which acts on it,
+    and its answer is lost on the way back (a connection cut after the request was sent)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.inner = httpx.WSGITransport(app=app)
+        self.lose = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if self.lose and request.method == "POST":
+            self.lose = False
+            response.close()
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+
 class Rig:
     """A prompt repo, a watch daemon over the app, a second client as a colleague."""
 
@@ -35,8 +52,8 @@ class Rig:
         self.account = account
         self.project = account.project
         self.prompts = make_prompt_repo(root, SERVER, account.project)
-        self.api = ApiClient(SERVER, account.keys["editor"],
-                             transport=httpx.WSGITransport(app=app))
+        self.transport = LosingTransport(app)
+        self.api = ApiClient(SERVER, account.keys["editor"], transport=self.transport)
         self.admin = ApiClient(SERVER, account.keys["admin"],
                                transport=httpx.WSGITransport(app=app))
         self.engine = SyncEngine(read_repo_config(root), self.api, account.project, SERVER)
@@ -126,6 +143,27 @@ def test_a_moved_file_is_one_rename(rig: Rig, together: bool) -> None:
     assert [(s, e.archived) for s, e in sorted(state.entries.items())] == [("a", True),
                                                                           ("b", False)]
     assert state.journal == []
+    assert rig.engine.plan().out_of_sync == []
+
+
+def test_a_rename_sent_again_after_its_answer_was_lost_is_said_once(rig: Rig) -> None:
+    rig.save("a", FIRST)
+    rig.transport.lose = True
+    os.rename(rig.path("a"), rig.path("b"))
+    rig.deliver("a", "b")  # git mv: the server renames a to b, and its answer is lost
+    assert not rig.live("a") and rig.live("b")
+    assert rig.engine.reload().journal != []  # not known to have landed: sent again
+    rig.poll()  # the server answers the same rename "unchanged": it landed the first time
+    assert rig.lines[0] == "a: pushed v1"
+    assert [line for line in rig.lines if line.startswith("b:")] == [
+        "b: pushed v1, renamed from a"]
+    (latest,) = rig.admin.versions(rig.project, "b")
+    assert latest["renamed_from"] == "a@v1"
+    assert not rig.live("a") and rig.live("b")  # no new prompt b beside it
+    state = rig.engine.reload()
+    assert state.journal == []
+    assert [(s, e.archived) for s, e in sorted(state.entries.items())] == [("a", True),
+                                                                          ("b", False)]
     assert rig.engine.plan().out_of_sync == []
 
 
