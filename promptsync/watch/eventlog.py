@@ -40,6 +40,9 @@ class EventLog:
         # slug -> (server version, local hash) said: the same pair again is no news, and a
         # file in conflict is not sent again until it is saved with other bytes.
         self._conflicts: dict[str, tuple[int | None, str]] = {}
+        # relpath -> (hash, problems) of the bytes the server refused on their own (a verdict
+        # no server state changes): not sent again until the file holds other bytes.
+        self._refused: dict[str, tuple[str, tuple[Problem, ...]]] = {}
 
     def __call__(self, line: str) -> None:
         # Slugs and details come from the server and from files: never let one move the
@@ -148,6 +151,16 @@ class EventLog:
         self(f"{slug}: conflict: the server is at v{latest}, this save is based on "
                  f"v{base}; not pushed{also} ({RESOLVE_HINT})")
 
+    def refused_bytes(self, relpath: str, sha256: str) -> tuple[Problem, ...] | None:
+        """The problems the server found in exactly these bytes of the file; None for other
+        bytes, which end what was remembered."""
+        with self._lock:
+            known = self._refused.get(relpath)
+            if known is not None and known[0] == sha256:
+                return known[1]
+            self._refused.pop(relpath, None)
+        return None
+
     def in_conflict(self, slug: str, sha256: str) -> bool:
         """Whether this content of the file was already reported in conflict."""
         with self._lock:
@@ -177,6 +190,9 @@ class EventLog:
     def sent(self, report: FlushReport) -> None:
         """One line per queued save or archive the server answered."""
         for sent in report.results:
+            if sent.verdict:
+                with self._lock:
+                    self._refused[sent.path] = (sent.sha256, sent.problems)
             fixed = (sent.outcome in (PushOutcome.CREATED, PushOutcome.UNCHANGED)
                      and self._valid_again(sent))
             # A rename sent again after its answer was lost is "unchanged": it landed the

@@ -79,6 +79,10 @@ class Intake:
             seen[str(path)] = signature
             if isinstance(item, BadFile):
                 self.say.invalid(relpath, item.problems)
+            elif (refused := self.say.refused_bytes(relpath, item.sha256)) is not None:
+                # The server judged these very bytes invalid: sending them again (a save
+                # without change, a touch) changes nothing. Said once, as lint says it.
+                self.say.invalid(relpath, refused, item.sha256)
             elif latest.get(item.slug) == item.sha256:
                 # A touch, a save without change, our own pull, or a bad save put back.
                 entry = state.get(item.slug)

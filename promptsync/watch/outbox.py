@@ -19,6 +19,7 @@ from typing import Any
 
 from promptsync.client.batch import BatchAnswer
 from promptsync.errors import ApiError, Problem, PromptSyncError
+from promptsync.format.partials import has_includes
 from promptsync.protocol import BATCH_LIMIT, PushOutcome
 from promptsync.sync.engine import SyncEngine
 from promptsync.sync.lifecycle import send_archive
@@ -44,6 +45,10 @@ class Sent:
     code: str = ""  # the server's error code of a refusal ("protected_label", ...)
     renamed_from: str | None = None  # a save that renamed this prompt from another slug
     archive: bool = False  # the answer to an archive, not to a save
+    # Refused as invalid on its bytes alone (a 422 for a source without includes): the same
+    # bytes would be refused again, whatever the server holds. An include's 422 depends on the
+    # prompts it names, which a later push may bring: not a verdict on the bytes.
+    verdict: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,8 +269,10 @@ def _settle(state: SyncState, item: Pending, base: int, answer: BatchAnswer) -> 
         # The rename is refused (the old prompt moved on, or a protected label holds it): the
         # file goes up as a new prompt, and the old one's archive is refused on its own.
         state.journal.append(replace(item, id=uuid.uuid4().hex, renamed_from=None))
+    verdict = answer.outcome == PushOutcome.INVALID and not has_includes(item.source or "")
     return Sent(item.slug, answer.outcome, problems=answer.problems, detail=answer.detail,
-                code=answer.code, renamed_from=renamed, sha256=item.sha256, path=item.path)
+                code=answer.code, renamed_from=renamed, sha256=item.sha256, path=item.path,
+                verdict=verdict)
 
 
 def _archived(state: SyncState, item: Pending, base: int, refused: ApiError | None) -> Sent:

@@ -13,6 +13,7 @@ from flask import Flask
 
 from tests.support.app import make_account
 from tests.support.waiting import no_thread_leaks
+from tests.support.watch_rig import Rig
 from tests.support.watch_stack import Stack
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -46,3 +47,12 @@ def stack(base: Path, sqlite_app: Flask) -> Iterator[Stack]:
             yield live
         finally:
             live.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, sqlite_app: Flask) -> Iterator[Rig]:
+    """A watch daemon over the app in-process, reconciled with an empty project."""
+    test = Rig(tmp_path / "repo", sqlite_app, make_account(sqlite_app))
+    test.daemon.step()
+    yield test
+    test.close()
