@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Mapping
@@ -21,6 +22,9 @@ ENV_SERVER = "PROMPTSYNC_SERVER"
 ENV_PROJECT = "PROMPTSYNC_PROJECT"
 ENV_API_KEY = "PROMPTSYNC_API_KEY"
 _CONFIG_KEYS = ("server", "project", "dir")
+# In .promptsync/: the account `promptsync dev` made (dev/stack.py), with its key and the URL it
+# last served the repository's database on.
+DEV_ACCOUNT_FILE = "dev-account.json"
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,8 @@ def credentials_path() -> Path:
     return config_home() / "promptsync" / "credentials.yaml"
 
 
-def _read_credentials(path: Path) -> dict[str, Any]:
+def read_credentials(path: Path) -> dict[str, Any]:
+    """The credentials file's content ({} when there is none); ConfigError when unreadable."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -209,7 +214,7 @@ def save_credentials(server: str, project: str | None, api_key: str) -> Path:
     if not directory.exists():
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
-    data = _read_credentials(path)
+    data = read_credentials(path)
     servers = data.setdefault("servers", {})
     entry = servers.get(server)
     if not isinstance(entry, dict):
@@ -223,16 +228,21 @@ def save_credentials(server: str, project: str | None, api_key: str) -> Path:
         entry["default_project"] = project
     else:
         entry["api_key"] = api_key
-    text = "# promptsync API keys: keep this file private (mode 0600)\n"
-    text += yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
-    atomic_write(path, text.encode("utf-8"), mode=stat.S_IRUSR | stat.S_IWUSR)
+    write_credentials(path, data)
     return path
+
+
+def write_credentials(path: Path, data: Mapping[str, Any]) -> None:
+    """Write the credentials file whole, readable by its owner only."""
+    text = "# promptsync API keys: keep this file private (mode 0600)\n"
+    text += yaml.safe_dump(dict(data), sort_keys=True, default_flow_style=False)
+    atomic_write(path, text.encode("utf-8"), mode=stat.S_IRUSR | stat.S_IWUSR)
 
 
 def stored_project_key(server: str, project: str) -> str | None:
     """The key stored for exactly ``server`` and ``project`` (no fallback); raises ConfigError
     when the credentials file cannot be read, so login fails before it makes a key."""
-    entry = _read_credentials(credentials_path()).get("servers", {}).get(normalize_server(server))
+    entry = read_credentials(credentials_path()).get("servers", {}).get(normalize_server(server))
     keys = entry.get("keys") if isinstance(entry, dict) else None
     candidate = keys.get(project) if isinstance(keys, dict) else None
     return candidate if isinstance(candidate, str) and candidate else None
@@ -244,7 +254,7 @@ def load_api_key(server: str, project: str | None = None) -> str | None:
         server = normalize_server(server)
     except ConfigError:
         return None
-    entry = _read_credentials(credentials_path()).get("servers", {}).get(server)
+    entry = read_credentials(credentials_path()).get("servers", {}).get(server)
     if not isinstance(entry, dict):
         return None
     keys = entry.get("keys")
@@ -256,6 +266,25 @@ def load_api_key(server: str, project: str | None = None) -> str | None:
     if candidate is None:
         candidate = entry.get("api_key")
     return candidate if isinstance(candidate, str) and candidate else None
+
+
+def dev_key(repo: RepoConfig, server: str, project: str | None) -> str | None:
+    """The key `promptsync dev` keeps in the repository, when ``server`` is the URL it last
+    served the repository's database on and ``project`` (if given) is its project."""
+    try:
+        account = json.loads((repo.state_dir / DEV_ACCOUNT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # no dev here (or a file being written): the credentials file decides
+    if not isinstance(account, dict):
+        return None
+    served, key = account.get("server"), account.get("key")
+    if not isinstance(served, str) or not isinstance(key, str) or not key:
+        return None
+    try:
+        same = normalize_server(served) == server
+    except ConfigError:
+        return None
+    return key if same and project in (None, account.get("project")) else None
 
 
 # --- resolution --------------------------------------------------------------------------
@@ -272,13 +301,19 @@ def resolve_settings(
     api_key: str | None = None,
     start: Path | None = None,
 ) -> Settings:
-    """Merge settings: explicit argument > environment > promptsync.yaml > stored credentials."""
+    """Merge settings: explicit argument > environment > promptsync.yaml > stored credentials.
+
+    The key of the repository's dev server is the one `promptsync dev` keeps in `.promptsync/`
+    (renewed there when revoked), before any stored for that URL.
+    """
     repo = load_repo_config(start)
     server = server or _env(ENV_SERVER) or (repo.server if repo else None)
     if server is not None:
         server = normalize_server(server)
     project = project or _env(ENV_PROJECT) or (repo.project if repo else None)
     api_key = api_key or _env(ENV_API_KEY)
+    if api_key is None and server is not None and repo is not None:
+        api_key = dev_key(repo, server, project)
     if api_key is None and server is not None:
         api_key = load_api_key(server, project)
     return Settings(server=server, project=project, api_key=api_key, repo=repo)

@@ -54,11 +54,29 @@ def _account_lines(account: DevAccount, outcome: Bootstrapped, stored: Path, ser
     if outcome == Bootstrapped.CREATED:
         return [f"created a local account (shown once): {account.email} / {account.password}",
                 f"  project '{account.project}', admin API key {account.key}",
-                f"  the key is stored for the CLI in {display(stored)}; the account in {where}"]
+                f"  the key is kept for the CLI in {display(stored)}; the account in {where}"]
     if outcome == Bootstrapped.NEW_KEY:
         return [f"created a new key (the stored one no longer worked): {account.key}",
-                f"  stored for the CLI in {display(stored)}; {login}"]
+                f"  kept for the CLI in {display(stored)}; {login}"]
     return [f"local account: {login}"]
+
+
+def _forget_stored(keys: set[str], kept: Path) -> str | None:
+    """Take dev's keys out of the user's credentials file, where dev used to store them under
+    each URL it served on; what was done, in one line (None: nothing was there)."""
+    from promptsync.config import credentials_path
+    from promptsync.dev.credentials import forget_keys
+    from promptsync.errors import ConfigError
+
+    try:
+        removed = forget_keys(keys)
+    except (ConfigError, OSError):
+        return None  # an unreadable file is for login to report: dev does not need it
+    if not removed:
+        return None
+    entries = "entry" if removed == 1 else "entries"
+    return (f"removed {removed} {entries} of the dev key from {display(credentials_path())}: "
+            f"it is kept in {display(kept)}, where commands in this repository find it")
 
 
 def _reach(obj: Obj, repo: RepoConfig, server: str, project: str) -> list[str]:
@@ -77,7 +95,7 @@ def _reach(obj: Obj, repo: RepoConfig, server: str, project: str) -> list[str]:
                      f"{where} names '{repo.project}'")
     if obj.api_key:
         lines.append("note: --api-key or PROMPTSYNC_API_KEY is set and wins over the dev key "
-                     "stored for this server")
+                     "kept in .promptsync/")
     return lines
 
 
@@ -94,7 +112,7 @@ def dev(obj: Obj, port: int | None) -> None:
     """
     # Start-up cost: httpx and PyYAML load only when dev runs, not for `promptsync --help`.
     from promptsync.client.api import ApiClient
-    from promptsync.config import find_repo_root, load_repo_config, save_credentials
+    from promptsync.config import find_repo_root, load_repo_config
     from promptsync.dev.config import default_port, point_repo
     from promptsync.dev.stack import (
         DEFAULT_PROJECT,
@@ -102,6 +120,7 @@ def dev(obj: Obj, port: int | None) -> None:
         DevServer,
         bootstrap,
         forget_synced,
+        load_account,
         remember_server,
     )
     from promptsync.sync.engine import SyncEngine
@@ -127,10 +146,15 @@ def dev(obj: Obj, port: int | None) -> None:
             echo_err(line)
         repo = pointed.repo
         repo.dir.mkdir(parents=True, exist_ok=True)
+        before = load_account(repo.state_dir)
         account, outcome = bootstrap(server, project, repo.state_dir)
         account = remember_server(repo.state_dir, account, server, project, fresh)
-        stored = save_credentials(server, project, account.key)
-        for line in _account_lines(account, outcome, stored, server, repo.state_dir):
+        # Not in the user's credentials file: commands run here find it in the repository
+        # (config.dev_key), and other repositories have no use for it.
+        kept = repo.state_dir / KEY_FILE
+        for line in _account_lines(account, outcome, kept, server, repo.state_dir):
+            echo_err(line)
+        if (line := _forget_stored({account.key, *([before.key] if before else [])}, kept)):
             echo_err(line)
         if fresh:
             forget_synced(repo.state_dir, server, project)

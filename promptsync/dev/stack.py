@@ -6,7 +6,8 @@ sessions survive restarts), development mode (cookies over plain http), its log 
 `.promptsync/dev-server.log`. The first run signs up a local user, creates the project and an
 admin API key through the API, and keeps them in `.promptsync/dev-account.json` and the key
 alone in `.promptsync/dev-api-key` (mode 0600, in the git-ignored folder beside the database
-they unlock) so that later runs, on any port, reuse them.
+they unlock) so that later runs, on any port, reuse them. The other commands run in the repository
+find the key there too (config.dev_key), never in the user's credentials file.
 
 Other commands find the dev server through `server` in promptsync.yaml (see dev/config.py).
 """
@@ -30,13 +31,14 @@ from pathlib import Path
 import httpx
 
 from promptsync.client.api import ApiClient
+from promptsync.config import DEV_ACCOUNT_FILE
 from promptsync.errors import ApiError, ConfigError
 from promptsync.fsutil import atomic_write
 from promptsync.sync.state import SyncState, ensure_state_dir
 
 DEV_DB = "dev.db"
 SECRET_FILE = "dev-secret-key"
-ACCOUNT_FILE = "dev-account.json"
+ACCOUNT_FILE = DEV_ACCOUNT_FILE  # where the other commands find the key (config.dev_key)
 KEY_FILE = "dev-api-key"  # the key alone, for the curl line: -H "X-API-Key: $(cat ...)"
 LOG_FILE = "dev-server.log"
 DEV_EMAIL = "dev@promptsync.localhost"  # .localhost is reserved for loopback (RFC 6761)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -20,6 +21,7 @@ from promptsync.config import (
     save_credentials,
     write_repo_config,
 )
+from promptsync.dev.credentials import forget_keys
 from promptsync.errors import ConfigError
 from promptsync.fsutil import atomic_write
 
@@ -210,6 +212,56 @@ def test_stored_key_is_the_last_resort(tmp_path: Path, monkeypatch: pytest.Monke
     # The stored key follows the effective server and project.
     monkeypatch.delenv("PROMPTSYNC_API_KEY")
     assert resolve_settings(project="other", start=root).api_key is None
+
+
+def _dev_account(root: Path, server: str | None, project: str = "demo") -> None:
+    """What `promptsync dev` keeps in .promptsync/ after serving ``root`` on ``server``."""
+    (root / ".promptsync").mkdir(exist_ok=True)
+    account = {"email": "dev@promptsync.localhost", "password": "pw", "project": project,
+               "key": "psk_dev", "server": server}
+    (root / ".promptsync" / "dev-account.json").write_text(json.dumps(account))
+
+
+def test_the_dev_servers_key_is_found_in_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo(tmp_path, "server: http://127.0.0.1:5001/\nproject: demo\n")
+    save_credentials("http://127.0.0.1:5001", "demo", "psk_left_by_an_old_dev")
+    _dev_account(root, "http://127.0.0.1:5001")
+    assert resolve_settings(start=root / "prompts").api_key == "psk_dev"
+    # Only for the URL dev last served this repository on, and its project.
+    assert resolve_settings(server="http://127.0.0.1:5000", start=root).api_key is None
+    assert resolve_settings(project="other", start=root).api_key is None
+    _dev_account(root, "http://127.0.0.1:5001", project="other")
+    assert resolve_settings(start=root).api_key == "psk_left_by_an_old_dev"
+    # The environment and arguments still win.
+    _dev_account(root, "http://127.0.0.1:5001/")
+    monkeypatch.setenv("PROMPTSYNC_API_KEY", "psk_env")
+    assert resolve_settings(start=root).api_key == "psk_env"
+    assert resolve_settings(api_key="psk_arg", start=root).api_key == "psk_arg"
+    monkeypatch.delenv("PROMPTSYNC_API_KEY")
+    # An account from before dev remembered its URL, or a file that is not one: not used.
+    _dev_account(root, None)
+    assert resolve_settings(start=root).api_key == "psk_left_by_an_old_dev"
+    (root / ".promptsync" / "dev-account.json").write_text("[")
+    assert resolve_settings(start=root).api_key == "psk_left_by_an_old_dev"
+
+
+def test_the_dev_key_is_taken_out_of_the_credentials_file(isolated_env: Path) -> None:
+    for port in (5000, 5001, 5002):
+        save_credentials(f"http://127.0.0.1:{port}", "demo", "psk_dev")
+    save_credentials("http://127.0.0.1:5001", "other", "psk_login")
+    save_credentials("http://127.0.0.1:5003", "demo", "psk_revoked_dev")
+    save_credentials("https://prod", "demo", "psk_prod")
+    save_credentials("http://h", None, "psk_dev")
+    assert forget_keys({"psk_dev", "psk_revoked_dev"}) == 5
+    assert yaml.safe_load(credentials_path().read_text()) == {"servers": {
+        "http://127.0.0.1:5001": {"default_project": "other", "keys": {"other": "psk_login"}},
+        "https://prod": {"default_project": "demo", "keys": {"demo": "psk_prod"}}}}
+    assert stat.S_IMODE(credentials_path().stat().st_mode) == 0o600
+    before = credentials_path().stat().st_mtime_ns
+    assert forget_keys({"psk_dev"}) == 0  # nothing to take: the file is left as it is
+    assert credentials_path().stat().st_mtime_ns == before
 
 
 def test_atomic_write_replaces_and_keeps_mode(tmp_path: Path) -> None:

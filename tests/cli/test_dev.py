@@ -196,11 +196,24 @@ def test_other_commands_follow_dev_to_its_port_and_back(clone: tuple[Path, dict[
     finally:
         assert dev.stop() == 130
 
+    # Found in the repository, dev's key is not stored in the user's credentials file (where
+    # each port used to leave an entry behind); entries an older dev left there are removed.
+    credentials = root.parent / "xdg/promptsync/credentials.yaml"
+    assert not credentials.exists()
+    key = (root / ".promptsync/dev-api-key").read_text().strip()
+    credentials.parent.mkdir(parents=True)
+    credentials.write_text(yaml.safe_dump({"servers": {
+        f"http://127.0.0.1:{port}": {"default_project": "demo", "keys": {"demo": key}}
+        for port in (5000, first)} | {"https://prompts.example.com": {"api_key": "psk_login"}}}))
     greeting = root / "prompts/support/greeting.yaml"
     greeting.write_text(greeting.read_text() + "# edited while dev was down\n")
     dev = Dev(root, env)  # no --port: the one in promptsync.yaml
     try:
         lines = dev.ready()
+        assert (f"removed 2 entries of the dev key from {credentials}: it is kept in "
+                ".promptsync/dev-api-key, where commands in this repository find it") in lines
+        assert yaml.safe_load(credentials.read_text()) == {
+            "servers": {"https://prompts.example.com": {"api_key": "psk_login"}}}
         assert any(line.startswith("ready in") and f"127.0.0.1:{first}/api/v1" in line
                    for line in lines), lines
         assert not any(line.startswith("updated") for line in lines)
@@ -220,6 +233,8 @@ def test_other_commands_follow_dev_to_its_port_and_back(clone: tuple[Path, dict[
     finally:
         assert dev.stop() == 130
     assert yaml.safe_load(config.read_text())["server"] == f"http://127.0.0.1:{second}"
+    assert yaml.safe_load(credentials.read_text()) == {
+        "servers": {"https://prompts.example.com": {"api_key": "psk_login"}}}
 
 
 @pytest.mark.slow

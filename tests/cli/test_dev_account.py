@@ -122,8 +122,9 @@ def test_dev_says_where_its_account_is_makes_a_new_key_and_runs_once(tmp_path: P
         lines = first.wait_for_line("watching", 30, or_exit=True)
         assert lines[-1].startswith("watching"), lines
         assert any(line.startswith("created a local account (shown once): ") for line in lines)
-        assert (f"  the key is stored for the CLI in {tmp_path}/xdg/promptsync/credentials.yaml;"
-                f" the account in .promptsync/{ACCOUNT_FILE}") in lines, lines
+        assert (f"  the key is kept for the CLI in .promptsync/dev-api-key; the account in "
+                f".promptsync/{ACCOUNT_FILE}") in lines, lines
+        assert not (tmp_path / "xdg").exists()  # nothing in the user's credentials file
         # A second dev in the same repository, on another port: told about the first, by pid.
         second = run_command(root, env, "dev", "--port", str(free_port()))
         assert second.returncode == 1
