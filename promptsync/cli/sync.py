@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from promptsync.cli.context import Obj, display, pass_obj
-from promptsync.cli.errors import refused_line
+from promptsync.cli.errors import Failure, refused_line
 from promptsync.cli.output import echo, echo_err, echo_json
 from promptsync.cli.scripting import status_document
 from promptsync.errors import ConfigError, Problem
@@ -19,7 +19,8 @@ from promptsync.sync.advice import Disagreement, advice
 from promptsync.sync.state import ensure_state_dir, gitignore_state
 
 if TYPE_CHECKING:
-    from promptsync.sync.plan import Action
+    from promptsync.sync.engine import SyncEngine
+    from promptsync.sync.plan import Action, Plan
     from promptsync.sync.push import PushResult
 
 # The config and the sync modules (PyYAML) are imported inside the commands that use them, for
@@ -104,6 +105,18 @@ def _conflict_detail(action: Action, where: str) -> str:
     return f"{where}: differs from v{remote} on the server (never synced here)"
 
 
+def _check_paths_match(engine: SyncEngine, plan: Plan, paths: tuple[str, ...]) -> None:
+    """Fail on a PATH argument that names no file and no prompt (a typo): push, pull and status
+    would otherwise report "in sync" for it."""
+    from promptsync.sync.scan import select  # start-up cost: PyYAML
+
+    slugs = [a.slug for a in plan.actions]
+    for raw in paths:
+        selection, _ = select(engine.dir, [raw])
+        if not any(slug in selection for slug in slugs):
+            raise Failure(f"{raw}: no prompt file there nor prompt on the server")
+
+
 @click.command()
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything is out of sync (for CI).")
 @click.option("--json", "as_json", is_flag=True,
@@ -116,7 +129,9 @@ def status(obj: Obj, exit_code: bool, as_json: bool, paths: tuple[str, ...]) -> 
     from promptsync.sync.partials import affected_by
     from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
-    plan = obj.engine().plan(paths)
+    engine = obj.engine()
+    plan = engine.plan(paths)
+    _check_paths_match(engine, plan, paths)
     if as_json:
         echo_json(status_document(plan))
     else:
@@ -209,6 +224,7 @@ def push(obj: Obj, paths: tuple[str, ...], message: str | None, dry_run: bool,
 
     engine = obj.engine()
     plan = engine.plan(paths)
+    _check_paths_match(engine, plan, paths)
     count = len(plan.with_status(Status.NEW, Status.MODIFIED, Status.RENAMED,
                                  *([Status.CONFLICT] * force)))
     if count >= PROGRESS_FROM and not dry_run:
@@ -252,7 +268,9 @@ def pull(obj: Obj, paths: tuple[str, ...], force: bool) -> None:
     from promptsync.sync.pull import PullOutcome  # start-up cost: PyYAML
 
     engine = obj.engine()
-    report = engine.pull(engine.plan(paths), force=force)
+    plan = engine.plan(paths)
+    _check_paths_match(engine, plan, paths)
+    report = engine.pull(plan, force=force)
     for result in report.results:
         where = display(engine.dir / result.relpath) if result.relpath else result.slug
         if result.outcome == PullOutcome.PULLED:

@@ -302,6 +302,23 @@ def test_dash_h_is_help_everywhere(args: list[str]) -> None:
     assert result.stdout.startswith("Usage: ") and "--help" in result.stdout
 
 
+def test_a_path_that_matches_nothing_is_an_error(run, prompts: Path) -> None:
+    # A typo in a PATH argument said "nothing to push: everything is in sync" and exit 0.
+    write_files(prompts, {"support/greeting.yaml": GREETING})
+    (prompts / "empty").mkdir()
+    assert run("push").exit_code == 0
+    for command in ("push", "pull", "status"):
+        result = run(command, "prompts/support/greting.yaml")
+        assert result.exit_code == 1, (command, result.output)
+        assert result.stderr == ("error: prompts/support/greting.yaml: no prompt file there "
+                                 "nor prompt on the server\n")
+        both = run(command, "prompts/support/greeting.yaml", "prompts/empty")
+        assert both.exit_code == 1 and "prompts/empty: no prompt file there" in both.stderr
+    (prompts / "support/greeting.yaml").unlink()  # a deleted file still names its prompt
+    assert run("status", "prompts/support/greeting.yaml").exit_code == 0
+    assert run("push", "prompts/support/greeting.yaml").exit_code == 0
+
+
 def test_usage_errors_exit_2(run, prompts: Path) -> None:
     assert run("get", "a", "--version", "1", "--label", "x").exit_code == 2
     assert run("render", "a", "-v", "novalue").exit_code == 2
