@@ -39,8 +39,8 @@ def _port(preferred: int = 5000) -> int:
 class DevStack:
     """`promptsync dev` in a copy of the repository's prompts/ under ``workdir``; a context manager.
 
-    Its environment is its own: a config home in ``workdir`` (the dev key is stored there, not
-    in the user's credentials) and none of the caller's PROMPTSYNC_* settings.
+    Its environment is its own: a config home in ``workdir`` (never the user's credentials) and
+    none of the caller's PROMPTSYNC_* settings; commands run in the copy find the dev key there.
     """
 
     def __init__(self, workdir: Path) -> None:
