@@ -180,6 +180,10 @@ def test_a_404_ends_the_reader_for_good(site: Site) -> None:
     try:
         wait_until(lambda: not stream.alive, 10, "the reader gave up")
         assert "404" in (stream.ended or "")
+        # The server's refusal, as a GET raises it.
+        assert stream.error is not None
+        assert (stream.error.status, stream.error.code, stream.error.detail) == (
+            404, "not_found", "No project 'nope'.")
         assert ups == [] and stream.delays == []  # never up, no reconnect
     finally:
         stream.close()

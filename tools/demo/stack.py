@@ -40,7 +40,8 @@ class DevStack:
     """`promptsync dev` in a copy of the repository's prompts/ under ``workdir``; a context manager.
 
     Its environment is its own: a config home in ``workdir`` (never the user's credentials) and
-    none of the caller's PROMPTSYNC_* settings; commands run in the copy find the dev key there.
+    none of the caller's PROMPTSYNC_* settings; commands run in the copy find the dev key in
+    its .promptsync/.
     """
 
     def __init__(self, workdir: Path) -> None:
