@@ -6,12 +6,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+import click
+
 # The request log: a line of text, a JSON object per line, or none (a proxy in front logs).
 LOG_FORMATS = ("text", "json", "off")
 
 
-class ConfigurationError(RuntimeError):
+class ConfigurationError(click.ClickException, RuntimeError):
     """A required setting is missing or malformed."""
+
+    # A ClickException: `flask --app webapi db upgrade` (or any flask command) prints it as
+    # one "Error: …" line and exits 1, not as a traceback.
 
 
 def _bool(name: str, default: bool) -> bool:

@@ -5,7 +5,10 @@ pushes, nothing of the users'), and one request-log line per request."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,6 +144,24 @@ def test_metrics_are_off_unless_enabled(sqlite_app: Flask) -> None:
 def test_a_bad_log_format_is_refused(sqlite_url: str) -> None:
     with pytest.raises(ConfigurationError, match="LOG_FORMAT must be one of text, json, off"):
         make_app(sqlite_url, LOG_FORMAT="xml")
+
+
+@pytest.mark.parametrize("command", [["-m", "flask", "--app", "webapi", "db", "upgrade"],
+                                     ["-m", "webapi.webhooks"]])
+def test_a_missing_secret_key_is_one_line_for_the_operator(tmp_path: Path,
+                                                           command: list[str]) -> None:
+    # Deployment's first steps without SECRET_KEY printed a 30-line traceback.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SECRET_KEY", "FLASK_APP") and not k.startswith("PROMPTSYNC_")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'ops.db'}"
+    done = subprocess.run([sys.executable, *command], env=env, cwd=tmp_path, timeout=60,
+                          capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        "SECRET_KEY is not set: set it to a long random string (python -c 'import secrets; "
+        "print(secrets.token_hex(32))'), or set PROMPTSYNC_ENV=development for a local "
+        "throwaway server")
 
 
 def test_every_sub_resource_of_a_prompt_has_a_route_label() -> None:

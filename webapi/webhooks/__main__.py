@@ -7,13 +7,19 @@ import logging
 import sys
 
 from webapi import create_app
+from webapi.config import ConfigurationError
 from webapi.webhooks.worker import serve
 
 
 def main() -> int:
     """Run one worker until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    serve(create_app())
+    try:
+        app = create_app()
+    except ConfigurationError as exc:  # a missing SECRET_KEY: one line, not a traceback
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    serve(app)
     return 0
 
 
