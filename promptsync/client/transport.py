@@ -38,7 +38,10 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})  # repeated freely; other calls say i
 
 def segment(value: str | int) -> str:
     """One path segment, every reserved character (``/`` too) escaped."""
-    return quote(str(value), safe="")
+    quoted = quote(str(value), safe="")
+    # "." and ".." would be dot segments, which httpx resolves: a label named ".." would
+    # address the route above it. Escaped, they stay names (and the server refuses them).
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def encode_json(data: Any) -> bytes:

@@ -47,6 +47,22 @@ def test_paths_headers_and_quoting() -> None:
     assert "X-CSRF-Token" not in seen[2].headers
 
 
+def test_dot_segments_stay_names() -> None:
+    # httpx resolves "." and ".." path segments: a label or project named so reached another
+    # route (DELETE …/greeting/-/labels/.. went to DELETE …/greeting/-).
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    with api(handler) as client:
+        client.delete_label("demo", "a/b", "..")
+        client.delete_label("..", "a/b", ".")
+    assert seen[0].url.raw_path == b"/api/v1/projects/demo/prompts/a/b/-/labels/%2E%2E"
+    assert seen[1].url.raw_path == b"/api/v1/projects/%2E%2E/prompts/a/b/-/labels/%2E"
+
+
 def test_server_with_api_prefix_or_trailing_slash() -> None:
     urls: list[str] = []
 
