@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from promptsync.client.api import ApiClient
 
 
+def _ask(text: str, hide_input: bool = False) -> str:
+    """Prompt for ``text``; stdin at its end outside a terminal (CI) is a usage error naming
+    the options, not the "interrupted" of a Ctrl-C."""
+    try:
+        return str(click.prompt(text, hide_input=hide_input, err=True))
+    except click.Abort:
+        if sys.stdin.isatty():
+            raise
+        raise click.UsageError(f"{text} not given and stdin is not a terminal: pass --email "
+                               "and the password on stdin with --password-stdin") from None
+
+
 @click.command()
 @click.option("--email", help="Your account's email (asked when missing).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
@@ -43,13 +55,13 @@ def login(obj: Obj, email: str | None, password_stdin: bool) -> None:
     # Read before signing in: an unreadable credentials file stops here, before a key is made.
     previous = stored_project_key(server, project)
     if not email:
-        email = click.prompt("Email", err=True)
+        email = _ask("Email")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise click.UsageError("--password-stdin: nothing was read from stdin")
     else:
-        password = click.prompt("Password", hide_input=True, err=True)
+        password = _ask("Password", hide_input=True)
     api = obj.client(with_key=False)
     try:
         signed_in = api.login(email, password)

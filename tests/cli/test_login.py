@@ -128,3 +128,14 @@ def test_an_unreadable_credentials_file_stops_login_before_a_key_is_made(
     assert len(done.stderr.splitlines()) == 1
     assert active_keys(app, account) == before and not transport.seen  # not even signed in
     assert credentials(tmp_path).read_text() == content
+
+
+def test_login_with_nothing_on_stdin_says_what_to_pass(transport: Failing,
+                                                        account: Account) -> None:
+    # In CI (stdin not a terminal, at its end) the Email prompt met EOF: "interrupted", exit 130.
+    for args in (["login"], ["login", "--email", account.email]):
+        result = run_cli(transport, *args, input="")
+        assert result.exit_code == 2, result.output
+        assert "stdin is not a terminal" in result.stderr and "--password-stdin" in result.stderr
+        assert "interrupted" not in result.stderr
+    assert login(transport, account).exit_code == 0  # the way it says still works
