@@ -96,7 +96,10 @@ def _api_message(exc: ApiError, obj: Obj | None) -> str:
         return detail.replace("Pass allow_breaking", "Pass --allow-breaking")
     if exc.status == 429:
         wait = exc.body.get("retry_after")
-        return f"{detail}: try again" + (f" in {wait} s" if wait else " later")
+        when = f"in {wait} s" if wait else "later"
+        if detail.endswith("; try again later"):  # the login lockout's own words
+            return f"{detail.removesuffix('later')}{when}"
+        return f"{detail}: try again {when}"
     if exc.status >= 500:
         tries = f" {exc.attempts} times" if exc.attempts > 1 else ""
         return f"the server failed ({exc.status} {exc.code}){tries}: {detail}; try again later"

@@ -139,3 +139,15 @@ def test_login_with_nothing_on_stdin_says_what_to_pass(transport: Failing,
         assert "stdin is not a terminal" in result.stderr and "--password-stdin" in result.stderr
         assert "interrupted" not in result.stderr
     assert login(transport, account).exit_code == 0  # the way it says still works
+
+
+def test_a_locked_out_login_says_when_once(transport: Failing, account: Account) -> None:
+    # It said "…; try again later: try again in 300 s".
+    transport.fail = ("POST", "/auth/login")
+    transport.answer = httpx.Response(429, json={
+        "error": "too_many_requests", "retry_after": 300,
+        "detail": "Too many failed logins for this account; try again later."})
+    result = login(transport, account)
+    assert result.exit_code == 1
+    assert result.stderr == ("error: Too many failed logins for this account; "
+                             "try again in 300 s\n")
