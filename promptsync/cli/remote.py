@@ -230,6 +230,9 @@ def export(obj: Obj, label: str | None, output: str) -> None:
     """Write a bundle of every prompt at LABEL (or latest) for the client's offline fallback."""
     from promptsync.client.bundle import write_bundle  # start-up cost: PyYAML
 
+    if output == "-":  # as backup's -o - would suggest; it wrote a file named "-"
+        raise click.BadParameter("a bundle is a file that PROMPTSYNC_BUNDLE names; '-' is not "
+                                 "stdout here", param_hint="'-o'")
     api, project = obj.client(), obj.require_project()
     versions = []
     for item in api.manifest(project, include_source=True):

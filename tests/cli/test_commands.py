@@ -319,6 +319,13 @@ def test_a_path_that_matches_nothing_is_an_error(run, prompts: Path) -> None:
     assert run("push", "prompts/support/greeting.yaml").exit_code == 0
 
 
+def test_export_to_dash_is_refused_not_a_file_named_dash(run, prompts: Path) -> None:
+    # backup -o - writes to stdout; export -o - silently wrote a file named "-".
+    result = run("export", "-o", "-")
+    assert result.exit_code == 2 and "'-' is not stdout here" in result.stderr
+    assert not (prompts.parent / "-").exists()
+
+
 def test_usage_errors_exit_2(run, prompts: Path) -> None:
     assert run("get", "a", "--version", "1", "--label", "x").exit_code == 2
     assert run("render", "a", "-v", "novalue").exit_code == 2
