@@ -31,6 +31,8 @@ class PromptSyncGroup(click.Group):
             if obj is not None and obj.debug:
                 raise
             raise Failure(describe(exc, obj), getattr(exc, "details", ())) from exc
+        except BrokenPipeError:
+            raise  # stdout's reader left (`… | head -1`): click's main ends quietly, exit 1
         except OSError as exc:
             # A full disk, a read-only .promptsync/, a permission: one line, not a traceback.
             obj = ctx.find_object(Obj)

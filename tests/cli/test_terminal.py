@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from promptsync.terminal import escape_json, escape_line, escape_text
+from tests.support.environment import command_env
 from tests.support.hostile import BENIGN, HOSTILE, HOSTILE_IDS, dangerous
 
 # Every assigned character class lives in these planes: the BMP, the SMP and tags (plane 14).
@@ -104,3 +105,20 @@ def test_get_escapes_on_a_real_terminal_and_writes_a_file_byte_for_byte(
     # The terminal turns each LF into CRLF; the file's own CRLF stays one line end.
     assert shown.replace(b"\r\r\n", b"\n").replace(b"\r\n", b"\n") == (
         b'# \\x1b]0;pwned\\x07 \\u202eexe\ntemplate: "\\e[2J hi"\n')
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `promptsync lint | head -1` printed "error: Broken pipe" once head had what it wanted.
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "promptsync.yaml").write_text("project: demo\n")
+    (tmp_path / "prompts/bad.yaml").write_text("template: hi\nfoo: 1\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line: every write fails (EPIPE)
+    try:
+        lint = subprocess.run([sys.executable, "-m", "promptsync", "lint"], cwd=tmp_path,
+                              env=command_env(tmp_path / "xdg"), stdout=write_end,
+                              stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert lint.returncode == 1
+    assert b"Broken pipe" not in lint.stderr and b"Traceback" not in lint.stderr
