@@ -9,6 +9,7 @@ to 30 s (reset by a stream that came up); 401, 403, 404, 405 and 410 end it for 
 on this server, or no right to it) and the caller keeps polling. So does an ``event: error``,
 the server's last frame when the caller lost access while the stream was open (a key revoked,
 a member removed, a session ended): ``error`` then holds the ApiError a GET would raise.
+An end for good is told to ``on_end`` when given (the caller says it its own way), else logged.
 The wait is the ``sleep`` seam (tests pass a fake); ``close()`` wakes it and shuts the socket so
 a blocked read ends at once; an atexit hook closes every stream still open.
 """
@@ -61,6 +62,7 @@ class LiveStream:
         on_up: Callable[[bool], None],
         on_down: Callable[[], None],
         *,
+        on_end: Callable[[LiveStream], None] | None = None,
         connect_timeout: float = 5.0,
         idle_timeout: float = IDLE_TIMEOUT,
         sleep: Callable[[float], object] | None = None,
@@ -70,6 +72,7 @@ class LiveStream:
         self.url = url
         self._headers = {**headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
         self._on_event, self._on_up, self._on_down = on_event, on_up, on_down
+        self._on_end = on_end  # told when the stream ends for good; it then says so itself
         self._stop = threading.Event()
         self._sleep = sleep if sleep is not None else self._stop.wait
         self.base_delay, self.max_delay = base_delay, max_delay
@@ -94,7 +97,10 @@ class LiveStream:
                     came_up = self._read()
                 except _Fatal as exc:
                     self.ended, self.error = str(exc), exc.error
-                    log.warning("promptsync: live updates off: %s", exc)
+                    if self._on_end is None:
+                        log.warning("promptsync: live updates off: %s", exc)
+                    else:
+                        self._on_end(self)
                     return
                 except (http.client.HTTPException, OSError, ValueError) as exc:
                     if not self._stop.is_set():

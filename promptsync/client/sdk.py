@@ -10,11 +10,15 @@ so an archived prompt is never served from the cache.
 With ``live=True`` (SPEC §12) one background stream (client/live.py) tells the client of every
 change: a cached latest or label is refetched when an event names its slug, and is served from
 memory with no request while the stream is up; while it is down the TTL rule above applies.
+A stream the server refuses for good (a revoked key: 401) sets ``live_error``, and every cached
+copy is asked for again on its next get(), which raises the server's answer: a refusal is not an
+outage, and a cache must not hide it for a TTL.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -88,6 +92,7 @@ class Client:
         self._moving: dict[tuple[str, str | None], _Entry] = {}
         self._live: LiveStream | None = None
         self._live_up = False
+        self._live_error: ApiError | None = None
         self._generation = 0  # grows when the stream comes up without a replay of what it missed
         self._seen: dict[str, int] = {}  # events naming each slug, counted
         if live:
@@ -197,7 +202,20 @@ class Client:
             "/events/stream"  # the key's own project
         url, headers = self._api.url_and_headers(path)
         return LiveStream(url, headers, self._on_event, self._on_up, self._on_down,
-                          connect_timeout=timeout)
+                          on_end=self._on_end, connect_timeout=timeout)
+
+    def _on_end(self, stream: LiveStream) -> None:
+        """The stream ended for good; after a refusal, no cached copy is served unasked."""
+        log.warning("promptsync: live updates off: %s", stream.ended)
+        if stream.error is None:
+            return
+        with self._lock:
+            self._live_up = False
+            self._generation += 1  # a fetch under way when it ended is not cached as fresh
+            self._moving = {key: _Entry(entry.value, -math.inf, entry.stamp)
+                            for key, entry in self._moving.items()}
+            self._pinned.clear()  # no revalidation for these: fetched again
+            self._live_error = stream.error
 
     def _on_up(self, resumed: bool) -> None:
         if not resumed:  # else the server replays what we missed, and those events refetch
@@ -265,6 +283,11 @@ class Client:
     def live(self) -> bool:
         """Whether the event stream is up now (always False without live=True)."""
         return self._live_up
+
+    @property
+    def live_error(self) -> ApiError | None:
+        """The server's refusal that ended the event stream for good (e.g. a revoked key)."""
+        return self._live_error
 
     def close(self) -> None:
         """End the event stream's thread, if any, and close the HTTP connections."""

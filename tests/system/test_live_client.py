@@ -21,6 +21,7 @@ import pytest
 
 from promptsync import Client
 from promptsync.client.live import LiveStream
+from promptsync.errors import ApiError
 from tests.support.live import create_account, create_key, free_port
 from tests.support.logged_gunicorn import LoggedGunicorn
 from tests.support.per_backend import BACKEND_PARAMS, PerBackend
@@ -170,6 +171,35 @@ def test_falls_back_to_etag_revalidation_while_the_stream_is_down(site: Site) ->
     finally:
         client.close()
         proxy.down()
+
+
+def test_a_revoked_key_is_raised_by_the_next_get_not_hidden_by_the_cache(
+        site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    """The stream's refusal (SPEC §12) reaches the application at once: live_error holds it,
+    and get() asks the server again (within the TTL) and raises its 401, pinned versions too."""
+    site.push("revoked", "one")
+    response = site.editor.post("/projects/demo/keys", json={"name": "doomed", "role": "viewer"})
+    assert response.status_code == 201, response.text
+    key_id, key = response.json()["id"], response.json()["key"]
+    with Client(site.server.url, key, "demo", live=True, ttl=300) as client:
+        wait_until(lambda: client.live, 10, "the event stream is up")
+        assert client.get("revoked").version == 1
+        assert client.get("revoked", label=None, version=1).version == 1
+        assert client.live_error is None
+        response = site.editor.delete(f"/projects/demo/keys/{key_id}")
+        assert response.status_code == 204, response.text
+        wait_until(lambda: client.live_error is not None, 15, "the stream's refusal")
+        error = client.live_error
+        assert error is not None and (error.status, error.code, error.detail) == (
+            401, "unauthorized", "The API key has been revoked.")
+        assert not client.live
+        for fetch in (lambda: client.get("revoked"), lambda: client.get("revoked", version=1)):
+            with pytest.raises(ApiError) as raised:
+                fetch()
+            assert (raised.value.status, raised.value.detail) == (
+                401, "The API key has been revoked.")
+    assert any("live updates off" in r.getMessage() and r.name == "promptsync.client.sdk"
+               for r in caplog.records), caplog.text
 
 
 def test_a_404_ends_the_reader_for_good(site: Site) -> None:
