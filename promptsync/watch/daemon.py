@@ -134,6 +134,8 @@ class WatchDaemon:
     def step(self) -> None:
         """Reconcile once, send what is queued, poll the server when due; never raises."""
         now = self._clock()
+        if self.feed is not None and (why := self.feed.take_end()) is not None:
+            self.say(f"live updates off ({why}); polling every {self.poll_interval:g} s")
         if self._down and now < self._retry_at:
             return
         try:

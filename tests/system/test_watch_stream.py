@@ -176,6 +176,30 @@ def test_polls_while_the_stream_never_answers(site: Site, tmp_path: Path) -> Non
         proxy.down()
 
 
+def test_a_refused_stream_is_said_once_as_a_watch_line(site: Site, tmp_path: Path) -> None:
+    """The stream ends for good when the watch's key is revoked: one line in watch's words says
+    so and what it does instead, not the reader's logging warning."""
+    response = site.other.post("/projects/demo/keys", json={"name": "doomed", "role": "editor"})
+    assert response.status_code == 201, response.text
+    key_id, key = response.json()["id"], response.json()["key"]
+    make_prompt_repo(tmp_path, site.server.url, "demo", {"refused.yaml": source("one")})
+    opened = site.streams_opened()
+    watch = Watch(tmp_path, key)
+    try:
+        wait_until(lambda: site.latest("refused") == 1, 10, "the watch pushed refused")
+        wait_until(lambda: site.streams_opened() == opened + 1, 10, "the watch's stream opened")
+        response = site.other.delete(f"/projects/demo/keys/{key_id}")
+        assert response.status_code == 204, response.text
+        # Then polling meets the same refusal, said once too (the retries are silent).
+        wait_until(lambda: any(line.startswith("error: ") for line in watch.lines), 15,
+                   lambda: f"the poll's refusal: {watch.lines}")
+    finally:
+        assert watch.end() == 130
+    off = [line for line in watch.lines if "live updates off" in line]
+    assert off == ["live updates off (the server refused the event stream: The API key has been "
+                   f"revoked); polling every {POLL:g} s"], watch.lines
+
+
 def polled(site: Site) -> int:
     """Polling requests (the newest event) begun so far."""
     return sum(1 for _, path in site.server.started() if path.endswith("/events?limit=1"))
