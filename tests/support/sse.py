@@ -21,6 +21,7 @@ class Received:
     status: int | None = None
     content_type: str = ""
     ended: bool = False
+    failure: str | None = None  # why the read failed, when the stream did not end cleanly
 
     def ids(self) -> list[int]:
         return [int(e["id"]) for e in self.events]
@@ -60,8 +61,8 @@ class StreamReader:
                     else:
                         name, _, value = line.partition(":")
                         fields[name] = value[1:] if value.startswith(" ") else value
-        except (httpx.HTTPError, RuntimeError):
-            pass  # closed by the test, or by the server
+        except (httpx.HTTPError, RuntimeError) as exc:
+            got.failure = repr(exc)  # closed by the test, or cut by the server
         finally:
             got.ended = True
 

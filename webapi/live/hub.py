@@ -5,6 +5,9 @@ process committed an event), a commit in this process, or on SQLite a short poll
 process on the same host). It then reads the events after its watermark and offers each to the
 subscribers of its project, in id order. A slow subscriber never blocks it: its bounded queue
 drops it (subscriber.py). The thread ends when nobody has subscribed for `linger` seconds.
+When the process stops (stop_all, called by gunicorn's worker as it begins a graceful stop:
+live/graceful.py), every subscriber is ended, now and from then on, so no open stream or long
+poll holds the process until its graceful timeout.
 
 Gap-free on Postgres: ids come from a sequence, so a transaction may commit id 11 before
 another commits 10. An id missing below a visible one (a hole) holds the watermark until it
@@ -34,6 +37,7 @@ from webapi.live.subscriber import Subscriber
 log = logging.getLogger(__name__)
 
 _HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
+_STOPPING = threading.Event()  # the process is stopping: every subscriber ends (stop_all)
 HOLE_RECHECK = 0.02  # s between reads while a hole may still be filled by a running transaction
 SAFETY_TAIL = 30.0  # s: on Postgres, read anyway in case a notification was lost
 RETRY = 1.0  # s after a failed read or a lost LISTEN connection
@@ -52,6 +56,18 @@ def wake_all() -> None:
     """Wake every running hub of this process (a local commit logged an event)."""
     for hub in list(_HUBS):
         hub.wake()
+
+
+def stop_all() -> None:
+    """The process is stopping: end every subscriber of every hub, and each one made later."""
+    _STOPPING.set()
+    for hub in list(_HUBS):
+        hub.stop()
+
+
+def stopping() -> bool:
+    """Whether stop_all was called in this process."""
+    return _STOPPING.is_set()
 
 
 class Hub:
@@ -88,6 +104,8 @@ class Hub:
                 self._thread.start()
             self._subscribers.setdefault(project_id, set()).add(subscriber)
             mark = self._mark
+            if _STOPPING.is_set():  # under the lock: stop() either saw this one or ends it here
+                subscriber.end()  # a request taken before the stop began ends at once
         if self._counted is not None:
             self._counted(1)
         return subscriber, mark
@@ -106,6 +124,13 @@ class Hub:
             self._counted(-1)
         if not self._subscribers:
             self.wake()  # the thread starts its linger
+
+    def stop(self) -> None:
+        """End every subscriber now (a stream says goodbye, a long poll answers)."""
+        with self._lock:
+            subscribers = [s for group in self._subscribers.values() for s in group]
+        for subscriber in subscribers:
+            subscriber.end()
 
     def count(self) -> int:
         """How many subscribers are fed now."""

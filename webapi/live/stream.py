@@ -17,6 +17,10 @@ from webapi.live.access import Recheck
 from webapi.live.hub import Hub
 
 RETRY_MS = 1000  # the reconnection delay a browser's EventSource is told to use
+# The last words of a stream whose server is stopping: a comment, then a clean end, which every
+# client (EventSource, client/live.py) answers by reconnecting with Last-Event-ID. Not an error
+# event: that one means "do not come back" (the caller lost access).
+STOPPING = ": server stopping, reconnect\n\n"
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def event_stream(hub: Hub, project_id: int, after: int | None, settings: StreamS
     Subscribing before the replay leaves no gap: every event after the watermark is queued for
     this subscriber while the replay reads those up to it. Holds no database connection while
     idle (the replay's pages and each recheck take one briefly). Ends with error_frame when the
-    caller may no longer read the project."""
+    caller may no longer read the project, with STOPPING when the process stops (hub.stop_all)."""
     subscriber, mark = hub.subscribe(project_id)
     try:
         yield f"retry: {RETRY_MS}\n: connected\n\n"  # sends the headers at once
@@ -63,6 +67,9 @@ def event_stream(hub: Hub, project_id: int, after: int | None, settings: StreamS
             for event in page:
                 yield frame(event)
             last = page[-1]["id"]
+            if subscriber.ended:
+                yield STOPPING  # the resume point is the last event sent
+                return
         last = max(last, mark)
         now = time.monotonic()
         ends = now + settings.lifetime if settings.lifetime > 0 else None
@@ -75,6 +82,10 @@ def event_stream(hub: Hub, project_id: int, after: int | None, settings: StreamS
                 if ends <= now:
                     return
             events = subscriber.take(max(0.0, wait))
+            if subscriber.ended:
+                # Events taken but unsent are replayed on the reconnect (Last-Event-ID).
+                yield STOPPING
+                return
             if subscriber.dropped:
                 return  # fell behind: the client resumes with Last-Event-ID
             try:
@@ -101,7 +112,8 @@ def event_stream(hub: Hub, project_id: int, after: int | None, settings: StreamS
 def wait_for_events(hub: Hub, project_id: int, after: int, wait: float, limit: int,
                     recheck: Recheck) -> list[dict[str, Any]]:
     """The long poll: events after `after` (oldest first, at most `limit`) as soon as there is
-    one, or [] after `wait` seconds; raises the refusal when the caller loses access meanwhile."""
+    one, or [] after `wait` seconds (or at once when the process stops); raises the refusal when
+    the caller loses access meanwhile."""
     subscriber, mark = hub.subscribe(project_id)
     try:
         if after < mark:
@@ -111,6 +123,8 @@ def wait_for_events(hub: Hub, project_id: int, after: int, wait: float, limit: i
         deadline = time.monotonic() + wait
         while (left := deadline - time.monotonic()) > 0:
             events = [e for e in subscriber.take(min(left, recheck.due_in())) if e["id"] > after]
+            if subscriber.ended:
+                return []  # stopping: as at the timeout; the next poll asks the same again
             refused = recheck.check(events)
             if refused is not None:
                 raise refused

@@ -15,6 +15,7 @@ class Subscriber:
         self.project_id = project_id
         self.limit = limit
         self.dropped = False  # the reader fell `limit` events behind: it must resume by id
+        self.ended = False  # the process is stopping: the reader ends now (hub.stop_all)
         self._items: deque[dict[str, Any]] = deque()
         self._ready = threading.Condition()
 
@@ -34,11 +35,18 @@ class Subscriber:
             self._ready.notify_all()
             return True
 
+    def end(self) -> None:
+        """Tell the reader to end (any thread): a take() waiting returns at once."""
+        with self._ready:
+            self.ended = True
+            self._ready.notify_all()
+
     def take(self, timeout: float) -> list[dict[str, Any]]:
-        """Every queued event, waiting up to `timeout` s for one; [] on timeout or when dropped."""
+        """Every queued event, waiting up to `timeout` s for one; what is queued (maybe []) at
+        once when dropped or ended."""
         deadline = time.monotonic() + timeout
         with self._ready:
-            while not self._items and not self.dropped:
+            while not self._items and not self.dropped and not self.ended:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return []

@@ -6,6 +6,10 @@ read by gunicorn's master before it forks a worker: makes a private folder when 
 unset, empties it at start (stale files of another run would be summed in), and marks a worker
 that exits as dead (child_exit), as prometheus_client's documentation asks. Counters and
 histograms keep a dead worker's counts, so totals never go down when gunicorn replaces one.
+
+Each worker also ends its event streams and long polls as soon as it begins to stop (SIGTERM,
+a reload, a quick stop), instead of waiting for them until its graceful timeout
+(post_worker_init, worker_int; webapi/live/graceful.py).
 """
 
 from __future__ import annotations
@@ -35,6 +39,20 @@ def on_starting(server: Any) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink()
+
+
+def post_worker_init(worker: Any) -> None:
+    """A worker is ready to serve: end its live requests when it begins to stop."""
+    from webapi.live import graceful
+
+    graceful.watch(worker)
+
+
+def worker_int(worker: Any) -> None:
+    """A worker's quick stop (SIGINT, SIGQUIT): its live requests end now, not at SIGKILL."""
+    from webapi.live import graceful
+
+    graceful.begin()
 
 
 def child_exit(server: Any, worker: Any) -> None:
