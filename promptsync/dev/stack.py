@@ -270,8 +270,22 @@ def bootstrap(url: str, project: str, state_dir: Path) -> tuple[DevAccount, Boot
                     "that file to start afresh (its prompts are in your files)"
                 ) from None
             raise
-        if project not in {p.get("slug") for p in api.projects()}:
-            api.create_project(project, project.replace("-", " ").title())
+        roles = {p.get("slug"): p.get("role") for p in api.projects()}
+        if project not in roles:
+            try:
+                api.create_project(project, project.replace("-", " ").title())
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+                roles[project] = None  # someone else's: removed from it in the admin, say
+        if roles.get(project, "admin") != "admin":
+            where = (f"is a {roles[project]} of" if roles[project] else "is not a member of")
+            raise ConfigError(
+                f"{email} {where} project '{project}' on this dev server, and dev needs an "
+                f"admin key: have an admin of '{project}' add it back as an admin (the "
+                f"password is in {state_dir / ACCOUNT_FILE}), or delete {state_dir / DEV_DB} "
+                "to start afresh (its prompts are in your files)"
+            )
         # No logout: it ends every session of the user, so the admin page where the old key
         # was just revoked would be logged out too. This session's cookie dies with the client.
         key = api.create_key(project, "promptsync dev", "admin")["key"]

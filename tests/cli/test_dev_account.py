@@ -242,3 +242,19 @@ def test_the_lock_frees_itself_when_its_holder_dies(tmp_path: Path) -> None:
     lock.acquire("http://127.0.0.1:2")
     assert json.loads((tmp_path / "dev.lock").read_text())["pid"] == os.getpid()
     lock.release()
+
+
+def test_a_dev_account_no_longer_in_its_project_is_told_what_to_do(tmp_path: Path) -> None:
+    # Removed from the project in the admin (another admin stays), dev's next start said
+    # "error: A project 'demo' already exists"; as a viewer it would fail on the admin key.
+    from promptsync.dev.stack import bootstrap
+    from tests.support.live import LiveServer, create_account, create_key
+
+    with LiveServer(tmp_path / "srv") as server:
+        create_account(server.url, "owner@example.com", "correct horse battery", "demo")
+        with pytest.raises(ConfigError) as info:
+            bootstrap(server.url, "demo", tmp_path / "state")
+        message = str(info.value)
+        assert "dev@promptsync.localhost is not a member of project 'demo'" in message
+        assert "add it back as an admin" in message and "dev.db" in message
+        assert create_key(server.url, "owner@example.com", "correct horse battery", "demo")
