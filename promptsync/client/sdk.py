@@ -10,9 +10,8 @@ so an archived prompt is never served from the cache.
 With ``live=True`` (SPEC §12) one background stream (client/live.py) tells the client of every
 change: a cached latest or label is refetched when an event names its slug, and is served from
 memory with no request while the stream is up; while it is down the TTL rule above applies.
-A stream the server refuses for good (a revoked key: 401) sets ``live_error``, and every cached
-copy is asked for again on its next get(), which raises the server's answer: a refusal is not an
-outage, and a cache must not hide it for a TTL.
+A stream the server refuses (a revoked key) sets ``live_error``, and every cached copy is asked
+for again by its next get(), which raises the server's answer: a refusal is not an outage.
 """
 
 from __future__ import annotations
@@ -205,17 +204,15 @@ class Client:
                           on_end=self._on_end, connect_timeout=timeout)
 
     def _on_end(self, stream: LiveStream) -> None:
-        """The stream ended for good; after a refusal, no cached copy is served unasked."""
+        """The stream ended for good: no cached copy is served unasked (a refusal reaches get())."""
         log.warning("promptsync: live updates off: %s", stream.ended)
-        if stream.error is None:
-            return
         with self._lock:
             self._live_up = False
             self._generation += 1  # a fetch under way when it ended is not cached as fresh
             self._moving = {key: _Entry(entry.value, -math.inf, entry.stamp)
                             for key, entry in self._moving.items()}
             self._pinned.clear()  # no revalidation for these: fetched again
-            self._live_error = stream.error
+            self._live_error = stream.error  # None: no refusal (a URL it cannot stream from)
 
     def _on_up(self, resumed: bool) -> None:
         if not resumed:  # else the server replays what we missed, and those events refetch
