@@ -96,8 +96,9 @@ class VariablesReader(YamlReader):
         if node.tag == INVALID:
             return None
         if not isinstance(node, SequenceNode) or not node.value:
+            found = "an empty list" if isinstance(node, SequenceNode) else kind(node)
             self.report(f"{where}: enum must be a non-empty list of allowed values, not "
-                        f"{kind(node)}", node)
+                        f"{found}", node)
             return None
         values: list[Any] = []
         for item in node.value:

@@ -97,7 +97,7 @@ def test_every_problem_is_named_in_one_error() -> None:
     ("{type: integer, enum: [1, 2], default: 3}", "default must be one of 1, 2, not 3"),
     ("{type: int}", "type 'int' is not one of string, integer, number, boolean, array, object"),
     ("{type: [integer]}", "type 'a list' is not one of"),
-    ("{enum: []}", "enum must be a non-empty list"),
+    ("{enum: []}", "enum must be a non-empty list of allowed values, not an empty list"),
     ("{enum: a}", "enum must be a non-empty list"),
     ("{type: integer, enum: [1, x]}", "each enum value must be an integer, not \"x\""),
     ("{enum: [a, a]}", "enum lists 'a' twice"),
