@@ -30,7 +30,7 @@ def _check_format(data: object, what: str) -> None:
 def _api(obj: Obj) -> ApiClient:
     server = obj.require_server()
     if not obj.settings().api_key:
-        raise ConfigError(f"no API key for {server}: run promptsync login, or set "
+        raise ConfigError(f"no API key for {obj.whose(server)}: run promptsync login, or set "
                           "PROMPTSYNC_API_KEY (backups need an admin key)")
     return obj.client(timeout=TIMEOUT)
 

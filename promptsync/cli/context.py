@@ -75,14 +75,18 @@ class Obj:
             )
         return project
 
+    def whose(self, server: str) -> str:
+        """The server, with the project when one is set: keys are kept per server and project."""
+        project = self.settings().project
+        return f"project '{project}' on {server}" if project else server
+
     def client(self, *, with_key: bool = True, timeout: float | None = None) -> ApiClient:
         """An ApiClient for the server (with the API key unless ``with_key`` is False)."""
         server = self.require_server()
         key = self.settings().api_key if with_key else None
         if with_key and not key:
-            raise ConfigError(
-                f"no API key for {server}: run promptsync login, or set PROMPTSYNC_API_KEY"
-            )
+            raise ConfigError(f"no API key for {self.whose(server)}: run promptsync login, or "
+                              "set PROMPTSYNC_API_KEY")
         from promptsync.cli.output import echo_retry  # imports this module
         from promptsync.client.api import ApiClient  # httpx costs ~0.1 s: only when it is used
         from promptsync.client.retry import RetryPolicy

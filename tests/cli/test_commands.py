@@ -284,7 +284,9 @@ def test_unknown_project_and_missing_key(run, prompts: Path, transport: Crashing
     assert result.stderr.startswith("error: No project 'nope'")
     no_key = run_cli(transport, "status")
     assert no_key.exit_code == 1
-    assert "no API key for http://testserver: run promptsync login" in no_key.stderr
+    # Keys are kept per server and project: say which project has none (--project fresh).
+    assert "no API key for project 'demo' on http://testserver: run promptsync login" in \
+        no_key.stderr
 
 
 def test_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
