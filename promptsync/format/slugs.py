@@ -51,7 +51,11 @@ def slug_for_path(relpath: str) -> str:
     if not dot or "." + ext not in EXTENSIONS:
         reason = "a prompt file name must end in .yaml or .yml"
         if dot and "." + ext.lower() in EXTENSIONS:
-            reason += f" (lowercase): rename it to {stem}.{ext.lower()}"
+            # Name a file that works: capitals in the stem are refused as well (T9.YAML).
+            if slug_problem("/".join([*parts[:-1], stem.lower()])) is None:
+                reason += f" (lowercase): rename it to {stem.lower()}.{ext.lower()}"
+            else:
+                reason += f" (lowercase), and {slug_problem('/'.join([*parts[:-1], stem]))}"
     elif path.startswith("/"):
         reason = "the path must be relative to the prompts directory"
     else:

@@ -166,6 +166,17 @@ def test_bad_file_names_are_reported(relpath: str) -> None:
     assert BAD_NAMES[relpath] in problem.message
 
 
+@pytest.mark.parametrize(("relpath", "advice"), [
+    ("prompt.YAML", "(lowercase): rename it to prompt.yaml"),
+    ("T9.YAML", "(lowercase): rename it to t9.yaml"),  # "T9.yaml" was named, refused too
+    ("sub/My Prompt.YML", "(lowercase), and the path segment 'My Prompt' must start with"),
+])
+def test_an_upper_case_extension_gets_a_name_that_works(relpath: str, advice: str) -> None:
+    with pytest.raises(PromptFileError) as info:
+        slug_for_path(relpath)
+    assert advice in info.value.problems[0].message
+
+
 def test_absolute_path_is_not_a_slug() -> None:
     with pytest.raises(PromptFileError, match="relative to the prompts directory"):
         slug_for_path("/support/greeting.yaml")
