@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from promptsync.client.live import LiveStream
-from promptsync.client.sse import SseEvent
 from tests.support.live import create_account, create_key, group_alive
 from tests.support.logged_gunicorn import STREAM_ENV, LoggedGunicorn
 from tests.support.sse import StreamReader
@@ -69,22 +68,20 @@ class Stack:
 
 
 def _client(url: str, key: str, gated: bool) -> Client:
-    holder: dict[str, Client] = {}
-
-    def on_event(event: SseEvent) -> None:
-        holder["c"].ids.append(int(event.last_id))
+    ids: list[int] = []
+    gate = threading.Event()
 
     def sleep(delay: float) -> None:
         # The wait before a reconnect: held until the test has made the next server's events.
-        holder["c"].gate.wait(30)
+        gate.wait(30)
         time.sleep(delay)
 
-    # ?after=0: every event of the project, so "every event" is the whole audit log.
+    # ?after=0: every event of the project, so "every event" is the whole audit log. The
+    # callbacks take nothing from the Client: its thread may call them before it is made.
     stream = LiveStream(f"{url}/api/v1/projects/demo/events/stream?after=0", {"X-API-Key": key},
-                        on_event, lambda resumed: None, lambda: None,
-                        sleep=sleep if gated else None)
-    holder["c"] = Client(stream)
-    return holder["c"]
+                        lambda event: ids.append(int(event.last_id)), lambda resumed: None,
+                        lambda: None, sleep=sleep if gated else None)
+    return Client(stream, ids, gate)
 
 
 @pytest.fixture
