@@ -250,7 +250,10 @@ def export(obj: Obj, label: str | None, output: str) -> None:
                 raise PromptSyncError(f"{item['slug']}: the server sent no v{number}")
             versions.append(older)
     versions, partials = _with_partials(api, project, label, versions)
-    bundle = write_bundle(output, project, label, versions, partials)
+    try:
+        bundle = write_bundle(output, project, label, versions, partials)
+    except OSError as exc:  # named as asked, not by the hidden temporary file of the write
+        raise PromptSyncError(f"cannot write {output}: {exc.strerror or exc}") from exc
     what = f"labelled '{label}'" if label else "latest"
     echo_err(f"wrote {len(bundle['prompts'])} prompts ({what}) to {display(output)}")
 

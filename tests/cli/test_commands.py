@@ -328,6 +328,15 @@ def test_export_to_dash_is_refused_not_a_file_named_dash(run, prompts: Path) -> 
     assert not (prompts.parent / "-").exists()
 
 
+def test_export_into_a_missing_folder_names_the_file_asked_for(run, prompts: Path,
+                                                                tmp_path: Path) -> None:
+    # It named the hidden temporary file: "error: …/.b.json.ts8r4fws.tmp: No such file …".
+    target = tmp_path / "missing" / "b.json"
+    result = run("export", "-o", str(target))
+    assert result.exit_code == 1
+    assert result.stderr == f"error: cannot write {target}: No such file or directory\n"
+
+
 def test_usage_errors_exit_2(run, prompts: Path) -> None:
     assert run("get", "a", "--version", "1", "--label", "x").exit_code == 2
     assert run("render", "a", "-v", "novalue").exit_code == 2
