@@ -181,6 +181,7 @@ def test_docs_page_uses_only_local_assets(sqlite_app: Flask) -> None:
         init = asset.get_data(as_text=True)
     assert '"/openapi.json"' in init and "validatorUrl: null" in init
     assert client.get("/docs/assets/oauth2-redirect.html").status_code == 404
+    assert client.get("/docs/").status_code == 200  # typed with a slash: was a JSON 404
     assert client.get("/docs/assets/..%2F__init__.py").status_code == 404
 
 

@@ -270,7 +270,7 @@ def register_docs(app: Flask) -> None:
         response.headers["Cache-Control"] = "no-cache"
         return response
 
-    @app.get("/docs")
+    @app.get("/docs", strict_slashes=False)  # "/docs/" too: its assets' URLs are absolute
     def docs() -> Response:
         response = Response(render_template("docs/index.html"), mimetype="text/html")
         response.headers["Content-Security-Policy"] = DOCS_CSP
