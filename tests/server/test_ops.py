@@ -40,6 +40,7 @@ from webapi.config import ConfigurationError
 from webapi.fetch.middleware import FetchFastPath
 from webapi.ops import metrics
 from webapi.ops.observe import Observed
+from webapi.ops.request_log import text_line
 
 SHORT_URL = "/api/v1/prompts/support/greeting"
 BACKEND_PARAMS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -301,3 +302,23 @@ def test_text_lines_escape_what_a_client_sends(
     assert len(lines) == 2, lines
     assert '"GET /api/v1/a\\nfake 200\\"line" 404 ' in lines[0]
     assert '"GET /healthz" 200 ' in lines[1]
+
+
+def test_log_lines_show_a_non_ascii_path_as_sent(
+        sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # The WSGI path holds the bytes as latin-1: "ünï" was logged as "Ã¼nÃ¯". Decoded, a
+    # right-to-left override (U+202E) or a byte that is not UTF-8 is still shown escaped.
+    path = "/api/v1/%C3%BCn%C3%AF/%E2%80%AE"
+    with running_app(sqlite_url, LOG_FORMAT="text") as app:
+        capsys.readouterr()
+        assert app.test_client().get(path).status_code == 404
+    [line] = capsys.readouterr().err.splitlines()
+    assert '"GET /api/v1/ünï/\\u202e" 404 ' in line
+    with running_app(sqlite_url, LOG_FORMAT="json") as app:
+        capsys.readouterr()
+        assert app.test_client().get(path).status_code == 404
+    [line] = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["path"] == "/api/v1/ünï/\u202e"
+    # A byte that is not UTF-8, as a real server passes it (the test client cannot send one).
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/v1/\xc3\xbc/\xff"}
+    assert '"GET /api/v1/ü/\\xff" 404' in text_line(environ, "404", 0.0, 0.0)

@@ -31,10 +31,29 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (see _text)
+        return f"\\x{code - 0xDC00:02x}"
+    # Beyond the controls, nothing that does not print (a bidi override, a line separator).
+    return _ESCAPES.get(code) or (char if char.isprintable() else f"\\u{code:04x}")
+
+
 def _clean(value: str) -> str:
     if value.isprintable() and '"' not in value and "\\" not in value:
         return value  # the usual case, checked in C
-    return value.translate(_ESCAPES)
+    return "".join(map(_escape, value))
+
+
+def _text(value: str) -> str:
+    """A WSGI string (the bytes as latin-1, PEP 3333) as the UTF-8 text the client sent; a
+    byte that is not UTF-8 becomes a lone surrogate, which _clean shows as \\xNN."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a server that gave text already
+        return value
 
 
 class _Clock:
@@ -55,9 +74,9 @@ _timestamp = _Clock()
 
 
 def _target(environ: dict[str, Any]) -> str:
-    path = environ.get("PATH_INFO", "")
+    path = _text(environ.get("PATH_INFO", ""))
     query = environ.get("QUERY_STRING")
-    return f"{path}?{query}" if query else path
+    return f"{path}?{_text(query)}" if query else path
 
 
 def text_line(environ: dict[str, Any], status: str, seconds: float, now: float) -> str:
@@ -74,8 +93,9 @@ def json_line(environ: dict[str, Any], status: str, seconds: float, now: float) 
     return (f'{{"time": "{_timestamp(now)}", '
             f'"client": {_string(remote) if remote else "null"}, '
             f'"method": {_string(environ.get("REQUEST_METHOD", ""))}, '
-            f'"path": {_string(environ.get("PATH_INFO", ""))}, '
-            f'"query": {_string(query) if query else "null"}, "status": {int(status[:3])}, '
+            f'"path": {_string(_text(environ.get("PATH_INFO", "")))}, '
+            f'"query": {_string(_text(query)) if query else "null"}, '
+            f'"status": {int(status[:3])}, '
             f'"duration_ms": {seconds * 1000:.2f}, "pid": {os.getpid()}}}')
 
 
