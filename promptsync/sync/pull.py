@@ -67,6 +67,15 @@ class PullReport:
 
 def _wanted(action: Action, force: bool) -> str | None:
     """Why a pull skips or refuses ``action``: None to pull, "" to skip quietly, else a reason."""
+    if (action.status == Status.INVALID and action.local is not None
+            and action.remote is not None and not action.remote.archived
+            and action.remote.version != action.base_version):
+        # A local edit that does not parse is still a local edit: with the server moved on,
+        # a conflict (--force takes the server's), not "already up to date".
+        return None if force else (
+            f"the file has local changes (not valid yet) and the server has "
+            f"v{action.remote.version}: promptsync pull --force takes the server's; or fix "
+            "the file, then promptsync push --force keeps yours")
     if action.remote is None or action.remote.archived or action.status in (
             Status.IN_SYNC, Status.NEW, Status.INVALID, Status.RENAMED):
         return ""  # archived: its file is removed (sync/lifecycle.py), never written

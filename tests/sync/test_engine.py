@@ -238,6 +238,30 @@ def test_pull_writes_new_and_changed_files_and_refuses_local_edits(
     assert leftovers == []
 
 
+def test_pull_of_a_broken_local_edit_the_server_moved_past(
+    repo: Path, account: Account, transport: Recorder
+) -> None:
+    # The file broken here (invalid YAML) and the prompt changed on the server: pull said
+    # "already up to date" and pull --force left the broken file, though it is a conflict.
+    prompts = repo / "prompts"
+    write_files(prompts, {"a.yaml": prompt_source("one {{ name }}")})
+    engine = engine_for(repo, account, transport)
+    engine.push(engine.plan())
+    ApiClient(SERVER, account.keys["editor"], transport=transport).push(
+        "demo", "a", prompt_source("two {{ name }}"))
+    write_files(prompts, {"a.yaml": "template: [broken\n"})
+    report = engine.pull(engine.plan())
+    assert [(r.slug, r.outcome) for r in report.results] == [("a", "refused")]
+    assert "v2" in report.results[0].detail and "--force" in report.results[0].detail
+    assert (prompts / "a.yaml").read_text() == "template: [broken\n"
+    assert engine.pull(engine.plan(), force=True).ok
+    assert (prompts / "a.yaml").read_text() == prompt_source("two {{ name }}")
+    assert engine.plan().out_of_sync == []
+    # A broken edit of a prompt the server did not change is no pull's business.
+    write_files(prompts, {"a.yaml": "template: [broken again\n"})
+    assert engine.pull(engine.plan()).results == []
+
+
 def test_pull_records_the_hash_before_the_rename(
     repo: Path, account: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
