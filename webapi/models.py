@@ -1,5 +1,6 @@
-"""Database models: users, projects, memberships, invitations, keys, prompts, versions, labels,
-label history, release settings, promotion requests, webhooks and their deliveries."""
+"""Database models: users, projects, memberships, invitations, keys, prompts, versions, their
+later provenance, labels, label history, release settings, promotion requests, webhooks and
+their deliveries."""
 
 from __future__ import annotations
 
@@ -169,6 +170,22 @@ class PromptVersion(db.Model):  # type: ignore[name-defined]
     # none: the fetch reads it beside the hash, so a prompt without includes costs nothing more.
     partials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True),
                                                                    nullable=True)
+
+
+class VersionProvenance(db.Model):  # type: ignore[name-defined]
+    """Git provenance reported for an existing version after it was pushed: a clean checkout
+    whose file holds the version's bytes (``promptsync label``). The version itself, and its
+    own ``git``, never change."""
+
+    __tablename__ = "version_provenance"
+    __table_args__ = (Index("ix_version_provenance_prompt_id_version", "prompt_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    git: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Label(db.Model):  # type: ignore[name-defined]

@@ -59,6 +59,26 @@ def _moved(slug: str, label: str, answer: dict[str, Any]) -> None:
     echo_err(f"{slug}: {label} -> {_ref(answer.get('version'))}{was}")
 
 
+def _evidence(obj: Obj, project: str, slug: str) -> tuple[dict[str, Any], str] | None:
+    """The git provenance and sha256 of the prompt's file in this checkout (the server records
+    a clean one for a protected label); None without a checkout of the project, a file or git."""
+    repo = obj.settings().repo
+    if repo is None or (repo.project or project) != project:
+        return None
+    from promptsync.format.slugs import EXTENSIONS
+    from promptsync.sync.gitinfo import git_info
+    from promptsync.sync.scan import LocalFile, load_file
+
+    for path in (repo.dir / f"{slug}{ext}" for ext in EXTENSIONS):
+        if path.is_file():
+            local = load_file(repo.dir, path)
+            info = git_info(repo.dir) if isinstance(local, LocalFile) else None
+            if info is None or not isinstance(local, LocalFile):
+                return None
+            return info.for_file(local.path), local.sha256
+    return None
+
+
 @click.command()
 @click.argument("slug")
 @click.argument("label_name", metavar="LABEL")
@@ -69,7 +89,11 @@ def _moved(slug: str, label: str, answer: dict[str, Any]) -> None:
 @pass_obj
 def label(obj: Obj, slug: str, label_name: str, version: int | None, delete: bool,
           allow_breaking: bool) -> None:
-    """Point LABEL at VERSION (default: the latest version), or remove it with --delete."""
+    """Point LABEL at VERSION (default: the latest version), or remove it with --delete.
+
+    Run in a checkout, it sends the git provenance of the prompt's file: when the project asks
+    protected labels for a clean commit, a committed file holding VERSION's bytes vouches for it.
+    """
     api, project = obj.client(), obj.require_project()
     if delete:
         if version is not None:
@@ -86,7 +110,9 @@ def label(obj: Obj, slug: str, label_name: str, version: int | None, delete: boo
         assert latest is not None
         version = int(latest["version"])
     with _refusals(slug, f"{label_name} not moved to v{version}"):
-        answer = api.set_label(project, slug, label_name, version, allow_breaking=allow_breaking)
+        # The file here may vouch for a version pushed before its commit (watch saves first).
+        answer = api.set_label(project, slug, label_name, version, allow_breaking=allow_breaking,
+                               evidence=_evidence(obj, project, slug))
     _moved(slug, label_name, answer)
 
 

@@ -213,12 +213,17 @@ class ApiClient(ApiBase):
         expected_version: int | None = None,
         reason: str | None = None,
         allow_breaking: bool = False,
+        evidence: tuple[dict[str, Any], str] | None = None,
     ) -> dict[str, Any]:
         """Point ``label`` at ``version``; 409 when it no longer points at ``expected_version``
         (0: when it exists), or ``contract_break`` when a protected label's move breaks the
         prompt's contract, unless ``allow_breaking``. A protected label that needs approval
-        answers ``{"request"}``."""
+        answers ``{"request"}``. ``evidence``: the git provenance of the prompt's file here
+        and its sha256, which the server records when they show a clean commit of the
+        version's bytes."""
         body: dict[str, Any] = {"version": version}
+        if evidence is not None:
+            body["git"], body["sha256"] = evidence
         if expected_version is not None:
             body["expected_version"] = expected_version
         if reason is not None:

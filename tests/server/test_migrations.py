@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
 from promptsync.format.prompt import parse_prompt, source_sha256
@@ -242,3 +242,57 @@ def test_a_database_with_versions_upgrades_to_partials(empty_url: str) -> None:
         assert web.get(f"{base}/shared/tone/-/dependents", headers=admin).get_json() == {
             "dependents": [{"slug": "support/old",
                             "via": [{"ref": "latest", "version": now["version"]}]}]}
+
+
+BEFORE_VOUCHING = "0007"
+
+
+def test_a_database_with_versions_upgrades_to_vouched_provenance(empty_url: str) -> None:
+    """From 0007 with prompts, versions (pushed from outside git), labels and a key: every
+    version kept as it was; under the clean-commit rule a clean file with an old version's
+    bytes vouches for it and production moves; down to 0007 and up again."""
+    sources = [GREETING, GREETING + "# 2\n", GREETING + "# old\n"]
+    key, prefix, secret_hash = new_api_key()
+    params = {"hash": HASH, "prefix": prefix, "secret_hash": secret_hash,
+              "data": json.dumps(parse_prompt(GREETING.encode(), "x").to_dict())}
+    for n, source in enumerate(sources, start=1):
+        params[f"source{n}"] = source
+        params[f"sha{n}"] = source_sha256(source.encode())
+    old = make_app(empty_url)
+    with old.app_context():
+        upgrade(revision=BEFORE_VOUCHING)
+        for statement in SEED + PROMPTS_SEED:
+            db.session.execute(text(statement), params)
+        db.session.commit()
+        if empty_url.startswith("postgresql"):  # explicit ids: move the sequences past them
+            for table in ("users", "projects", "memberships", "prompts", "prompt_versions",
+                          "labels", "api_keys"):
+                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                        f"(SELECT max(id) FROM {table}))"))
+            db.session.commit()
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    with running_app(empty_url) as app:
+        web, admin = app.test_client(), {"X-API-Key": key}
+        base = "/api/v1/projects/legacy"
+        assert web.put(f"{base}/settings", headers=admin, json={
+            "protected_requires_clean_commit": True}).status_code == 200
+        label = f"{base}/prompts/support/greeting/-/labels/production"
+        assert web.put(label, json={"version": 2}, headers=admin).status_code == 409
+        git = {"commit": "a" * 40, "branch": "main", "dirty": False, "path": "p/g.yaml"}
+        moved = web.put(label, json={"version": 2, "git": git, "sha256": params["sha2"]},
+                        headers=admin)
+        assert moved.status_code == 200, moved.get_json()
+        with app.app_context():
+            rows = db.session.execute(text(
+                "SELECT prompt_id, version, git FROM version_provenance")).all()
+            assert [(r[0], r[1], r[2] if isinstance(r[2], dict) else json.loads(r[2]))
+                    for r in rows] == [(1, 2, git)]
+            db.session.remove()
+            downgrade(revision=BEFORE_VOUCHING)
+            assert db.session.execute(text("SELECT count(*) FROM prompt_versions")).scalar() == 3
+            upgrade()
+            assert db.session.execute(text("SELECT count(*) FROM version_provenance")
+                                      ).scalar() == 0
+            db.session.remove()

@@ -32,6 +32,7 @@ from webapi.services.catalog import Listed, list_prompts
 from webapi.services.labels import delete_label, set_label
 from webapi.services.pages import newest_page
 from webapi.services.partials import dependent_uses, expand_stored
+from webapi.services.provenance import check_git
 from webapi.services.pushes import PushItem, PushOutcome
 from webapi.services.renames import push_items, push_one
 from webapi.services.versions import (
@@ -203,8 +204,13 @@ def _label(project: ProjectRef, slug: str, label: str) -> Any:
         opened = delete_label(project, slug, label, principal, role, expected)
         return (jsonify(opened), 202) if opened is not None else ("", 204)
     body = body_as(LabelMove)
+    git = None if body.git is None else check_git(body.git.model_dump(exclude_unset=True))
+    if git is not None and body.sha256 is None:
+        raise HttpError(400, "'sha256' must come with 'git': the hash of the file it describes.",
+                        field="sha256")
     moved = set_label(project, slug, label, body.version, principal, role,
-                      body.expected_version, body.reason, bool(body.allow_breaking))
+                      body.expected_version, body.reason, bool(body.allow_breaking), git,
+                      body.sha256)
     # A protected label that needs approval did not move: a promotion request was opened.
     return jsonify(moved), 202 if "request" in moved else 200
 

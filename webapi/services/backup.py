@@ -13,7 +13,16 @@ from promptsync.format.prompt import slug_problem
 from webapi.auth.principal import Principal, ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
-from webapi.models import Event, Label, Project, Prompt, PromptVersion, iso, utcnow
+from webapi.models import (
+    Event,
+    Label,
+    Project,
+    Prompt,
+    PromptVersion,
+    VersionProvenance,
+    iso,
+    utcnow,
+)
 from webapi.services import backup_fields as check
 from webapi.services.backup_releases import (
     Releases,
@@ -38,6 +47,7 @@ def export_project(project: ProjectRef) -> dict[str, Any]:
         select(Prompt).where(Prompt.project_id == project.id, Prompt.latest_version > 0)
         .order_by(Prompt.slug)))
     ids = [p.id for p in prompts]
+    later = _later_provenance(ids)
     versions: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for v in db.session.scalars(select(PromptVersion).where(PromptVersion.prompt_id.in_(ids))
                                 .order_by(PromptVersion.prompt_id, PromptVersion.version)):
@@ -45,6 +55,8 @@ def export_project(project: ProjectRef) -> dict[str, Any]:
             "version": v.version, "sha256": v.sha256, "source": v.source, "message": v.message,
             "author": v.author, "created_at": iso(v.created_at), "git": v.git,
             "renamed_from": v.renamed_from})
+        if (v.prompt_id, v.version) in later:  # the key only when there is some: older form
+            versions[v.prompt_id][-1]["provenance"] = later[v.prompt_id, v.version]
     labels: dict[int, dict[str, int]] = defaultdict(dict)
     for label in db.session.scalars(select(Label).where(Label.prompt_id.in_(ids))
                                     .order_by(Label.name)):
@@ -69,6 +81,27 @@ def export_project(project: ProjectRef) -> dict[str, Any]:
         "events": events,
         **export_releases(project.id, {p.id: p.slug for p in prompts}),
     }
+
+
+def _later_provenance(ids: list[int]) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """(prompt id, version) -> the provenance reported for it after its push, oldest first."""
+    found: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in db.session.scalars(select(VersionProvenance).where(
+            VersionProvenance.prompt_id.in_(ids)).order_by(VersionProvenance.id)):
+        found[row.prompt_id, row.version].append(
+            {"git": row.git, "actor": row.actor, "created_at": iso(row.created_at)})
+    return found
+
+
+def _provenance_rows(given: object, where: str) -> list[dict[str, Any]]:
+    rows = []
+    for item in check.listed(given, f"{where} provenance"):
+        git = _git(item.get("git"), f"{where} provenance")
+        if git is None:
+            raise check.bad(f"{where} provenance", "git must be an object")
+        rows.append({"git": git, "actor": check.text(item.get("actor"), where, "actor", 300),
+                     "created_at": check.time(item.get("created_at"), where)})
+    return rows
 
 
 def _git(value: object, where: str) -> dict[str, Any] | None:
@@ -100,6 +133,7 @@ def _version_rows(slug: str, given: object) -> list[dict[str, Any]]:
             "git": _git(item.get("git"), where),
             "created_at": check.time(item.get("created_at"), where),
             "renamed_from": _renamed_from(item.get("renamed_from"), where),
+            "provenance": _provenance_rows(item.get("provenance"), where),
         })
     return rows
 
@@ -203,9 +237,14 @@ def import_project(project: ProjectRef, principal: Principal, document: dict[str
             db.session.flush()
             ids[slug] = prompt.id
             db.session.execute(insert(PromptVersion.__table__),
-                               [{**row, "prompt_id": prompt.id,
+                               [{**{k: v for k, v in row.items() if k != "provenance"},
+                                 "prompt_id": prompt.id,
                                  "partials": partials_column(row["source"], row["data"])}
                                 for row in rows])
+            later = [{**given, "prompt_id": prompt.id, "version": row["version"]}
+                     for row in rows for given in row["provenance"]]
+            if later:
+                db.session.execute(insert(VersionProvenance.__table__), later)
             db.session.add_all(Label(prompt_id=prompt.id, name=name, version=version,
                                      updated_at=now) for name, version in labels.items())
             counts["prompts"] += 1

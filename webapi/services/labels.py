@@ -19,7 +19,7 @@ from webapi.services.moves import (
     version_exists,
 )
 from webapi.services.promotions import open_request
-from webapi.services.protection import ReleaseSettings, check_provenance, release_settings
+from webapi.services.protection import ReleaseSettings, check_target, release_settings
 from webapi.services.versions import check_label_name, find_prompt_id, no_label
 
 MAX_REASON = 300
@@ -51,10 +51,13 @@ def set_label(
     expected_version: int | None = None,
     reason: str | None = None,
     allow_breaking: bool = False,
+    git: dict[str, Any] | None = None,
+    sha256: str | None = None,
 ) -> dict[str, Any]:
     """Point label at version; 409 when expected_version is given and does not match (0: when
     the label exists), when a protected label's move breaks the prompt's contract unless
-    allow_breaking, or when it would leave an include unresolved (include_guard). A protected
+    allow_breaking or lacks a clean commit (``git``: the caller's file, hashing to ``sha256``,
+    may supply it), or when it would leave an include unresolved (include_guard). A protected
     label needing approval does not move: ``{"request"}``."""
     _check_reason(reason)
     settings = _rules(project, label, role)
@@ -66,7 +69,8 @@ def set_label(
         check_expected(label, previous, expected_version)
         if previous != version:
             if settings is not None:
-                check_provenance(settings, label, target.git, version)
+                check_target(settings, label, slug, prompt_id, target, principal.actor, git,
+                             sha256)
                 check_contract(prompt_id, slug, label, previous, target, allow_breaking)
             check_label_change(project, slug, label, target)  # no include left unresolved
             if settings is not None and settings.approvals_required:

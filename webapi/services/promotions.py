@@ -15,7 +15,7 @@ from webapi.services.events import log_event
 from webapi.services.include_guard import check_label_change
 from webapi.services.moves import apply_move, current_version, lock_prompt
 from webapi.services.pages import newest_page
-from webapi.services.protection import ReleaseSettings, check_provenance, release_settings
+from webapi.services.protection import ReleaseSettings, check_target, release_settings
 
 PENDING, APPROVED, REJECTED, STALE = "pending", "approved", "rejected", "stale"
 MAX_ID = 2**31 - 1  # an id past the INTEGER column is no request (and no overflow on SQLite)
@@ -133,7 +133,8 @@ def _approve_locked(project: ProjectRef, request_id: int, principal: Principal
         if target is None or target.sha256 != row.sha256:
             raise _go_stale(project, row, slug, principal.actor,
                             f"v{row.version} no longer has the content it named")
-        check_provenance(release_settings(project.id), row.label, target.git, row.version)
+        check_target(release_settings(project.id), row.label, slug, row.prompt_id, target,
+                     principal.actor)
     if len(row.approvals) + 1 >= row.approvals_required:  # this approval moves it: check now
         # What it includes may have been archived since the request was opened (SPEC §13).
         check_label_change(project, slug, row.label, target)

@@ -1,4 +1,5 @@
-"""A project's release settings: which labels are protected, and what moving one takes."""
+"""A project's release settings: which labels are protected, and what moving one takes (a
+clean commit: the provenance a version was pushed with or was given later)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from webapi.auth.principal import ProjectRef
 from webapi.errors import HttpError
 from webapi.extensions import db
-from webapi.models import Project, ProjectSettings, utcnow
+from webapi.models import Project, ProjectSettings, PromptVersion, VersionProvenance, utcnow
 from webapi.services.events import log_event
 from webapi.services.provenance import MAX_BRANCH
 from webapi.services.versions import LABEL_RE
@@ -123,21 +124,53 @@ def update_settings(project: ProjectRef, actor: str, body: dict[str, Any]) -> Re
     return after
 
 
-def check_provenance(settings: ReleaseSettings, label: str, git: dict[str, Any] | None,
-                     version: int) -> None:
-    """409 ``provenance`` when the settings ask protected labels for a clean commit (of one of
-    the protected branches) and version ``version``'s git provenance does not show one."""
+def _clean(git: dict[str, Any] | None) -> bool:
+    # dirty must be false, not merely absent: a push from outside git vouches for nothing.
+    return git is not None and git.get("dirty") is False and bool(git.get("commit"))
+
+
+def check_target(settings: ReleaseSettings, label: str, slug: str, prompt_id: int,
+                 target: PromptVersion, actor: str, git: dict[str, Any] | None = None,
+                 sha256: str | None = None) -> None:
+    """check_provenance over every provenance known for ``target``: its push's, and those
+    reported later. ``git`` (with the ``sha256`` of the file it describes), from the caller's
+    checkout, is recorded first when it is clean and the file holds the target's bytes, so a
+    version saved before its commit (watch) can be promoted once committed. As self-reported
+    as a push's git (docs/SECURITY.md), and the version itself stays as it was."""
     if not settings.protected_requires_clean_commit:
         return
-    git = git or {}
-    # dirty must be false, not merely absent: a push from outside git vouches for nothing.
-    if git.get("dirty") is not False or not git.get("commit"):
+    known = list(db.session.scalars(
+        select(VersionProvenance.git).where(VersionProvenance.prompt_id == prompt_id,
+                                            VersionProvenance.version == target.version)
+        .order_by(VersionProvenance.id)))
+    note = ""
+    if git is not None and sha256 != target.sha256:
+        note = (f" Your file is not v{target.version}'s bytes: push it, then label the new "
+                "version.")
+    elif git is not None and _clean(git) and git not in known and git != target.git:
+        db.session.add(VersionProvenance(prompt_id=prompt_id, version=target.version, git=git,
+                                         actor=actor, created_at=utcnow()))
+        known.append(git)
+    check_provenance(settings, label, slug, [target.git, *known], target.version, note)
+
+
+def check_provenance(settings: ReleaseSettings, label: str, slug: str,
+                     sources: list[dict[str, Any] | None], version: int, note: str = "") -> None:
+    """409 ``provenance`` when the settings ask protected labels for a clean commit (of one of
+    the protected branches) and none of version ``version``'s git provenances shows one."""
+    if not settings.protected_requires_clean_commit:
+        return
+    clean = [git for git in sources if git is not None and _clean(git)]
+    how = (f"Commit the file, then run 'promptsync label {slug} {label} {version}' in that "
+           f"checkout: it records the commit when the file holds v{version}'s bytes.")
+    if not clean:
         raise HttpError(409, f"'{label}' may point only at a version pushed from a committed, "
-                             f"unmodified file; v{version} was not (commit it and push again).",
+                             f"unmodified file; v{version} was not.{note or ' ' + how}",
                         "provenance")
     branches = settings.protected_branches
-    if branches and git.get("branch") not in branches:
-        where = git.get("branch") or "no branch"
+    if branches and not any(git.get("branch") in branches for git in clean):
+        where = ", ".join(sorted({str(git.get("branch") or "no branch") for git in clean}))
         raise HttpError(409, f"'{label}' may point only at a version pushed from "
-                             f"{', '.join(branches)}; v{version} came from {where}.",
+                             f"{', '.join(branches)}; v{version} came from {where}. "
+                             f"{note.strip() or 'On one of those branches: ' + how}",
                         "provenance")

@@ -118,6 +118,12 @@ class LabelMove(Body):
     allow_breaking: Annotated[bool | None, Field(
         description="Move a protected label even to a version that breaks the prompt's "
                     "contract (else 409 contract_break with the changes).")] = None
+    git: Annotated[Git | None, Field(description=(
+        "The provenance of the prompt's file in the caller's checkout (as a push sends it), "
+        "whose bytes hash to sha256: when the project asks protected labels for a clean "
+        "commit, a clean one is recorded for the version if sha256 is the version's."))] = None
+    sha256: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$", description=(
+        "The sha256 of the file git describes."))] = None
     EXAMPLE = {"version": 1, "expected_version": 1}
 
 
@@ -188,6 +194,9 @@ class ExportVersion(Loose):
     # Checked by the import (services.backup), which names the version it is in.
     git: Annotated[Any, Field(json_schema_extra={"type": ["object", "null"]})] = None
     renamed_from: str | None = None
+    # Git provenance reported later (promptsync label from a clean checkout): [{git, actor,
+    # created_at}]; absent from exports of servers before it, and when there is none.
+    provenance: Annotated[Any, Field(json_schema_extra={"type": ["array", "null"]})] = None
 
 
 class ExportPrompt(Loose):
