@@ -64,7 +64,7 @@ def test_a_dirty_file_another_files_bytes_or_another_branch_vouch_for_nothing(
     team.settings(protected_branches=["main"])
     feature = {**CLEAN, "branch": "feature/x"}
     _refused(team.put_label(slug, "production", 2, git=feature, sha256=sha),
-             "came from feature/x", "On one of those branches")
+             "came from feature/x", "Commit it there (merge), then run 'promptsync label")
     assert team.label_of(slug, "production") is None
     assert team.put_label(slug, "production", 2, git=CLEAN, sha256=sha).status_code == 200
 

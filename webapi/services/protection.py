@@ -145,8 +145,8 @@ def check_target(settings: ReleaseSettings, label: str, slug: str, prompt_id: in
         .order_by(VersionProvenance.id)))
     note = ""
     if git is not None and sha256 != target.sha256:
-        note = (f" Your file is not v{target.version}'s bytes: push it, then label the new "
-                "version.")
+        note = (f" Your file is not v{target.version}'s bytes: label the version it holds, or "
+                "run this where the file holds them.")
     elif git is not None and _clean(git) and git not in known and git != target.git:
         db.session.add(VersionProvenance(prompt_id=prompt_id, version=target.version, git=git,
                                          actor=actor, created_at=utcnow()))
@@ -161,16 +161,17 @@ def check_provenance(settings: ReleaseSettings, label: str, slug: str,
     if not settings.protected_requires_clean_commit:
         return
     clean = [git for git in sources if git is not None and _clean(git)]
-    how = (f"Commit the file, then run 'promptsync label {slug} {label} {version}' in that "
-           f"checkout: it records the commit when the file holds v{version}'s bytes.")
+    run = (f"run 'promptsync label {slug} {label} {version}' in that checkout: it records the "
+           f"commit when the file holds v{version}'s bytes.")
     if not clean:
         raise HttpError(409, f"'{label}' may point only at a version pushed from a committed, "
-                             f"unmodified file; v{version} was not.{note or ' ' + how}",
+                             f"unmodified file; v{version} was not."
+                             f"{note or ' Commit the file, then ' + run}",
                         "provenance")
     branches = settings.protected_branches
     if branches and not any(git.get("branch") in branches for git in clean):
         where = ", ".join(sorted({str(git.get("branch") or "no branch") for git in clean}))
         raise HttpError(409, f"'{label}' may point only at a version pushed from "
-                             f"{', '.join(branches)}; v{version} came from {where}. "
-                             f"{note.strip() or 'On one of those branches: ' + how}",
+                             f"{', '.join(branches)}; v{version} came from {where}."
+                             f"{note or ' Commit it there (merge), then ' + run}",
                         "provenance")
