@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +15,7 @@ from promptsync.cli.context import Obj, display, pass_obj
 from promptsync.cli.daemon import finish, run_until_signalled, watch_daemon
 from promptsync.cli.output import echo_err
 from promptsync.dev.lock import DevLock
+from promptsync.errors import ConfigError
 
 KEY_REFUSED = ("stop promptsync dev and start it again: it makes a new key, then pushes what is "
                "queued")
@@ -163,8 +167,19 @@ def dev(obj: Obj, port: int | None) -> None:
         # Its key revoked (from the admin, say): `promptsync login` is no cure here.
         daemon = watch_daemon(obj, engine, refused_key=KEY_REFUSED)
 
+        died: list[ConfigError] = []
+
+        def end_if_the_server_dies() -> None:
+            failure = stack.wait_for_exit()
+            if failure is not None:  # else stop() ended it: dev is ending anyway
+                died.append(failure)
+                os.kill(os.getpid(), signal.SIGTERM)  # ends the wait below as `kill` would
+
         def start() -> None:
             stack.check_running()  # never "ready" on top of a server that died meanwhile
+            # Not "server unreachable" forever: a server that dies ends dev with its log.
+            threading.Thread(target=end_if_the_server_dies, name="dev-server-exit",
+                             daemon=True).start()
             daemon.start()
             key_file = f"$(cat {display(repo.state_dir / KEY_FILE)})"
             example = _example(engine)
@@ -184,6 +199,8 @@ def dev(obj: Obj, port: int | None) -> None:
             api.close()
         stack.stop()
     finish(daemon, interrupted)  # one line; Ctrl-C exits 130
+    if died:
+        raise died[0]  # the server's exit and the end of its log; exit 1
 
 
 COMMANDS = [dev]

@@ -206,6 +206,15 @@ class DevServer:
             self.process = None
             raise self._failed(code)
 
+    def wait_for_exit(self) -> ConfigError | None:
+        """Block until the server exits: its failure when it ended on its own (killed, say),
+        None when stop() ended it or none was started."""
+        process = self.process
+        if process is None:
+            return None
+        code = process.wait()
+        return None if self.process is None else self._failed(code)  # stop() clears it first
+
     def _log_tail(self, lines: int = 15) -> list[str]:
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")

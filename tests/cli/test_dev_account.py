@@ -258,3 +258,24 @@ def test_a_dev_account_no_longer_in_its_project_is_told_what_to_do(tmp_path: Pat
         assert "dev@promptsync.localhost is not a member of project 'demo'" in message
         assert "add it back as an admin" in message and "dev.db" in message
         assert create_key(server.url, "owner@example.com", "correct horse battery", "demo")
+
+
+@pytest.mark.slow
+def test_dev_ends_and_says_so_when_its_server_dies(tmp_path: Path) -> None:
+    # Killed (the OOM killer, say), the server left dev printing "server unreachable" forever.
+    root = tmp_path / "repo"
+    write_files(root / "prompts", {"support/greeting.yaml": GREETING})
+    dev = Background(root, command_env(tmp_path / "xdg", **FAST_SERVER), "dev", "--port",
+                     str(free_port()))
+    try:
+        dev.wait_for_line("watching", 30, or_exit=True)
+        children = Path(f"/proc/{dev.process.pid}/task/{dev.process.pid}/children")
+        [server] = children.read_text().split()
+        os.kill(int(server), signal.SIGKILL)
+        assert dev.process.wait(timeout=20) == 1
+    finally:
+        dev.kill()
+    after = dev.lines[next(i for i, line in enumerate(dev.lines) if line.startswith("watching")):]
+    assert ("error: the dev server exited with status -9; the end of "
+            f"{root / '.promptsync' / 'dev-server.log'}:") in after, after
+    assert "stopped" in after, after
