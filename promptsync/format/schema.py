@@ -218,7 +218,7 @@ class PromptChecker(VariablesReader, OutputSchemaReader):
                     continue  # a partial: partials.py resolves it, lint where it can
                 else:
                     message = (f"malformed placeholder '{snippet}'; a placeholder is "
-                               f"{placeholder('name')} with a name of letters, digits and _ "
+                               f"{placeholder('name')} with a name of ASCII letters, digits and _ "
                                "(write a literal '{{' as '\\{{')")
                 self.report_at(message, (node, text, offset, snippet))
         return found

@@ -33,8 +33,8 @@ class VariablesReader(YamlReader):
         out: Variables = {}
         for name, key_node, spec_node in self.pairs(mapping, "variables"):
             if not NAME_RE.fullmatch(name):
-                self.report(f"variable name '{name}' is not valid (letters, digits and _, not "
-                            "starting with a digit)", key_node)
+                self.report(f"variable name '{name}' is not valid (ASCII letters, digits and "
+                            "_, not starting with a digit)", key_node)
                 continue
             if spec_node.tag == INVALID:
                 continue

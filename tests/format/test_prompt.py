@@ -306,7 +306,8 @@ def test_python_tags_never_construct(tmp_path: Path) -> None:
                 Problem("variable 'unused' is declared but not used in the template", 3, 3),
                 Problem("placeholder '{{ b }}' is not declared under variables", 5, 11),
                 Problem("malformed placeholder '{{ a.b }}'; a placeholder is {{ name }} with a "
-                        "name of letters, digits and _ (write a literal '{{' as '\\{{')", 6, 3),
+                        "name of ASCII letters, digits and _ (write a literal '{{' as '\\{{')",
+                        6, 3),
             ],
         ),
         (
@@ -329,10 +330,22 @@ def test_python_tags_never_construct(tmp_path: Path) -> None:
             [Problem("template is empty", 2, 11)],
         ),
         (
+            # Cyrillic letters are letters: the rule is ASCII ("not valid (letters…)" misled).
+            "variables: {имя: {}}\ntemplate: '{{ имя }}'\n",
+            [
+                Problem("variable name 'имя' is not valid (ASCII letters, digits and _, not "
+                        "starting with a digit)", 1, 13),
+                Problem("malformed placeholder '{{ имя }}'; a placeholder is {{ name }} with a "
+                        "name of ASCII letters, digits and _ (write a literal '{{' as '\\{{')",
+                        2, 12),
+            ],
+        ),
+        (
             'template: "{{ a }}\\t{{ b.c }}"\n',  # an escape before it: column still exact
             [
                 Problem("malformed placeholder '{{ b.c }}'; a placeholder is {{ name }} with a "
-                        "name of letters, digits and _ (write a literal '{{' as '\\{{')", 1, 21),
+                        "name of ASCII letters, digits and _ (write a literal '{{' as '\\{{')",
+                        1, 21),
             ],
         ),
     ],
