@@ -111,6 +111,12 @@ def _member_role(api: ApiClient, server: str, project: str, email: str) -> str:
         raise
     role = next((p.get("role") for p in projects if p.get("slug") == project), None)
     if role is None:
+        invited = next((i for i in api.me().get("invitations") or ()
+                        if isinstance(i, dict) and i.get("project") == project), None)
+        if invited is not None:  # nobody becomes a member without saying yes
+            raise ConfigError(f"{email} is invited to project '{project}' as "
+                              f"{invited.get('role')} and has not accepted yet: accept it on "
+                              f"{server}/admin/ (your projects), then run promptsync login again")
         raise ConfigError(f"{email} is not a member of project '{project}' on {server}: "
                           "ask one of its admins to add you, or check --project")
     return str(role)

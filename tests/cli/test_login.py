@@ -151,3 +151,20 @@ def test_a_locked_out_login_says_when_once(transport: Failing, account: Account)
     assert result.exit_code == 1
     assert result.stderr == ("error: Too many failed logins for this account; "
                              "try again in 300 s\n")
+
+
+def test_an_invitee_who_has_not_accepted_is_told_to_accept(app: Flask, transport: Failing,
+                                                           account: Account) -> None:
+    # "not a member …: ask one of its admins to add you" sent them to an admin who had.
+    from tests.support.app import signup
+
+    signup(app.test_client(), "bo@example.com")
+    invited = app.test_client().put("/api/v1/projects/demo/members/bo@example.com",
+                                    json={"role": "editor"}, headers=account.headers())
+    assert invited.status_code == 202
+    result = run_cli(transport, "login", "--email", "bo@example.com", "--password-stdin",
+                     input="correct horse battery\n")
+    assert result.exit_code == 1
+    assert result.stderr == (f"error: bo@example.com is invited to project 'demo' as editor and "
+                             f"has not accepted yet: accept it on {SERVER}/admin/ (your "
+                             "projects), then run promptsync login again\n")
