@@ -249,13 +249,17 @@ def export(obj: Obj, label: str | None, output: str) -> None:
             if older is None:
                 raise PromptSyncError(f"{item['slug']}: the server sent no v{number}")
             versions.append(older)
+    if label is not None and not versions:  # a typo: an empty bundle serves nothing offline
+        raise PromptSyncError(f"no prompt of '{project}' has the label '{label}': nothing "
+                              "written")
     versions, partials = _with_partials(api, project, label, versions)
     try:
         bundle = write_bundle(output, project, label, versions, partials)
     except OSError as exc:  # named as asked, not by the hidden temporary file of the write
         raise PromptSyncError(f"cannot write {output}: {exc.strerror or exc}") from exc
     what = f"labelled '{label}'" if label else "latest"
-    echo_err(f"wrote {len(bundle['prompts'])} prompts ({what}) to {display(output)}")
+    count = len(bundle["prompts"])
+    echo_err(f"wrote {count} prompt{'s' * (count != 1)} ({what}) to {display(output)}")
 
 
 COMMANDS = [log, diff, get, render, export]  # label: cli/releases.py

@@ -240,6 +240,13 @@ def test_log_label_diff_render_and_export(run, prompts: Path, tmp_path: Path) ->
     assert bundle["prompts"]["support/greeting"]["version"] == 1
     assert run("export", "-o", str(out)).exit_code == 0
     assert sorted(load_bundle(out)["prompts"]) == ["chat", "support/greeting"]
+    # A label no prompt has (a typo) wrote an empty bundle and exited 0: the app's offline
+    # fallback would then have nothing. And "wrote 1 prompts".
+    typo = run("export", "--label", "prodution", "-o", str(tmp_path / "typo.json"))
+    assert typo.exit_code == 1 and not (tmp_path / "typo.json").exists()
+    assert typo.stderr == ("error: no prompt of 'demo' has the label 'prodution': nothing "
+                           "written\n")
+    assert "wrote 1 prompt (labelled 'staging')" in exported.stderr
 
 
 def test_lint_is_offline_and_reports_every_problem(
