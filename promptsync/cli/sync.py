@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 # The config and the sync modules (PyYAML) are imported inside the commands that use them, for
 # start-up cost: `promptsync --help` and every other command load this module.
 
+# What the server refuses in a message: control characters but tab and line breaks.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 PROGRESS_FROM = 50  # show a progress bar when pushing at least this many files
 LIST_UP_TO = 50  # name each pushed file up to this many; beyond, a summary line
 
@@ -222,6 +225,10 @@ def push(obj: Obj, paths: tuple[str, ...], message: str | None, dry_run: bool,
     files, and rename those whose file moved."""
     from promptsync.sync.plan import Status  # start-up cost: PyYAML
 
+    if message is not None and (bad := _CONTROL.search(message)) is not None:
+        # Refused here, not as the server's "'prompts[0].message' contains …" for the batch.
+        raise click.BadParameter(f"contains the control character U+{ord(bad[0]):04X}",
+                                 param_hint="'-m'")
     engine = obj.engine()
     plan = engine.plan(paths)
     _check_paths_match(engine, plan, paths)

@@ -344,6 +344,17 @@ def test_export_into_a_missing_folder_names_the_file_asked_for(run, prompts: Pat
     assert result.stderr == f"error: cannot write {target}: No such file or directory\n"
 
 
+def test_a_message_with_a_control_character_is_refused_before_anything_is_sent(
+        run, prompts: Path) -> None:
+    # It reached the server, whose batch answered "'prompts[0].message' contains …".
+    write_files(prompts, {"support/greeting.yaml": GREETING})
+    result = run("push", "-m", "fix \x1b[31mred")
+    assert result.exit_code == 2
+    assert "Invalid value for '-m': contains the control character U+001B" in result.stderr
+    assert "prompts[0]" not in result.stderr
+    assert run("push", "-m", "line one\nline two\ttab").exit_code == 0
+
+
 def test_usage_errors_exit_2(run, prompts: Path) -> None:
     assert run("get", "a", "--version", "1", "--label", "x").exit_code == 2
     assert run("render", "a", "-v", "novalue").exit_code == 2
