@@ -77,8 +77,11 @@ def read_source(path: Path, origin: str, folder: tuple[str, ...], options: Impor
         return
     try:
         size = path.stat().st_size
-        limit = MAX_SOURCE_BYTES if kind == "csv" else MAX_FILE_BYTES
-        if size > limit:
+        if kind == "csv" and size > MAX_SOURCE_BYTES:  # many prompts: its own limit
+            yield Skipped(origin, f"it is {size} bytes; a CSV import reads at most "
+                                  f"{MAX_SOURCE_BYTES} bytes: split it")
+            return
+        if kind != "csv" and size > MAX_FILE_BYTES:
             yield Skipped(origin, f"it is {size} bytes; a prompt file holds at most "
                                   f"{MAX_FILE_BYTES} bytes (256 KiB)")
             return

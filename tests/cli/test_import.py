@@ -311,3 +311,18 @@ def test_an_imported_file_is_yaml_a_person_can_read(repo: Path, tmp_path: Path) 
     assert list(data) == ["model", "params", "variables", "metadata", "messages"]
     assert (repo / "prompts" / "greet.yaml").read_text().endswith(
         "  - role: assistant\n    content: |-\n      Hello.\n")
+
+
+def test_a_source_over_its_limit_names_that_limit(repo: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A CSV over its own limit (64 MiB) was said to pass "a prompt file holds at most 256 KiB".
+    from promptsync.importing import run as importing
+
+    monkeypatch.setattr(importing, "MAX_SOURCE_BYTES", 1000)
+    write_files(tmp_path / "src", {"many.csv": "name,prompt\n" + "a,b\n" * 300,
+                                   "one.md": "x" * (256 * 1024 + 1)})
+    result = run("import", str(tmp_path / "src"))
+    assert f"skipped {tmp_path / 'src/many.csv'}: it is 1212 bytes; a CSV import reads at most " \
+           "1000 bytes: split it" in result.stderr, result.stderr
+    assert f"skipped {tmp_path / 'src/one.md'}: it is 262145 bytes; a prompt file holds at most " \
+           "262144 bytes (256 KiB)" in result.stderr, result.stderr
