@@ -77,6 +77,7 @@ class WatchDaemon:
         self._clock = clock
         self._reconciled = False
         self._down = False
+        self._unreachable = False  # why it is down: no answer, or an answer that refused
         self._delay = 0.0
         self._retry_at = -math.inf
         self._poll_at = -math.inf
@@ -87,7 +88,7 @@ class WatchDaemon:
         self._thread: threading.Thread | None = None
         self._listen = listen
         self.feed: RemoteFeed | None = None
-        self.intake = Intake(engine, self.outbox, self.say, self._wake.set, lambda: self._down)
+        self.intake = Intake(engine, self.outbox, self.say, self._wake.set, self._why_down)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -153,8 +154,16 @@ class WatchDaemon:
             self._failed(exc, now)
             return
         if self._down:
-            self.say("server reachable again")
+            self.say("server reachable again" if self._unreachable
+                     else "the server accepts requests again")
         self._down, self._delay = False, 0.0
+
+    def _why_down(self) -> str | None:
+        """What a save queued now waits for, in the words of a line; None while all is well."""
+        if not self._down:
+            return None
+        return ("server unreachable" if self._unreachable
+                else "not sent yet (the server refused the last request)")
 
     def _failed(self, exc: PromptSyncError, now: float) -> None:
         first, cap = self.backoff
@@ -163,6 +172,7 @@ class WatchDaemon:
         if self._down:
             return  # said once per outage; the retries are silent
         self._down = True
+        self._unreachable = isinstance(exc, ServerUnreachable)
         count = self.outbox.count()
         queued = plural(count, "change") if count else "nothing"
         if isinstance(exc, ServerUnreachable):

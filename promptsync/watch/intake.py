@@ -22,10 +22,10 @@ from promptsync.watch.outbox import Outbox, last_hashes
 
 
 class Intake:
-    """Turn delivered paths into queued saves and archives; ``down`` says the server is."""
+    """Turn delivered paths into queued saves and archives; ``down`` says why saves wait."""
 
     def __init__(self, engine: SyncEngine, outbox: Outbox, say: EventLog,
-                 wake: Callable[[], None], down: Callable[[], bool]) -> None:
+                 wake: Callable[[], None], down: Callable[[], str | None]) -> None:
         self.engine = engine
         self.root = engine.dir
         self.outbox = outbox
@@ -105,8 +105,8 @@ class Intake:
         added = self.outbox.enqueue(files, gone or ())
         for local in added.saves:
             self.say.queued(local.slug, local.relpath, local.sha256)
-        if (added.saves or added.archives) and self._down():
-            self.say(f"server unreachable, {plural(self.outbox.count(), 'change')} queued")
+        if (added.saves or added.archives) and (why := self._down()) is not None:
+            self.say(f"{why}, {plural(self.outbox.count(), 'change')} queued")
         self._wake()
 
 

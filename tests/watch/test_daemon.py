@@ -327,6 +327,23 @@ def test_the_rescan_finds_what_the_watcher_missed_and_rereads_only_changed_files
     assert rig.lines[-1] == "b: pushed v1"
 
 
+def test_a_refused_key_is_not_called_an_unreachable_server(rig: Rig) -> None:
+    # With the key revoked, a save said "server unreachable, 2 changes queued" and the end of
+    # it "server reachable again": the server answered all along; it refused the key.
+    rig.save(A, text(0))
+    revoked = {"error": "unauthorized", "detail": "The API key has been revoked."}
+    rig.switch.inner = httpx.MockTransport(lambda request: httpx.Response(401, json=revoked))
+    rig.save(A, text(1))
+    assert rig.lines[-1].startswith("error: ") and "(1 change queued, retrying)" in rig.lines[-1]
+    rig.save(A, text(2))
+    assert rig.lines[-1] == "not sent yet (the server refused the last request), 2 changes queued"
+    rig.switch.inner = httpx.WSGITransport(app=rig.app)
+    rig.clock.now = rig.daemon.next_wake()
+    rig.daemon.step()
+    assert rig.lines[-1] == "the server accepts requests again"
+    assert not any("reachable" in line for line in rig.lines), rig.lines
+
+
 def test_an_unreachable_server_at_start_is_reconciled_when_it_returns(rig: Rig) -> None:
     rig.write(A, text(1))
     rig.switch.down = True
