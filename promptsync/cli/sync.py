@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 # What the server refuses in a message: control characters but tab and line breaks.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_PROJECT_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # as the server checks a project's slug
 PROGRESS_FROM = 50  # show a progress bar when pushing at least this many files
 LIST_UP_TO = 50  # name each pushed file up to this many; beyond, a summary line
 
@@ -57,6 +58,11 @@ def init(obj: Obj, server_opt: str | None, project_opt: str | None, dir_opt: str
         write_repo_config,
     )
 
+    given = project_opt or obj.project
+    if given is not None and not _PROJECT_SLUG.fullmatch(given):
+        # The server's rule: a display name ("Support Bot") would fail every later command.
+        raise click.BadParameter(f"{given!r} is not a project slug: 1-63 characters of "
+                                 "a-z, 0-9 and '-', e.g. support-bot", param_hint="'--project'")
     root = Path.cwd()
     existing = read_repo_config(root) if (root / CONFIG_FILENAME).exists() else None
     server = server_opt or obj.server or (existing.server if existing else None)

@@ -355,6 +355,19 @@ def test_a_message_with_a_control_character_is_refused_before_anything_is_sent(
     assert run("push", "-m", "line one\nline two\ttab").exit_code == 0
 
 
+def test_init_refuses_a_project_name_that_no_project_can_have(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Support Bot" (the display name) was written, and every later command said
+    # "No project 'Support Bot' on the server".
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["init", "--project", "Support Bot"])
+    assert result.exit_code == 2
+    assert ("'Support Bot' is not a project slug: 1-63 characters of a-z, 0-9 and '-'"
+            in result.stderr)
+    assert not (tmp_path / "promptsync.yaml").exists()
+    assert CliRunner().invoke(cli, ["init", "--project", "support-bot"]).exit_code == 0
+
+
 def test_usage_errors_exit_2(run, prompts: Path) -> None:
     assert run("get", "a", "--version", "1", "--label", "x").exit_code == 2
     assert run("render", "a", "-v", "novalue").exit_code == 2
