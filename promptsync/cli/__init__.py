@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from promptsync.cli import backup, dev, login, releases, remote, sync, watch
+from promptsync.cli import backup, dev, login, releases, remote, repository, sync, watch
 from promptsync.cli import importing as importing_commands
 from promptsync.cli.context import Obj
 from promptsync.cli.errors import Failure, Interrupted, describe, describe_os_error
@@ -69,7 +69,7 @@ def cli(ctx: click.Context, server: str | None, project: str | None, api_key: st
     obj.debug = debug or obj.debug
 
 
-for _module in (sync, login, remote, releases, watch, dev, backup):
+for _module in (repository, sync, login, remote, releases, watch, dev, backup):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 for _command in importing_commands.COMMANDS:

@@ -1,4 +1,4 @@
-"""CLI commands that tie the prompts dir to the server: init, status, push, pull, lint."""
+"""CLI commands that tie the prompts dir to the server: status, push, pull, lint."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from promptsync.cli.scripting import status_document
 from promptsync.errors import ConfigError, Problem
 from promptsync.protocol import PushOutcome
 from promptsync.sync.advice import Disagreement, advice
-from promptsync.sync.state import ensure_state_dir, gitignore_state
 
 if TYPE_CHECKING:
     from promptsync.sync.engine import SyncEngine
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 # What the server refuses in a message: control characters but tab and line breaks.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_PROJECT_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # as the server checks a project's slug
 PROGRESS_FROM = 50  # show a progress bar when pushing at least this many files
 LIST_UP_TO = 50  # name each pushed file up to this many; beyond, a summary line
 
@@ -42,44 +40,6 @@ def _where(path: Path | str | None, problem: Problem) -> str:
         if problem.column is not None:
             spot += f":{problem.column}"
     return f"{spot}: {problem.message}"
-
-
-@click.command()
-@click.option("--server", "server_opt", metavar="URL", help="API server URL.")
-@click.option("--project", "project_opt", metavar="SLUG", help="Project slug on the server.")
-@click.option("--dir", "dir_opt", metavar="DIR", help="Prompts directory [prompts].")
-@pass_obj
-def init(obj: Obj, server_opt: str | None, project_opt: str | None, dir_opt: str | None) -> None:
-    """Write promptsync.yaml here, create the prompts dir, git-ignore .promptsync/."""
-    from promptsync.config import (  # start-up cost: PyYAML
-        CONFIG_FILENAME,
-        DEFAULT_DIR,
-        read_repo_config,
-        write_repo_config,
-    )
-
-    given = project_opt or obj.project
-    if given is not None and not _PROJECT_SLUG.fullmatch(given):
-        # The server's rule: a display name ("Support Bot") would fail every later command.
-        raise click.BadParameter(f"{given!r} is not a project slug: 1-63 characters of "
-                                 "a-z, 0-9 and '-', e.g. support-bot", param_hint="'--project'")
-    root = Path.cwd()
-    existing = read_repo_config(root) if (root / CONFIG_FILENAME).exists() else None
-    server = server_opt or obj.server or (existing.server if existing else None)
-    project = project_opt or obj.project or (existing.project if existing else None)
-    directory: str | Path = dir_opt or (existing.dir if existing else DEFAULT_DIR)
-    write_repo_config(root, server, project, directory)
-    repo = read_repo_config(root)
-    repo.dir.mkdir(parents=True, exist_ok=True)
-    ensure_state_dir(repo.state_dir)
-    gitignore_state(repo.root)
-    verb = "updated" if existing else "wrote"
-    echo_err(f"{verb} {display(repo.path)} (server: {server or 'not set'}, project: "
-             f"{project or 'not set'}, prompts in {display(repo.dir)}/)")
-    if not server or not project:
-        echo_err("next: promptsync init --server URL --project SLUG")
-    else:
-        echo_err("next: promptsync login, then promptsync push")
 
 
 def _status_line(action: Action) -> str:
@@ -353,4 +313,4 @@ def _below(path: str, directory: Path) -> bool:
     return resolved == directory or directory in resolved.parents
 
 
-COMMANDS = [init, status, push, pull, lint]
+COMMANDS = [status, push, pull, lint]  # init: cli/repository.py
