@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +18,10 @@ from tests.support.app import (
     PG_ADMIN_URL,
     Account,
     require_postgres,
-    truncate_postgres,
 )
 from tests.support.http_edges import Edges, edges_site
 from tests.support.lifecycle import Lab, lifecycle_lab
+from tests.support.module_database import backend_url
 from tests.support.releases import Team, release_team
 
 
@@ -52,13 +51,7 @@ def team(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
          ) -> Iterator[Team]:
     """One app per test module and backend, with a project of three admins (the release tests:
     each test makes prompts of its own, so they share the database)."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("releases") / "test.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-        truncate_postgres(url)
+    url = backend_url(request, tmp_path_factory, "releases")
     with release_team(url) as found:
         yield found
 
@@ -68,13 +61,7 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[Lab]:
     """One app and account per test module and backend (the lifecycle tests: each test makes
     prompts of its own, so they share the database)."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("lifecycle") / "test.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-        truncate_postgres(url)
+    url = backend_url(request, tmp_path_factory, "lifecycle")
     with lifecycle_lab(url) as found:
         yield found
 
@@ -104,12 +91,6 @@ def edges(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
           ) -> Iterator[Edges]:
     """One app per test module and backend with demo/support/greeting at versions 1..3,
     production and staging on 2 (the HTTP edge tests: tests/support/http_edges.py)."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("edges") / "edges.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-        truncate_postgres(url)
+    url = backend_url(request, tmp_path_factory, "edges")
     with edges_site(url) as found:
         yield found

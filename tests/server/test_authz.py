@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,8 +29,8 @@ from tests.support.app import (
     make_app,
     signup,
     snapshot,
-    truncate_postgres,
 )
+from tests.support.module_database import backend_url
 
 PASSWORD = "correct horse battery"
 SLUG = "support/greeting"
@@ -151,13 +150,7 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     """The shared world on SQLite and Postgres in turn (one database per backend)."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("authz") / "authz.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        truncate_postgres(url)
+    url = backend_url(request, tmp_path_factory, "authz")
     app = make_app(url)
     owner = make_account(app, "ann@example.com", "demo")
     other = make_account(app, "olga@example.com", "other")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -31,9 +30,9 @@ from tests.support.app import (
     make_app,
     require_postgres,
     running_app,
-    truncate_postgres,
 )
 from tests.support.live import free_port
+from tests.support.module_database import backend_url
 from webapi import MIGRATIONS
 from webapi.api.prompts import SUB_RESOURCES
 from webapi.config import ConfigurationError
@@ -183,13 +182,7 @@ class Ops:
 @pytest.fixture(scope="module", params=BACKEND_PARAMS)
 def ops(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[Ops]:
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("ops") / "test.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-        truncate_postgres(url)
+    url = backend_url(request, tmp_path_factory, "ops")
     with running_app(url, METRICS_ENABLED=True, LOG_FORMAT="json") as app:
         account = make_account(app)
         created = app.test_client().post(GREETING_URL, json={"source": GREETING},

@@ -4,7 +4,6 @@ recorded outcomes are counted (delivered to a loopback receiver, failed, disable
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from flask import Flask
 
 from tests.server.test_ops import scrape, value
 from tests.support.app import BACKENDS, GREETING, Account, make_account, running_app
+from tests.support.module_database import backend_url
 from tests.support.waiting import wait_until
 from tests.support.webhook_receiver import Clock, Receiver
 from webapi.live.registry import hub_of
@@ -26,13 +26,7 @@ DELIVERIES = "promptsync_webhook_deliveries_total"
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[Flask]:
     """One app per backend with metrics on, allowed to send webhooks to loopback."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("metrics") / "test.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-        request.getfixturevalue("shared_apps").empty_postgres(url)
+    url = backend_url(request, tmp_path_factory, "metrics")
     with running_app(url, METRICS_ENABLED=True, WEBHOOK_ALLOW_PRIVATE=True,
                      LIVE_KEEPALIVE_SECONDS=0.05, LIVE_LINGER_SECONDS=0.0) as application:
         yield application

@@ -6,7 +6,6 @@ backoff is an injected clock; the network and the databases are real."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.support.app import BACKENDS, GREETING, Account, make_account, running_app
+from tests.support.module_database import backend_url
 from tests.support.webhook_receiver import Clock, Receiver
 from webapi.extensions import db
 from webapi.models import Event, Webhook, WebhookDelivery
@@ -34,13 +34,7 @@ class Lab:
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[Lab]:
     """One app per backend for the module, allowed to send to loopback receivers."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("webhooks") / "test.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-        request.getfixturevalue("shared_apps").empty_postgres(url)
+    url = backend_url(request, tmp_path_factory, "webhooks")
     with running_app(url, WEBHOOK_ALLOW_PRIVATE=True) as app:
         yield Lab(app, url)
 

@@ -6,7 +6,6 @@ stub (tests/server/test_webhook_delivery.py sends over the network)."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import threading
 from collections.abc import Iterator
 
@@ -15,6 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from tests.support.app import BACKENDS, GREETING, Account, make_account, running_app
+from tests.support.module_database import backend_url
 from tests.support.waiting import wait_until
 from tests.support.webhook_receiver import Clock
 from webapi.extensions import db
@@ -29,13 +29,7 @@ DAY = dt.timedelta(days=1)
 @pytest.fixture(params=BACKENDS)
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[Flask]:
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("pruning") / "test.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-        request.getfixturevalue("shared_apps").empty_postgres(url)
+    url = backend_url(request, tmp_path_factory, "pruning")
     with running_app(url) as made:
         yield made
 
