@@ -5,6 +5,8 @@ schema."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
@@ -30,20 +32,34 @@ SEED = [
     "INSERT INTO memberships (id, project_id, user_id, role, created_at) VALUES "
     "(1, 1, 1, 'admin', '2026-01-01 00:00:00')",
 ]
+SEED_TABLES = ("users", "projects", "memberships")
+
+
+@contextmanager
+def _seeded(empty_url: str, revision: str, statements: list[str], params: dict[str, str],
+            tables: tuple[str, ...]) -> Iterator[None]:
+    """The database at ``revision`` with ``statements`` run (explicit ids: the Postgres sequences
+    of ``tables`` moved past them), in an app's context; its connections closed afterwards."""
+    old = make_app(empty_url)
+    with old.app_context():
+        upgrade(revision=revision)
+        for statement in statements:
+            db.session.execute(text(statement), params)
+        db.session.commit()
+        if empty_url.startswith("postgresql"):
+            for table in tables:
+                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                        f"(SELECT max(id) FROM {table}))"))
+            db.session.commit()
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_an_old_database_with_data_upgrades_to_invitations(empty_url: str) -> None:
-    old = make_app(empty_url)
-    with old.app_context():
-        upgrade(revision=BEFORE_INVITATIONS)
-        for statement in SEED:
-            db.session.execute(text(statement), {"hash": HASH})
-        db.session.commit()
-        if empty_url.startswith("postgresql"):  # explicit ids: move the sequences past them
-            for table in ("users", "projects", "memberships"):
-                db.session.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1)"))
-            db.session.commit()
+    with _seeded(empty_url, BEFORE_INVITATIONS, SEED, {"hash": HASH}, SEED_TABLES):
         upgrade()
         assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() \
             != BEFORE_INVITATIONS
@@ -51,8 +67,6 @@ def test_an_old_database_with_data_upgrades_to_invitations(empty_url: str) -> No
             "SELECT u.email, p.slug, m.role FROM memberships m JOIN users u ON u.id = m.user_id "
             "JOIN projects p ON p.id = m.project_id")).all()
         assert [tuple(r) for r in rows] == [("old@example.com", "legacy", "admin")]
-        db.session.remove()
-        db.engine.dispose()
     # The upgraded schema works end to end: a new admin invites, the invitee joins.
     with running_app(empty_url) as app:
         web = app.test_client()
@@ -86,11 +100,12 @@ PROMPTS_SEED = [
     "INSERT INTO api_keys (id, project_id, created_by_id, name, role, prefix, secret_hash, "
     "created_at) VALUES (1, 1, 1, 'ci', 'admin', :prefix, :secret_hash, '2026-01-01 00:00:00')",
 ]
+PROMPTS_TABLES = SEED_TABLES + ("prompts", "prompt_versions", "labels", "api_keys")
 
 
-def test_a_database_with_prompts_upgrades_to_lifecycle(empty_url: str) -> None:
-    """From 0002 with prompts, versions, labels and a key: every row kept, every prompt live,
-    and archive, fetch by number and rename work on the old rows."""
+def _prompts_params() -> tuple[str, dict[str, str]]:
+    """A new admin key, and the parameters of SEED + PROMPTS_SEED with that key's hash: three
+    versions of GREETING (the third of another prompt), their sources and sha256s."""
     sources = [GREETING, GREETING + "# 2\n", GREETING + "# old\n"]
     key, prefix, secret_hash = new_api_key()
     params = {"hash": HASH, "prefix": prefix, "secret_hash": secret_hash,
@@ -98,18 +113,14 @@ def test_a_database_with_prompts_upgrades_to_lifecycle(empty_url: str) -> None:
     for n, source in enumerate(sources, start=1):
         params[f"source{n}"] = source
         params[f"sha{n}"] = source_sha256(source.encode())
-    old = make_app(empty_url)
-    with old.app_context():
-        upgrade(revision=BEFORE_LIFECYCLE)
-        for statement in SEED + PROMPTS_SEED:
-            db.session.execute(text(statement), params)
-        db.session.commit()
-        if empty_url.startswith("postgresql"):  # explicit ids: move the sequences past them
-            for table in ("users", "projects", "memberships", "prompts", "prompt_versions",
-                          "labels", "api_keys"):
-                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                        f"(SELECT max(id) FROM {table}))"))
-            db.session.commit()
+    return key, params
+
+
+def test_a_database_with_prompts_upgrades_to_lifecycle(empty_url: str) -> None:
+    """From 0002 with prompts, versions, labels and a key: every row kept, every prompt live,
+    and archive, fetch by number and rename work on the old rows."""
+    key, params = _prompts_params()
+    with _seeded(empty_url, BEFORE_LIFECYCLE, SEED + PROMPTS_SEED, params, PROMPTS_TABLES):
         upgrade()
         assert db.session.execute(text(
             "SELECT count(*) FROM prompts WHERE archived_at IS NULL")).scalar() == 2
@@ -119,8 +130,6 @@ def test_a_database_with_prompts_upgrades_to_lifecycle(empty_url: str) -> None:
         assert [tuple(r) for r in rows] == [(1, 1, params["sha1"], None),
                                             (1, 2, params["sha2"], None),
                                             (2, 1, params["sha3"], None)]
-        db.session.remove()
-        db.engine.dispose()
     with running_app(empty_url) as app:
         web = app.test_client()
         admin = {"X-API-Key": key}
@@ -134,7 +143,7 @@ def test_a_database_with_prompts_upgrades_to_lifecycle(empty_url: str) -> None:
         assert (fetched.get_json()["version"], fetched.get_json()["renamed_from"]) == (1, None)
         # The old rows take part in the lifecycle: a rename of one, an archive of the other.
         renamed = web.post(f"{base}/support/new", headers=admin, json={
-            "source": sources[2], "renamed_from": "support/old", "renamed_from_version": 1})
+            "source": params["source3"], "renamed_from": "support/old", "renamed_from_version": 1})
         assert renamed.status_code == 201, renamed.get_json()
         assert renamed.get_json()["renamed_from"] == "support/old@v1"
         assert web.delete(f"{base}/support/greeting", headers=admin).status_code == 409
@@ -152,30 +161,20 @@ def test_a_database_with_events_upgrades_to_webhooks(empty_url: str) -> None:
     """From 0004 with a project, a prompt and its events: every row kept, no delivery made up
     for old events, and a webhook made afterwards gets the outbox rows of new events."""
     key, prefix, secret_hash = new_api_key()
-    old = make_app(empty_url)
-    with old.app_context():
-        upgrade(revision=BEFORE_WEBHOOKS)
-        for statement in SEED + [
-            "INSERT INTO api_keys (id, project_id, created_by_id, name, role, prefix, "
-            "secret_hash, created_at) VALUES (1, 1, 1, 'ci', 'admin', :prefix, :secret_hash, "
-            "'2026-01-01 00:00:00')",
-            "INSERT INTO events (id, project_id, actor, action, slug, details, created_at) "
-            "VALUES (1, 1, 'old@example.com', 'project.created', NULL, '{}', "
-            "'2026-01-01 00:00:00')",
-        ]:
-            db.session.execute(text(statement), {"hash": HASH, "prefix": prefix,
-                                                 "secret_hash": secret_hash})
-        db.session.commit()
-        if empty_url.startswith("postgresql"):  # explicit ids: move the sequences past them
-            for table in ("users", "projects", "memberships", "api_keys", "events"):
-                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                        f"(SELECT max(id) FROM {table}))"))
-            db.session.commit()
+    statements = SEED + [
+        "INSERT INTO api_keys (id, project_id, created_by_id, name, role, prefix, "
+        "secret_hash, created_at) VALUES (1, 1, 1, 'ci', 'admin', :prefix, :secret_hash, "
+        "'2026-01-01 00:00:00')",
+        "INSERT INTO events (id, project_id, actor, action, slug, details, created_at) "
+        "VALUES (1, 1, 'old@example.com', 'project.created', NULL, '{}', "
+        "'2026-01-01 00:00:00')",
+    ]
+    params = {"hash": HASH, "prefix": prefix, "secret_hash": secret_hash}
+    with _seeded(empty_url, BEFORE_WEBHOOKS, statements, params,
+                 SEED_TABLES + ("api_keys", "events")):
         upgrade()
         assert db.session.execute(text("SELECT count(*) FROM events")).scalar() == 1
         assert db.session.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar() == 0
-        db.session.remove()
-        db.engine.dispose()
     with running_app(empty_url) as app:
         web = app.test_client()
         admin = {"X-API-Key": key}
@@ -197,33 +196,14 @@ def test_a_database_with_versions_upgrades_to_partials(empty_url: str) -> None:
     """From 0006 with prompts, versions, labels and a key: every version kept, none with
     partials; the old versions fetch as before (their ETag the hash, no includes), and a new
     version including a new partial is fetched with it."""
-    sources = [GREETING, GREETING + "# 2\n", GREETING + "# old\n"]
-    key, prefix, secret_hash = new_api_key()
-    params = {"hash": HASH, "prefix": prefix, "secret_hash": secret_hash,
-              "data": json.dumps(parse_prompt(GREETING.encode(), "x").to_dict())}
-    for n, source in enumerate(sources, start=1):
-        params[f"source{n}"] = source
-        params[f"sha{n}"] = source_sha256(source.encode())
-    old = make_app(empty_url)
-    with old.app_context():
-        upgrade(revision=BEFORE_PARTIALS)
-        for statement in SEED + PROMPTS_SEED:
-            db.session.execute(text(statement), params)
-        db.session.commit()
-        if empty_url.startswith("postgresql"):  # explicit ids: move the sequences past them
-            for table in ("users", "projects", "memberships", "prompts", "prompt_versions",
-                          "labels", "api_keys"):
-                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                        f"(SELECT max(id) FROM {table}))"))
-            db.session.commit()
+    key, params = _prompts_params()
+    with _seeded(empty_url, BEFORE_PARTIALS, SEED + PROMPTS_SEED, params, PROMPTS_TABLES):
         upgrade()
         rows = db.session.execute(text(
             "SELECT prompt_id, version, sha256, partials FROM prompt_versions ORDER BY id")).all()
         assert [tuple(r) for r in rows] == [(1, 1, params["sha1"], None),
                                             (1, 2, params["sha2"], None),
                                             (2, 1, params["sha3"], None)]
-        db.session.remove()
-        db.engine.dispose()
     with running_app(empty_url) as app:
         web = app.test_client()
         admin = {"X-API-Key": key}
@@ -251,28 +231,9 @@ def test_a_database_with_versions_upgrades_to_vouched_provenance(empty_url: str)
     """From 0007 with prompts, versions (pushed from outside git), labels and a key: every
     version kept as it was; under the clean-commit rule a clean file with an old version's
     bytes vouches for it and production moves; down to 0007 and up again."""
-    sources = [GREETING, GREETING + "# 2\n", GREETING + "# old\n"]
-    key, prefix, secret_hash = new_api_key()
-    params = {"hash": HASH, "prefix": prefix, "secret_hash": secret_hash,
-              "data": json.dumps(parse_prompt(GREETING.encode(), "x").to_dict())}
-    for n, source in enumerate(sources, start=1):
-        params[f"source{n}"] = source
-        params[f"sha{n}"] = source_sha256(source.encode())
-    old = make_app(empty_url)
-    with old.app_context():
-        upgrade(revision=BEFORE_VOUCHING)
-        for statement in SEED + PROMPTS_SEED:
-            db.session.execute(text(statement), params)
-        db.session.commit()
-        if empty_url.startswith("postgresql"):  # explicit ids: move the sequences past them
-            for table in ("users", "projects", "memberships", "prompts", "prompt_versions",
-                          "labels", "api_keys"):
-                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                        f"(SELECT max(id) FROM {table}))"))
-            db.session.commit()
+    key, params = _prompts_params()
+    with _seeded(empty_url, BEFORE_VOUCHING, SEED + PROMPTS_SEED, params, PROMPTS_TABLES):
         upgrade()
-        db.session.remove()
-        db.engine.dispose()
     with running_app(empty_url) as app:
         web, admin = app.test_client(), {"X-API-Key": key}
         base = "/api/v1/projects/legacy"
