@@ -3,10 +3,7 @@ refused URL comes back on the form, a save lands on the Webhooks page and reload
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,31 +15,10 @@ from tests.support.browser import (
     CHROMIUM_ARGS,
     LOCAL_HOSTS,
     api_account,
-    browser_unavailable,
     shot,
 )
-from tests.support.live import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`flask --app webapi run` on a loopback port over a migrated SQLite file."""
-    reason = browser_unavailable()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs the browser tests: {reason}")
-        pytest.skip(reason)
-    workdir = tmp_path_factory.mktemp("browser-webhooks")
-    database = workdir / "admin.db"
-    shutil.copyfile(sqlite_template, database)
-    live = LiveServer(workdir, f"sqlite:///{database}", {"SECRET_KEY": "browser-test-secret"})
-    live.start(migrate=False)
-    try:
-        yield live.url
-    finally:
-        live.stop()
 
 
 @pytest.fixture
