@@ -238,17 +238,23 @@ def test_pull_writes_new_and_changed_files_and_refuses_local_edits(
     assert leftovers == []
 
 
+def _moved_past(repo: Path, account: Account, transport: Recorder) -> SyncEngine:
+    """prompts/a.yaml pushed as v1 ("one"), then v2 ("two") pushed by another client."""
+    write_files(repo / "prompts", {"a.yaml": prompt_source("one {{ name }}")})
+    engine = engine_for(repo, account, transport)
+    engine.push(engine.plan())
+    ApiClient(SERVER, account.keys["editor"], transport=transport).push(
+        "demo", "a", prompt_source("two {{ name }}"))
+    return engine
+
+
 def test_pull_of_a_broken_local_edit_the_server_moved_past(
     repo: Path, account: Account, transport: Recorder
 ) -> None:
     # The file broken here (invalid YAML) and the prompt changed on the server: pull said
     # "already up to date" and pull --force left the broken file, though it is a conflict.
     prompts = repo / "prompts"
-    write_files(prompts, {"a.yaml": prompt_source("one {{ name }}")})
-    engine = engine_for(repo, account, transport)
-    engine.push(engine.plan())
-    ApiClient(SERVER, account.keys["editor"], transport=transport).push(
-        "demo", "a", prompt_source("two {{ name }}"))
+    engine = _moved_past(repo, account, transport)
     write_files(prompts, {"a.yaml": "template: [broken\n"})
     report = engine.pull(engine.plan())
     assert [(r.slug, r.outcome) for r in report.results] == [("a", "refused")]
@@ -265,12 +271,7 @@ def test_pull_of_a_broken_local_edit_the_server_moved_past(
 def test_pull_records_the_hash_before_the_rename(
     repo: Path, account: Account, transport: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prompts = repo / "prompts"
-    write_files(prompts, {"a.yaml": prompt_source("one {{ name }}")})
-    engine = engine_for(repo, account, transport)
-    engine.push(engine.plan())
-    ApiClient(SERVER, account.keys["editor"], transport=transport).push(
-        "demo", "a", prompt_source("two {{ name }}"))
+    engine = _moved_past(repo, account, transport)
     seen: list[Entry | None] = []
 
     def crash(target: Path, body: bytes, expected: str | None, *, force: bool) -> None:
