@@ -11,6 +11,9 @@ DEMO_STAMP := $(VENV)/.installed-demo
 # that folder (an empty namespace package) instead of the package.
 ON_PATH := import pathlib, site; pathlib.Path(site.getsitepackages()[0], \
 	"promptsync-checkout.pth").write_text(str(pathlib.Path.cwd()) + "\n")
+# setuptools prints a 9-line "!! Editable installation … folders with the same name as your
+# package" box at every editable install: ON_PATH above is the answer to it, so keep it quiet.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 
 .PHONY: dev test smoke demo lint bench clean
 
@@ -19,12 +22,12 @@ $(STAMP): pyproject.toml
 		{ echo "promptsync needs Python 3.11 or newer (PY=$(PY))"; exit 1; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install -q -e .
 	$(BIN)/python -c '$(ON_PATH)'
 	@touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install -q -e '.[test]'
 	@touch $(TEST_STAMP)
 
 # Ctrl-C stops dev (exit 130) with its own one line, and make must add nothing: make prints
@@ -44,7 +47,7 @@ smoke: $(TEST_STAMP)  ## install, then only the first-minute flow against a real
 		tests/system/test_smoke.py
 
 $(DEMO_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[demo]'
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install -q -e '.[demo]'
 	@touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)  ## regenerate docs/demo.gif: promptsync dev on a copy of prompts/, Chromium, curl, vim

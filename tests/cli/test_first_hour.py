@@ -19,7 +19,7 @@ from flask import Flask
 from promptsync.watch.eventlog import EventLog
 from tests.support.app import GREETING, Account
 from tests.support.cli import run_cli
-from tests.support.live import tool, write_files
+from tests.support.live import REPO_ROOT, tool, write_files
 
 Run = Callable[..., Result]
 
@@ -130,6 +130,19 @@ def test_a_clone_folder_named_promptsync_does_not_shadow_the_package(tmp_path: P
     done = subprocess.run([sys.executable, "use.py"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "Client\n"), done.stderr
+
+
+def test_make_dev_installs_without_setuptools_editable_warning_box(tmp_path: Path) -> None:
+    # The first `make dev` printed setuptools' 9-line "!! Editable installation … folders with
+    # the same name as your package" box, about the very case the .pth line above handles.
+    done = subprocess.run(["make", "-n", "-f", str(REPO_ROOT / "Makefile"),
+                           f"VENV={tmp_path / 'venv'}", "dev", "test", "demo"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    installs = [line for line in done.stdout.splitlines()
+                if "pip install" in line and " -e " in line]
+    assert len(installs) == 3, done.stdout
+    assert all(line.startswith('PYTHONWARNINGS="ignore:Editable installation" ')
+               for line in installs), installs
 
 
 RESOLVE = "promptsync pull --force takes the server's, promptsync push --force keeps yours"
