@@ -7,9 +7,9 @@ the Postgres one starts only if a Postgres test runs (none under `-m "not postgr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pytest
 
@@ -53,3 +53,31 @@ class PerBackend(Generic[T]):
         finally:
             for server in self._servers:
                 server.stop()
+
+
+def site_fixtures(folder: str, make: Callable[[LoggedGunicorn], T],
+                  close: Callable[[T], None]) -> tuple[Any, Any, Any]:
+    """A module's fixtures `sites` (its PerBackend, servers under a temporary ``folder``),
+    `site` (the SQLite server) and `any_site` (each backend's in turn); a module takes them as
+    ``sites, site, any_site = site_fixtures(...)``."""
+
+    @pytest.fixture(scope="module")
+    def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerBackend[T]]:
+        servers = PerBackend(tmp_path_factory.mktemp(folder), make, close)
+        try:
+            yield servers
+        finally:
+            servers.close()
+
+    @pytest.fixture
+    def site(request: pytest.FixtureRequest, sites: PerBackend[T]) -> T:
+        """The SQLite server: for what the database does not change."""
+        return sites.get(request, "sqlite")
+
+    @pytest.fixture(params=BACKEND_PARAMS)
+    def any_site(request: pytest.FixtureRequest, sites: PerBackend[T]) -> T:
+        """Each backend's server in turn: for what rides on how events reach the stream
+        (Postgres LISTEN/NOTIFY, SQLite's poll) and on the replay."""
+        return sites.get(request, request.param)
+
+    return sites, site, any_site

@@ -12,7 +12,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from promptsync.client.live import LiveStream
 from promptsync.errors import ApiError
 from tests.support.live import create_account, create_key, free_port
 from tests.support.logged_gunicorn import LoggedGunicorn
-from tests.support.per_backend import BACKEND_PARAMS, PerBackend
+from tests.support.per_backend import site_fixtures
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
 
@@ -66,27 +65,7 @@ def _site(server: LoggedGunicorn) -> Site:
     return Site(server, reader, editor)
 
 
-@pytest.fixture(scope="module")
-def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerBackend[Site]]:
-    servers = PerBackend(tmp_path_factory.mktemp("live-client"), _site,
-                         lambda site: site.editor.close())
-    try:
-        yield servers
-    finally:
-        servers.close()
-
-
-@pytest.fixture
-def site(request: pytest.FixtureRequest, sites: PerBackend[Site]) -> Site:
-    """The SQLite server: for what the database does not change."""
-    return sites.get(request, "sqlite")
-
-
-@pytest.fixture(params=BACKEND_PARAMS)
-def any_site(request: pytest.FixtureRequest, sites: PerBackend[Site]) -> Site:
-    """Each backend's server in turn: for what rides on how events reach the stream (Postgres
-    LISTEN/NOTIFY, SQLite's poll) and on the replay."""
-    return sites.get(request, request.param)
+sites, site, any_site = site_fixtures("live-client", _site, lambda site: site.editor.close())
 
 
 def test_sees_a_label_move_by_another_key_without_a_get_request(any_site: Site) -> None:

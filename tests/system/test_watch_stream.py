@@ -8,18 +8,16 @@ on Postgres too (LISTEN/NOTIFY, not SQLite's poll; tests/support/per_backend.py)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.command import Background
 from tests.support.environment import command_env
 from tests.support.live import create_account, create_key, make_prompt_repo, prompt_source
 from tests.support.logged_gunicorn import LoggedGunicorn
-from tests.support.per_backend import BACKEND_PARAMS, PerBackend
+from tests.support.per_backend import site_fixtures
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
 
@@ -58,27 +56,7 @@ def _site(server: LoggedGunicorn) -> Site:
     return Site(server, watch_key, other)
 
 
-@pytest.fixture(scope="module")
-def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerBackend[Site]]:
-    servers = PerBackend(tmp_path_factory.mktemp("watch-stream"), _site,
-                         lambda site: site.other.close())
-    try:
-        yield servers
-    finally:
-        servers.close()
-
-
-@pytest.fixture
-def site(request: pytest.FixtureRequest, sites: PerBackend[Site]) -> Site:
-    """The SQLite server: for what the database does not change."""
-    return sites.get(request, "sqlite")
-
-
-@pytest.fixture(params=BACKEND_PARAMS)
-def any_site(request: pytest.FixtureRequest, sites: PerBackend[Site]) -> Site:
-    """Each backend's server in turn: for what rides on how events reach the stream (Postgres
-    LISTEN/NOTIFY, SQLite's poll) and on the replay."""
-    return sites.get(request, request.param)
+sites, site, any_site = site_fixtures("watch-stream", _site, lambda site: site.other.close())
 
 
 class Watch(Background):
