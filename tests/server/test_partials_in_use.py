@@ -36,6 +36,15 @@ def rename(lab: Lab, old: str, new: str, source: str, version: int) -> Any:
     }, headers=lab.account.headers("editor"))
 
 
+def included(lab: Lab, source: str) -> tuple[str, str]:
+    """A new partial pushed as ``source`` and a new prompt including it ('A {{> partial }}'):
+    their slugs."""
+    style, app = lab.slug(), lab.slug()
+    lab.push(style, source)
+    lab.push(app, text(f"A {{{{> {style} }}}}"))
+    return style, app
+
+
 def test_a_labelled_version_that_includes_it_counts(lab: Lab) -> None:
     style, app, other = lab.slug(), lab.slug(), lab.slug()
     lab.push(style, text("Be brief."))
@@ -74,19 +83,16 @@ def test_a_labelled_version_that_includes_it_counts(lab: Lab) -> None:
 
 
 def test_an_archived_includer_does_not_hold_it(lab: Lab) -> None:
-    style, app = lab.slug(), lab.slug()
-    lab.push(style, text("Be brief."))
-    lab.push(app, text(f"A {{{{> {style} }}}}"))
+    style, app = included(lab, text("Be brief."))
     assert archive(lab, app).status_code == 204  # its labels go with it
     assert dependents(lab, style) == []
     assert archive(lab, style).status_code == 204
 
 
 def test_renaming_an_included_partial_is_refused(lab: Lab) -> None:
-    style, app, new = lab.slug(), lab.slug(), lab.slug()
     source = text("Be brief.")
-    lab.push(style, source)
-    lab.push(app, text(f"A {{{{> {style} }}}}"))
+    style, app = included(lab, source)
+    new = lab.slug()
     refused = rename(lab, style, new, source, 1)
     assert refused.status_code == 409, refused.get_json()
     body = refused.get_json()
@@ -110,10 +116,9 @@ def test_renaming_an_included_partial_is_refused(lab: Lab) -> None:
 
 
 def test_a_rename_of_a_partial_only_an_archived_prompt_included_goes_through(lab: Lab) -> None:
-    style, app, new = lab.slug(), lab.slug(), lab.slug()
     source = text("Be kind.")
-    lab.push(style, source)
-    lab.push(app, text(f"A {{{{> {style} }}}}"))
+    style, app = included(lab, source)
+    new = lab.slug()
     assert archive(lab, app).status_code == 204
     renamed = rename(lab, style, new, source, 1)
     assert renamed.status_code == 201, renamed.get_json()
