@@ -45,6 +45,14 @@ def cli(app: Flask, account: Account, *args: str) -> tuple[int, str, list[str]]:
     return result.exit_code, result.stdout, lines
 
 
+def refused_push(app: Flask, account: Account) -> str:
+    """`promptsync push` that fails (exit 1) with exactly one 'refused:' line: that line."""
+    code, _, err = cli(app, account, "push")
+    assert code == 1, err
+    (refused,) = [line for line in err if line.startswith("refused:")]
+    return refused
+
+
 def render(app: Flask, account: Account) -> str:
     answer = app.test_client().post(
         f"/api/v1/projects/{account.project}/prompts/support/app/-/render",
@@ -60,10 +68,7 @@ def test_git_mv_of_an_included_partial_is_refused_by_push(
     assert ("(but support/app include shared/style: the server refuses to rename it while "
             "they do)") in out
 
-    code, _, err = cli(app, account, "push")
-    assert code == 1
-    (refused,) = [line for line in err if line.startswith("refused:")]
-    assert refused == (
+    assert refused_push(app, account) == (
         "refused: shared/tone: not renamed from shared/style: Cannot rename 'shared/style': it "
         "is included by 'support/app' (latest v1); keep 'shared/style' until nothing includes "
         "it: push the new name beside it, point the includes at the new name, then delete "
@@ -91,10 +96,7 @@ def test_rm_of_an_included_partial_is_refused_by_push(
     (repo_synced / "shared/style.yaml").unlink()
     code, out, _ = cli(app, account, "status")
     assert "(but support/app include shared/style: the server refuses to archive it" in out
-    code, _, err = cli(app, account, "push")
-    assert code == 1
-    (refused,) = [line for line in err if line.startswith("refused:")]
-    assert refused == (
+    assert refused_push(app, account) == (
         "refused: shared/style: not archived: Cannot archive 'shared/style': it is included "
         "by 'support/app' (latest v1); remove the includes first ({{> shared/style }}); or "
         "restore the file.")
