@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     import httpx
 
 
+GLOBAL_OPTIONS = ("--server", "--project", "--api-key", "--debug")
+
+
 class PromptSyncGroup(click.Group):
     """A group whose invoke is the ONE place library errors and Ctrl-C become exit codes."""
 
@@ -25,6 +28,16 @@ class PromptSyncGroup(click.Group):
         """Run the command; translate PromptSyncError (exit 1) and Ctrl-C (exit 130)."""
         try:
             return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            # `promptsync status --project demo`: the group's options go before the command.
+            if exc.option_name not in GLOBAL_OPTIONS or exc.ctx is None:
+                raise
+            value = " …" * (exc.option_name != "--debug")
+            raise click.NoSuchOption(
+                exc.option_name, ctx=exc.ctx,
+                message=f"No such option {exc.option_name!r}: an option of promptsync itself "
+                        f"goes before the command (promptsync {exc.option_name}{value} "
+                        f"{exc.ctx.info_name})") from None
         except PromptSyncError as exc:
             # Looked up now: the group callback creates the Obj and reads --debug.
             obj = ctx.find_object(Obj)

@@ -368,6 +368,16 @@ def test_init_refuses_a_project_name_that_no_project_can_have(
     assert CliRunner().invoke(cli, ["init", "--project", "support-bot"]).exit_code == 0
 
 
+def test_a_global_option_after_the_command_says_where_it_goes() -> None:
+    # "promptsync status --project demo" said only "No such option '--project'".
+    result = CliRunner().invoke(cli, ["status", "--project", "demo"])
+    assert result.exit_code == 2
+    assert ("No such option '--project': an option of promptsync itself goes before the "
+            "command (promptsync --project … status)") in result.stderr
+    other = CliRunner().invoke(cli, ["status", "--frobnicate"])
+    assert other.exit_code == 2 and "before the command" not in other.stderr
+
+
 def test_usage_errors_exit_2(run, prompts: Path) -> None:
     assert run("get", "a", "--version", "1", "--label", "x").exit_code == 2
     assert run("render", "a", "-v", "novalue").exit_code == 2
