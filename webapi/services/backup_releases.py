@@ -5,7 +5,7 @@ have none of them), checked before an import writes anything."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,19 +56,21 @@ def _label(value: object, where: str) -> str:
     return value
 
 
-def _prompt(item: Mapping[str, Any], where: str, shas: Mapping[str, Sequence[str]]) -> str:
-    slug = item.get("slug")
-    if not isinstance(slug, str) or slug not in shas:
-        raise check.bad(where, "slug must name one of the document's prompts")
-    return slug
+def _prompt_rows(given: object, name: str, shas: Mapping[str, Sequence[str]]
+                 ) -> Iterator[tuple[str, Mapping[str, Any], str, int]]:
+    """Each object of the list ``name``: where it is, itself, its slug (one of the document's
+    prompts) and that prompt's latest version."""
+    for index, item in enumerate(check.listed(given, name)):
+        where = f"{name}[{index}]"
+        slug = item.get("slug")
+        if not isinstance(slug, str) or slug not in shas:
+            raise check.bad(where, "slug must name one of the document's prompts")
+        yield where, item, slug, len(shas[slug])
 
 
 def _moves(given: object, shas: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
     rows = []
-    for index, item in enumerate(check.listed(given, "label_history")):
-        where = f"label_history[{index}]"
-        slug = _prompt(item, where, shas)
-        latest = len(shas[slug])
+    for where, item, slug, latest in _prompt_rows(given, "label_history", shas):
         rows.append({
             "slug": slug, "label": _label(item.get("label"), where),
             "from_version": check.number(item.get("from_version"), where, "from_version", 1,
@@ -105,10 +107,7 @@ def _approvals(given: object, where: str) -> list[dict[str, Any]]:
 
 def _promotions(given: object, shas: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
     rows = []
-    for index, item in enumerate(check.listed(given, "promotions")):
-        where = f"promotions[{index}]"
-        slug = _prompt(item, where, shas)
-        latest = len(shas[slug])
+    for where, item, slug, latest in _prompt_rows(given, "promotions", shas):
         version = check.number(item.get("version"), where, "version", 1, latest, optional=True)
         # A request is bound to the content it named: the sha256 of that very version.
         sha = shas[slug][version - 1] if version is not None else None
