@@ -164,6 +164,8 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise click.UsageError(f"-v expects NAME=VALUE, got {pair!r}")
+        if name in values:  # which one was meant? (the last won, silently)
+            raise click.UsageError(f"-v gives {name!r} twice")
         values[name] = value
     return values
 

@@ -381,6 +381,8 @@ def test_a_global_option_after_the_command_says_where_it_goes() -> None:
 def test_usage_errors_exit_2(run, prompts: Path) -> None:
     assert run("get", "a", "--version", "1", "--label", "x").exit_code == 2
     assert run("render", "a", "-v", "novalue").exit_code == 2
+    twice = run("render", "a", "-v", "topic=a", "-v", "topic=b")  # the last one won, silently
+    assert twice.exit_code == 2 and "-v gives 'topic' twice" in twice.stderr
     assert run("frobnicate").exit_code == 2
 
 
