@@ -205,6 +205,14 @@ def create_key(url: str, email: str, password: str, project: str, role: str = "e
         return str(response.json()["key"])
 
 
+def key_client(url: str, key: str) -> httpx.Client:
+    """A client of url's /api/v1 with an API key, a new connection per request: a test's pusher
+    may sit idle past gunicorn's keep-alive (2 s), and a request sent on the connection the
+    server is closing fails with 'Server disconnected' (seen in CI after a 2 s idle window)."""
+    return httpx.Client(base_url=url + "/api/v1", timeout=10, headers={"X-API-Key": key},
+                        limits=httpx.Limits(max_keepalive_connections=0))
+
+
 def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
     """Write ``{relative path: content}`` under ``root``, creating folders."""
     for name, content in files.items():

@@ -21,7 +21,7 @@ import pytest
 from promptsync import Client
 from promptsync.client.live import LiveStream
 from promptsync.errors import ApiError
-from tests.support.live import create_account, create_key, free_port
+from tests.support.live import create_account, create_key, free_port, key_client
 from tests.support.logged_gunicorn import LoggedGunicorn
 from tests.support.per_backend import site_fixtures
 from tests.support.tcp_proxy import TcpProxy
@@ -60,9 +60,7 @@ def _site(server: LoggedGunicorn) -> Site:
     create_account(server.url, "ann@example.com", PASSWORD, "demo")
     reader = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="viewer")
     editor_key = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="admin")
-    editor = httpx.Client(base_url=server.url + "/api/v1", timeout=10,
-                          headers={"X-API-Key": editor_key})
-    return Site(server, reader, editor)
+    return Site(server, reader, key_client(server.url, editor_key))
 
 
 sites, site, any_site = site_fixtures("live-client", _site, lambda site: site.editor.close())

@@ -15,7 +15,13 @@ import httpx
 
 from tests.support.command import Background
 from tests.support.environment import command_env
-from tests.support.live import create_account, create_key, make_prompt_repo, prompt_source
+from tests.support.live import (
+    create_account,
+    create_key,
+    key_client,
+    make_prompt_repo,
+    prompt_source,
+)
 from tests.support.logged_gunicorn import LoggedGunicorn
 from tests.support.per_backend import site_fixtures
 from tests.support.tcp_proxy import TcpProxy
@@ -51,9 +57,7 @@ def _site(server: LoggedGunicorn) -> Site:
     create_account(server.url, "ann@example.com", PASSWORD, "demo")
     watch_key = create_key(server.url, "ann@example.com", PASSWORD, "demo")
     other_key = create_key(server.url, "ann@example.com", PASSWORD, "demo", role="admin")
-    other = httpx.Client(base_url=server.url + "/api/v1", timeout=10,
-                         headers={"X-API-Key": other_key})
-    return Site(server, watch_key, other)
+    return Site(server, watch_key, key_client(server.url, other_key))
 
 
 sites, site, any_site = site_fixtures("watch-stream", _site, lambda site: site.other.close())
