@@ -42,7 +42,7 @@ from webapi.services.versions import (
     version_dict,
 )
 from webapi.shapes.bodies import Batch, BatchItem, LabelMove, Push, Render
-from webapi.shapes.refusal import refusal, validated
+from webapi.shapes.refusal import misspelt, refusal, validated
 
 bp = Blueprint("prompts", __name__)
 
@@ -72,7 +72,10 @@ def _batch(project: ProjectRef) -> Any:
     if isinstance(items, list) and len(items) > BATCH_LIMIT:
         raise HttpError(413, f"At most {BATCH_LIMIT} prompts per batch; split the push.")
     try:
-        judged: list[BatchItem | HttpError] = list(Batch.model_validate(body).prompts)
+        # A near-miss key (parent_verion) is refused in its item's result, as any wrong field.
+        judged: list[BatchItem | HttpError] = [
+            misspelt(item, raw) or item
+            for item, raw in zip(Batch.model_validate(body).prompts, items, strict=True)]
     except ValidationError as exc:
         # Each item is judged alone: one bad file never blocks the others; a body that is
         # not a list of objects with a slug is refused whole.

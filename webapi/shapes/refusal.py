@@ -3,6 +3,7 @@ name the first field that is wrong."""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -82,10 +83,34 @@ def refusal(exc: ValidationError, preface: str = "") -> HttpError:
     return HttpError(400, f"{preface}'{name}' {_problem(error)}.", field=name)
 
 
+def misspelt(shape: BaseModel, data: Any, loc: tuple[str | int, ...] = ()) -> HttpError | None:
+    """The 400 for a key the shape does not know but nearly names (expected_verison): ignored,
+    it would drop what the caller asked for (a compare-and-set skipped, a reason lost). Keys
+    unlike any field stay ignored, so a client that sends more than the API knows still works."""
+    if not isinstance(data, dict) or shape.model_config.get("extra") == "allow":
+        return None
+    fields = type(shape).model_fields
+    for key in data:
+        if key not in fields and (near := difflib.get_close_matches(key, fields, 1, 0.75)):
+            name = field_name((*loc, key))
+            return HttpError(400, f"Unknown field '{name}': did you mean '{near[0]}'?",
+                             field=name)
+    for name in fields:  # nested objects (a push's git); list items are judged one by one
+        value = getattr(shape, name)
+        if isinstance(value, BaseModel) and (found := misspelt(value, data.get(name),
+                                                                 (*loc, name))):
+            return found
+    return None
+
+
 def validated(model: type[M], data: Any, preface: str = "") -> M:
     """data as an instance of model, or the 400 naming the first wrong field (its sentence
     after ``preface``, e.g. what the body was meant to be)."""
     try:
-        return model.model_validate(data)
+        shape = model.model_validate(data)
     except ValidationError as exc:
         raise refusal(exc, preface) from None
+    if (near_miss := misspelt(shape, data)) is not None:
+        near_miss.detail = preface + near_miss.detail
+        raise near_miss
+    return shape
