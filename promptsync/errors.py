@@ -55,25 +55,29 @@ class RenderError(PromptSyncError):
     one error names every problem."""
 
     def __init__(self, missing: list[str], unknown: list[str],
-                 invalid: dict[str, str] | None = None):
+                 invalid: dict[str, str] | None = None, unset: list[str] | None = None):
         self.missing = missing
         self.unknown = unknown
         self.invalid = dict(invalid or {})  # name -> what is wrong ("must be an integer, ...")
+        self.unset = list(unset or [])
         parts = []
         if missing:
             parts.append("missing variables: " + ", ".join(missing))
         if unknown:
-            parts.append("unknown variables: " + ", ".join(_guess(n, missing) for n in unknown))
+            # A typo is guessed among the variables not given: the missing ones first, then
+            # those a default or optional filled (nmae for name, which has a default).
+            guesses = missing + [n for n in self.unset if n not in missing]
+            parts.append("unknown variables: " + ", ".join(_guess(n, guesses) for n in unknown))
         for name, problem in sorted(self.invalid.items()):
             parts.append(f"variable '{name}' {problem}")
         super().__init__("; ".join(parts))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.missing, self.unknown, self.invalid))
+        return (type(self), (self.missing, self.unknown, self.invalid, self.unset))
 
 
 def _guess(name: str, candidates: list[str]) -> str:
-    """``name``, with the missing variable it was probably meant to be (a typo in -v)."""
+    """``name``, with the variable not given it was probably meant to be (a typo in -v)."""
     import difflib  # only when an error is built: every command imports this module
 
     close = difflib.get_close_matches(name, candidates, n=1)

@@ -86,7 +86,8 @@ class Prompt:
             else:
                 values[name] = ""
         if missing or unknown or invalid:
-            raise RenderError(sorted(missing), unknown, invalid)
+            unset = sorted(set(declared) - set(given))
+            raise RenderError(sorted(missing), unknown, invalid, unset)
         if self.template is not None:
             return render_template(self.template, values)
         return [

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import random
 import re
 import time
@@ -558,3 +559,23 @@ def test_unclosed_template_syntax_is_linear(unit: str) -> None:
             pass
 
     assert best_of(1, parse) < 3.0
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    # name has a default, so it is not missing: the typo is still guessed among the variables
+    # not given (the example prompt as shipped, which `render -v nmae=Ann` met)
+    ({"nmae": "Ann", "topic": "x"}, "unknown variables: nmae (did you mean 'name'?)"),
+    ({"nmae": "Ann"}, "missing variables: topic; unknown variables: nmae (did you mean 'name'?)"),
+    ({"tpoic": "x"}, "missing variables: topic; unknown variables: tpoic (did you mean 'topic'?)"),
+    ({"zzz": 1, "topic": "x"}, "unknown variables: zzz"),
+    ({"name": "Ann", "nmae": "Bo", "topic": "x"}, "unknown variables: nmae"),  # name was given
+])
+def test_a_typo_in_a_variable_is_guessed_among_those_not_given(given: dict[str, Any],
+                                                               said: str) -> None:
+    prompt = parse_prompt(
+        b"variables:\n  name: {default: there}\n  topic: {required: true}\n"
+        b"template: Hi {{ name }}, {{ topic }}.\n", path="p.yaml")
+    with pytest.raises(RenderError) as raised:
+        prompt.render(given)
+    assert str(raised.value) == said
+    assert str(pickle.loads(pickle.dumps(raised.value))) == said  # crosses processes (a 422)
