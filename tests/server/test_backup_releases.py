@@ -4,8 +4,11 @@ servers, SQLite -> Postgres and Postgres -> SQLite; an export without them still
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,17 +22,42 @@ SETTINGS = {"protected_labels": ["gold", "production"], "approvals_required": 1,
             "protected_requires_clean_commit": False, "protected_branches": ["main"]}
 
 
+@pytest.fixture(scope="module")
+def exported(request: pytest.FixtureRequest, sqlite_template: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Any]]:
+    """A copy of the export of _seed_releases' project from a backend's database, the project
+    seeded and exported the first time a test asks: the tests only read the document (and
+    change their copy), so one seeding per source backend serves the module."""
+    made: dict[str, dict[str, Any]] = {}
+
+    def export(backend: str) -> dict[str, Any]:
+        if backend not in made:
+            if backend == "postgres":
+                url = str(request.getfixturevalue("postgres_url"))
+                truncate_postgres(url)
+            else:
+                path = tmp_path_factory.mktemp("releases-source") / "source.db"
+                shutil.copyfile(sqlite_template, path)
+                url = f"sqlite:///{path}"
+            with running_app(url, **PLAIN_HTTP) as source:
+                made[backend] = _export(source, _seed_releases(source))
+        return copy.deepcopy(made[backend])
+    return export
+
+
 @pytest.fixture(params=["sqlite->postgres", "postgres->sqlite"])
-def pair(request: pytest.FixtureRequest, sqlite_url: str, postgres_url: str
-         ) -> Iterator[tuple[Flask, Flask]]:
-    """A source app with data and an empty target app, on the two databases in turn."""
-    truncate_postgres(postgres_url)
-    urls = [sqlite_url, postgres_url]
-    if request.param == "postgres->sqlite":
-        urls.reverse()
-    with running_app(urls[0], **PLAIN_HTTP) as source, \
-            running_app(urls[1], **PLAIN_HTTP) as target:
-        yield source, target
+def pair(request: pytest.FixtureRequest, exported: Callable[[str], dict[str, Any]]
+         ) -> Iterator[tuple[dict[str, Any], Flask]]:
+    """The export from one database and an empty target app on the other, the two in turn."""
+    source, target = str(request.param).split("->")
+    document = exported(source)  # first: a Postgres source is seeded in the session's database
+    if target == "postgres":
+        url = str(request.getfixturevalue("postgres_url"))
+        truncate_postgres(url)
+    else:
+        url = str(request.getfixturevalue("sqlite_url"))
+    with running_app(url, **PLAIN_HTTP) as app:
+        yield document, app
 
 
 def _seed_releases(app: Flask) -> Account:
@@ -62,9 +90,8 @@ def _import(target: Flask, owner: Account, document: dict[str, Any]) -> dict[str
     return dict(response.get_json()["imported"])
 
 
-def test_the_releases_round_trip(pair: tuple[Flask, Flask]) -> None:
-    source, target = pair
-    document = _export(source, _seed_releases(source))
+def test_the_releases_round_trip(pair: tuple[dict[str, Any], Flask]) -> None:
+    document, target = pair
     moves = [(m["slug"], m["label"], m["from_version"], m["to_version"])
              for m in document["label_history"]]
     assert moves == [("support/greeting", "staging", None, 3),
@@ -101,9 +128,8 @@ def test_the_releases_round_trip(pair: tuple[Flask, Flask]) -> None:
 
 
 def test_a_pending_request_of_someone_unknown_here_comes_in_stale(
-        pair: tuple[Flask, Flask]) -> None:
-    source, target = pair
-    document = _export(source, _seed_releases(source))
+        pair: tuple[dict[str, Any], Flask]) -> None:
+    document, target = pair
     document["promotions"][0]["requested_by"] = "zed@example.com (key psk_12345678)"
     owner = make_account(target, "ann@example.com", "moved")
     _import(target, owner, document)
@@ -113,9 +139,9 @@ def test_a_pending_request_of_someone_unknown_here_comes_in_stale(
     assert restored[0]["decided_by"] == f"{owner.email} (key {owner.keys['admin'][:12]})"
 
 
-def test_an_export_without_releases_still_imports(pair: tuple[Flask, Flask]) -> None:
-    source, target = pair
-    document = _export(source, _seed_releases(source))
+def test_an_export_without_releases_still_imports(pair: tuple[dict[str, Any], Flask]
+                                                  ) -> None:
+    document, target = pair
     older = {k: v for k, v in document.items()
              if k not in {"label_history", "settings", "promotions"}}
     owner = make_account(target, "ann@example.com", "moved")
@@ -151,9 +177,10 @@ def _broken(document: dict[str, Any], how: str) -> dict[str, Any]:
 @pytest.mark.parametrize("how", ["move-slug", "move-version", "move-time", "settings",
                                  "settings-unknown", "promotion-sha", "promotion-state",
                                  "history-type"])
-def test_a_bad_release_part_imports_nothing(sqlite_url: str, how: str) -> None:
+def test_a_bad_release_part_imports_nothing(
+        exported: Callable[[str], dict[str, Any]], sqlite_url: str, how: str) -> None:
+    document = exported("sqlite")
     with running_app(sqlite_url, **PLAIN_HTTP) as app:
-        document = _export(app, _seed_releases(app))
         owner = make_account(app, "bob@example.com", "moved")
         response = app.test_client().post("/api/v1/projects/moved/import",
                                           json=_broken(document, how),
