@@ -53,6 +53,7 @@ class LiveServer:
     """
 
     name = "server"
+    term_deadline = STOP_DEADLINE  # s stop() gives SIGTERM before it sends SIGKILL
 
     def __init__(self, workdir: Path, database_url: str | None = None,
                  env: Mapping[str, str] | None = None) -> None:
@@ -120,7 +121,8 @@ class LiveServer:
         raise RuntimeError(f"{self.name} not ready within {START_DEADLINE} s: {self.log()}")
 
     def stop(self) -> None:
-        """Stop the server and every process of its group (SIGTERM, then SIGKILL after 5 s).
+        """Stop the server and every process of its group (SIGTERM, then SIGKILL after
+        ``term_deadline``, 5 s).
 
         Returns once no process of the group is left, zombies included: waiting on the master
         alone let a worker outlive it (one the master had not reaped yet, or every worker when
@@ -129,7 +131,7 @@ class LiveServer:
         process, self.process = self.process, None
         if process is None:
             return
-        if not end_group(process, signal.SIGTERM, STOP_DEADLINE):
+        if not end_group(process, signal.SIGTERM, self.term_deadline):
             if not end_group(process, signal.SIGKILL, STOP_DEADLINE):
                 raise RuntimeError(f"{self.name} (process group {process.pid}) survived SIGKILL")
 
