@@ -72,9 +72,10 @@ def _client(url: str, key: str, gated: bool) -> Client:
     gate = threading.Event()
 
     def sleep(delay: float) -> None:
-        # The wait before a reconnect: held until the test has made the next server's events.
+        # The wait before a reconnect: held until the test has made the next server's events,
+        # then a tenth of a second at most (the server's retry is 1 s; a wait is all it tests).
         gate.wait(30)
-        time.sleep(delay)
+        time.sleep(min(delay, 0.1))
 
     # ?after=0: every event of the project, so "every event" is the whole audit log. The
     # callbacks take nothing from the Client: its thread may call them before it is made.
@@ -87,8 +88,11 @@ def _client(url: str, key: str, gated: bool) -> Client:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     """The server, four open streams (both routes), and the SDK's reader, all up."""
+    # Keep-alives every 0.25 s, not 1 s: a stream the client closed ends (and is in the access
+    # log) at the next one.
     server = Graceful(tmp_path / "server", workers=2,
-                      env={**STREAM_ENV, "METRICS_ENABLED": "true"}).start()
+                      env={**STREAM_ENV, "METRICS_ENABLED": "true",
+                           "LIVE_KEEPALIVE_SECONDS": "0.25"}).start()
     readers: list[StreamReader] = []
     client: Client | None = None
     try:
