@@ -10,12 +10,17 @@ from tests.support.live import LiveServer, tool
 
 # Each request's worker pid, status and request line: proves which process served what.
 ACCESS_FORMAT = "%(p)s %(s)s %(m)s %(U)s"
+PROJECT_CONFIG = "python:webapi.ops.gunicorn_conf"
 
 
 class Gunicorn(LiveServer):
     """``gunicorn -w workers "webapi:create_app()"``; a LiveServer with worker pids and RSS."""
 
     name = "gunicorn"
+    # The config the README deploys with: multiprocess /metrics, and workers that end their
+    # event streams at once when stopped (else a stop with a stream open waits out the
+    # graceful timeout, 2 s a server here).
+    project_config = True
 
     def __init__(self, workdir: Path, database_url: str | None = None, workers: int = 2,
                  env: dict[str, str] | None = None) -> None:
@@ -27,7 +32,8 @@ class Gunicorn(LiveServer):
         self.access_log = self.workdir / "access.log"
 
     def command(self) -> list[str]:
-        return [tool("gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+        config = ["-c", PROJECT_CONFIG] if self.project_config else []
+        return [tool("gunicorn"), *config, "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
                 "--access-logfile", str(self.access_log), "--access-logformat", ACCESS_FORMAT,
                 "--timeout", "60", "--graceful-timeout", "2", "webapi:create_app()"]
 

@@ -21,7 +21,10 @@ PASSWORD = "correct horse battery"
 
 class QuickGrace(LoggedGunicorn):
     """A graceful timeout of 1 s, not 2: the master SIGKILLs a worker its streams hold a second
-    sooner (the worker still outlives the master's SIGTERM)."""
+    sooner (the worker still outlives the master's SIGTERM). Without the project's config,
+    whose hooks end streams at once: a worker its streams hold is what stop() must outlast."""
+
+    project_config = False
 
     def command(self) -> list[str]:
         argv = super().command()
