@@ -19,6 +19,7 @@ from flask import Flask
 from promptsync.watch.eventlog import EventLog
 from tests.support.app import GREETING, Account
 from tests.support.cli import run_cli
+from tests.support.environment import outside_make
 from tests.support.live import REPO_ROOT, tool, write_files
 
 Run = Callable[..., Result]
@@ -137,9 +138,10 @@ def test_make_dev_installs_without_setuptools_editable_warning_box(tmp_path: Pat
     # the same name as your package" box, about the very case the .pth line above handles.
     done = subprocess.run(["make", "-n", "-f", str(REPO_ROOT / "Makefile"),
                            f"VENV={tmp_path / 'venv'}", "dev", "test", "demo"], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=60)
-    installs = [line for line in done.stdout.splitlines()
-                if "pip install" in line and " -e " in line]
+                          env=outside_make(), capture_output=True, text=True, timeout=60)
+    # A set: make -n runs test's recursive $(MAKE) lint suite, which lists the stamps again.
+    installs = {line for line in done.stdout.splitlines()
+                if "pip install" in line and " -e " in line}
     assert len(installs) == 3, done.stdout
     assert all(line.startswith('PYTHONWARNINGS="ignore:Editable installation" ')
                for line in installs), installs
