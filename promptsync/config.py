@@ -43,7 +43,7 @@ __all__ = [
 ENV_SERVER = "PROMPTSYNC_SERVER"
 ENV_PROJECT = "PROMPTSYNC_PROJECT"
 ENV_API_KEY = "PROMPTSYNC_API_KEY"
-# In .promptsync/: the account `promptsync dev` made (dev/stack.py), with its key and the URL it
+# In .promptsync/: the account `promptsync dev` made (dev/account.py), with its key and the URL it
 # last served the repository's database on.
 DEV_ACCOUNT_FILE = "dev-account.json"
 

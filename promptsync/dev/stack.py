@@ -1,13 +1,10 @@
-"""`promptsync dev`: the API on SQLite in `.promptsync/`, run as a child process; a local account.
+"""`promptsync dev`'s server: the API on SQLite in `.promptsync/`, run as a child process.
 
 The server is `python -m webapi.devserver` (the CLI never imports Flask): database
 `.promptsync/dev.db`, a SECRET_KEY generated once into `.promptsync/dev-secret-key` (admin
 sessions survive restarts), development mode (cookies over plain http), its log in
-`.promptsync/dev-server.log`. The first run signs up a local user, creates the project and an
-admin API key through the API, and keeps them in `.promptsync/dev-account.json` and the key
-alone in `.promptsync/dev-api-key` (mode 0600, in the git-ignored folder beside the database
-they unlock) so that later runs, on any port, reuse them. The other commands run in the repository
-find the key there too (config.dev_key), never in the user's credentials file.
+`.promptsync/dev-server.log`. The local account it serves is dev/account.py's; the names that
+module (and dev/files.py) defines are importable from here too, as they were before the split.
 
 Other commands find the dev server through `server` in promptsync.yaml (see dev/config.py).
 """
@@ -15,34 +12,66 @@ Other commands find the dev server through `server` in promptsync.yaml (see dev/
 from __future__ import annotations
 
 import errno
-import json
 import os
 import secrets
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 
 import httpx
 
-from promptsync.client.api import ApiClient
-from promptsync.config import DEV_ACCOUNT_FILE
-from promptsync.errors import ApiError, ConfigError
+from promptsync.dev.account import (
+    DEFAULT_PROJECT,
+    DEV_EMAIL,
+    Bootstrapped,
+    DevAccount,
+    bootstrap,
+    forget_synced,
+    load_account,
+    remember_server,
+    save_account,
+)
+from promptsync.dev.files import (
+    ACCOUNT_FILE,
+    DEV_DB,
+    KEY_FILE,
+    LOG_FILE,
+    PRIVATE,
+    SECRET_FILE,
+    read_private,
+)
+from promptsync.errors import ConfigError
 from promptsync.fsutil import atomic_write
-from promptsync.sync.state import SyncState, ensure_state_dir
+from promptsync.sync.state import ensure_state_dir
 
-DEV_DB = "dev.db"
-SECRET_FILE = "dev-secret-key"
-ACCOUNT_FILE = DEV_ACCOUNT_FILE  # where the other commands find the key (config.dev_key)
-KEY_FILE = "dev-api-key"  # the key alone, for the curl line: -H "X-API-Key: $(cat ...)"
-LOG_FILE = "dev-server.log"
-DEV_EMAIL = "dev@promptsync.localhost"  # .localhost is reserved for loopback (RFC 6761)
-DEFAULT_PROJECT = "demo"
+__all__ = [
+    "ACCOUNT_FILE",
+    "DEFAULT_PROJECT",
+    "DEV_DB",
+    "DEV_EMAIL",
+    "EXIT_PORT_IN_USE",
+    "INSTANCE_ENV",
+    "INSTANCE_HEADER",
+    "KEY_FILE",
+    "KEY_FILE_ENV",
+    "LOG_FILE",
+    "READY_DEADLINE",
+    "SECRET_FILE",
+    "Bootstrapped",
+    "DevAccount",
+    "DevServer",
+    "DevServerFailed",
+    "bootstrap",
+    "forget_synced",
+    "load_account",
+    "port_in_use",
+    "remember_server",
+    "save_account",
+]
+
 READY_DEADLINE = 30.0
 EXIT_PORT_IN_USE = 3  # webapi.devserver's exit status when it cannot listen
 # The dev server sends back, on /healthz, the token it was started with: what answers on the port
@@ -51,7 +80,6 @@ INSTANCE_ENV = "PROMPTSYNC_DEV_INSTANCE"
 INSTANCE_HEADER = "X-Promptsync-Dev-Instance"
 # Where the dev server finds the key dev and watch use: its admin warns before revoking that one.
 KEY_FILE_ENV = "PROMPTSYNC_DEV_KEY_FILE"
-_PRIVATE = stat.S_IRUSR | stat.S_IWUSR
 
 
 class DevServerFailed(ConfigError):
@@ -61,43 +89,6 @@ class DevServerFailed(ConfigError):
     def __init__(self, message: str, details: list[str]) -> None:
         super().__init__(message)
         self.details = tuple(details)
-
-
-@dataclass(frozen=True)
-class DevAccount:
-    """The local user, its password, the project and the admin key the CLI uses."""
-
-    email: str
-    password: str
-    project: str
-    key: str
-    server: str | None = None  # the URL the database was last served on
-
-
-def _read_private(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
-
-
-def load_account(state_dir: Path) -> DevAccount | None:
-    """The stored dev account, or None when there is none (or it is unreadable)."""
-    text = _read_private(state_dir / ACCOUNT_FILE)
-    if text is None:
-        return None
-    try:
-        return DevAccount(**json.loads(text))
-    except (ValueError, TypeError):
-        return None
-
-
-def save_account(state_dir: Path, account: DevAccount) -> None:
-    """Store the dev account, readable by its owner only."""
-    ensure_state_dir(state_dir)
-    atomic_write(state_dir / ACCOUNT_FILE, json.dumps(asdict(account), indent=1).encode(),
-                 mode=_PRIVATE)
-    atomic_write(state_dir / KEY_FILE, account.key.encode("ascii") + b"\n", mode=_PRIVATE)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -134,10 +125,10 @@ class DevServer:
 
     def _secret_key(self) -> str:
         path = self.state_dir / SECRET_FILE
-        key = _read_private(path)
+        key = read_private(path)
         if key is None:
             key = secrets.token_hex(32)
-            atomic_write(path, key.encode("ascii"), mode=_PRIVATE)
+            atomic_write(path, key.encode("ascii"), mode=PRIVATE)
         return key
 
     def start(self, deadline: float = READY_DEADLINE) -> None:
@@ -234,100 +225,3 @@ class DevServer:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
-
-
-def _key_works(url: str, key: str) -> bool:
-    with ApiClient(url, key) as api:
-        try:
-            api.me()
-        except ApiError as exc:
-            if exc.status in (401, 403):
-                return False
-            raise
-    return True
-
-
-class Bootstrapped(StrEnum):
-    """What bootstrap did for the dev account (each run says it its own way)."""
-
-    REUSED = "reused"  # the stored key still works
-    CREATED = "created"  # a new user: the first run, or a database started afresh
-    NEW_KEY = "new key"  # the stored user, a new key: the old one was revoked
-
-
-def bootstrap(url: str, project: str, state_dir: Path) -> tuple[DevAccount, Bootstrapped]:
-    """The dev account: reused while its key works, else a new key, else a new user."""
-    stored = load_account(state_dir)
-    if stored is not None and stored.project == project and _key_works(url, stored.key):
-        return stored, Bootstrapped.REUSED
-    outcome = Bootstrapped.CREATED
-    email = stored.email if stored is not None else DEV_EMAIL
-    password = stored.password if stored is not None else secrets.token_urlsafe(15)
-    with ApiClient(url) as api:
-        try:
-            api.signup(email, password)
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
-            outcome = Bootstrapped.NEW_KEY  # the user is there: only its key is new
-        try:
-            api.login(email, password)
-        except ApiError as exc:
-            if exc.status == 401:
-                raise ConfigError(
-                    f"{email} exists in {state_dir / DEV_DB} with another password: delete "
-                    "that file to start afresh (its prompts are in your files)"
-                ) from None
-            raise
-        roles = {p.get("slug"): p.get("role") for p in api.projects()}
-        if project not in roles:
-            try:
-                api.create_project(project, project.replace("-", " ").title())
-            except ApiError as exc:
-                if exc.status != 409:
-                    raise
-                roles[project] = None  # someone else's: removed from it in the admin, say
-        if roles.get(project, "admin") != "admin":
-            where = (f"is a {roles[project]} of" if roles[project] else "is not a member of")
-            raise ConfigError(
-                f"{email} {where} project '{project}' on this dev server, and dev needs an "
-                f"admin key: have an admin of '{project}' add it back as an admin (the "
-                f"password is in {state_dir / ACCOUNT_FILE}), or delete {state_dir / DEV_DB} "
-                "to start afresh (its prompts are in your files)"
-            )
-        # No logout: it ends every session of the user, so the admin page where the old key
-        # was just revoked would be logged out too. This session's cookie dies with the client.
-        key = api.create_key(project, "promptsync dev", "admin")["key"]
-    account = DevAccount(email, password, project, str(key))
-    save_account(state_dir, account)
-    return account, outcome
-
-
-# --- the URL the database is served on ---------------------------------------------------
-
-
-def remember_server(state_dir: Path, account: DevAccount, server: str, project: str,
-                    fresh: bool) -> DevAccount:
-    """Record that the database is now served on ``server``; carry the sync state over.
-
-    The sync state is kept per server URL: after a run on another port, what was in sync (and
-    any save still in the journal) belongs to this same database, so it moves with it.
-    """
-    previous = account.server
-    if not fresh and previous and previous != server:
-        state = SyncState.load(state_dir, previous, project)
-        if state.entries or state.journal:
-            state.server = server
-            state.save()
-    if previous != server:
-        account = replace(account, server=server)
-        save_account(state_dir, account)
-    return account
-
-
-def forget_synced(state_dir: Path, server: str, project: str) -> None:
-    """Empty the sync state of ``server``: a new database knows none of the versions it names."""
-    state = SyncState.load(state_dir, server, project)
-    state.entries.clear()
-    state.journal.clear()
-    state.save()
