@@ -4,6 +4,8 @@ same services as the API."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -24,6 +26,17 @@ from webapi.services.webhooks import (
 )
 
 ONE = "/p/<p>/webhooks/<int(max=2147483647):webhook_id>"
+
+
+@contextmanager
+def _gone_is_flashed() -> Iterator[None]:
+    """A webhook or delivery deleted meanwhile (404) is said on the page it returns to."""
+    try:
+        yield
+    except HttpError as exc:
+        if exc.status != 404:
+            raise
+        flash_error(exc)
 
 
 def _events_typed(raw: str) -> list[str]:
@@ -108,13 +121,9 @@ def save_webhook(p: str, webhook_id: int) -> Any:
 def switch_webhook(p: str, webhook_id: int, verb: str) -> Any:
     """Turn a webhook off, or on again (its pending deliveries resume)."""
     access = project_role(p, "admin")
-    try:
+    with _gone_is_flashed():
         update_webhook(access, webhook_id, enabled=verb == "enable")
         flash(f"Webhook {webhook_id} {verb}d.", "success")
-    except HttpError as exc:
-        if exc.status != 404:
-            raise
-        flash_error(exc)
     return redirect(url_for("admin.webhooks", p=p))
 
 
@@ -122,13 +131,9 @@ def switch_webhook(p: str, webhook_id: int, verb: str) -> Any:
 def remove_webhook(p: str, webhook_id: int) -> Any:
     """Delete a webhook and its delivery log."""
     access = project_role(p, "admin")
-    try:
+    with _gone_is_flashed():
         delete_webhook(access, webhook_id)
         flash(f"Webhook {webhook_id} deleted: nothing more is sent to it.", "success")
-    except HttpError as exc:
-        if exc.status != 404:
-            raise
-        flash_error(exc)
     return redirect(url_for("admin.webhooks", p=p))
 
 
@@ -136,11 +141,7 @@ def remove_webhook(p: str, webhook_id: int) -> Any:
 def redeliver_one(p: str, webhook_id: int, delivery_id: str) -> Any:
     """Send a delivery's event again, as a new delivery."""
     access = project_role(p, "admin")
-    try:
+    with _gone_is_flashed():
         again = redeliver(access, webhook_id, delivery_id)
         flash(f"Queued again as delivery {again['id']}.", "success")
-    except HttpError as exc:
-        if exc.status != 404:
-            raise
-        flash_error(exc)
     return redirect(url_for("admin.webhooks", p=p))
